@@ -1,3 +1,8 @@
 // Package atomicfile writes a file so that readers see either the old or the new content, never a
-// part: temp file in the same directory, write, fsync, rename, fsync the directory.
+// part: temp file in the same directory, write, fsync, rename, fsync the directory (Write,
+// WriteFile). Publish does the last two steps for a temp file written elsewhere on the same file
+// system, optionally refusing to replace an existing file (content-addressed blobs).
+//
+// It returns the os and io/fs errors it meets, wrapped with the path; Publish's refusal wraps
+// fs.ErrExist.
 package atomicfile
