@@ -36,6 +36,10 @@ struct {
 /* Keeps struct event in the object's BTF so userspace can decode the ring buffer records. */
 const struct event *unused_event __attribute__((unused));
 
+/* The marker ig's GADGET_TRACER(exec, events, event) leaves in BTF: tracer "exec" sends
+ * struct event through map "events". */
+const void *gadget_tracer_exec___events___event __attribute__((unused));
+
 SEC("tracepoint/sched/sched_process_exec")
 int trace_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -73,7 +77,8 @@ int trace_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 		if (n > ARGS_LEN)
 			n = ARGS_LEN;
-		if (bpf_probe_read_user(&e->args, n & (ARGS_LEN - 1 | ARGS_LEN), (void *)arg_start) == 0)
+		/* The mask only tells the verifier n <= 2 * ARGS_LEN - 1; it is <= ARGS_LEN already. */
+		if (bpf_probe_read_user(&e->args, n & (2 * ARGS_LEN - 1), (void *)arg_start) == 0)
 			e->args_size = n;
 	}
 

@@ -19,6 +19,11 @@ const volatile uid_t targ_uid = -1;
 /* Do not report calls that failed. */
 const volatile bool ignore_failed = true;
 
+/* The markers ig's GADGET_PARAM(name) leaves in BTF, so `ig image build` would list them. */
+const void *gadget_param_targ_pid __attribute__((unused));
+const void *gadget_param_targ_uid __attribute__((unused));
+const void *gadget_param_ignore_failed __attribute__((unused));
+
 struct event {
 	__u64 mntns_id;
 	__s64 ret;
@@ -35,6 +40,9 @@ struct {
 } events SEC(".maps");
 
 const struct event *unused_event __attribute__((unused));
+
+/* The marker ig's GADGET_TRACER(open, events, event) leaves in BTF. */
+const void *gadget_tracer_open___events___event __attribute__((unused));
 
 SEC("tracepoint/syscalls/sys_exit_openat")
 int trace_openat_exit(struct trace_event_raw_sys_exit *ctx)
