@@ -1,0 +1,56 @@
+# gadgetpack: make demo (the bundled example), make test (everything CI runs).
+GO        ?= go
+BIN       := ./gadgetpack
+PKGS      := ./...
+TESTFLAGS ?= -timeout 20m
+export GOFLAGS ?= -mod=readonly
+
+.PHONY: all build test vet lint demo bench fuzz testdata clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) .
+
+vet:
+	$(GO) vet $(PKGS)
+
+# staticcheck comes through the Go module proxy; pinned for repeatable findings.
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above are not formatted"; exit 1; }
+
+# Tests that need bpftool, skopeo, umoci, clang-19 or wat2wasm skip without them on a laptop
+# and fail when CI is set.
+test: build
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# The main job on the bundled example, with nothing but Go: build the testdata gadgets for
+# amd64 and arm64 into a layout, verify it, list and inspect it.
+DEMO := out/demo
+demo: build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo '== build two gadgets (amd64 + arm64) into $(DEMO)/bundle'
+	SOURCE_DATE_EPOCH=1700000000 $(BIN) build --layout $(DEMO)/bundle --tag trace_exec testdata/gadgets/trace_exec
+	SOURCE_DATE_EPOCH=1700000000 $(BIN) build --layout $(DEMO)/bundle --tag trace_params testdata/gadgets/trace_params
+	@echo '== verify the layout byte by byte'
+	$(BIN) verify $(DEMO)/bundle
+	@echo '== what it holds'
+	$(BIN) list --layout $(DEMO)/bundle
+	$(BIN) inspect --layout $(DEMO)/bundle trace_exec
+
+# Benchmarks side by side with the physical limit and the peer tools; see scripts/bench.sh.
+bench: build
+	./scripts/bench.sh
+
+# Each fuzz target for FUZZTIME (default 20s).
+FUZZTIME ?= 20s
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+# Rebuild the committed test inputs (needs clang-19, bpftool, wat2wasm).
+testdata:
+	$(MAKE) -C testdata
+
+clean:
+	rm -rf $(BIN) out
