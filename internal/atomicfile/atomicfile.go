@@ -39,7 +39,18 @@ func IsTemp(name string) bool {
 // fsyncs it, renames it over path and fsyncs the directory. On any failure the temp file is
 // removed and path is left as it was. Write does not lock anything: callers that race on one
 // path decide the winner themselves (the last rename wins).
-func Write(path string, r io.Reader, perm fs.FileMode) (err error) {
+func Write(path string, r io.Reader, perm fs.FileMode) error {
+	return write(path, r, perm, true)
+}
+
+// WriteNew is Write for a file that must not exist yet: when path exists it is left untouched
+// and WriteNew returns an error wrapping fs.ErrExist. Of several concurrent WriteNew calls on one
+// path exactly one succeeds.
+func WriteNew(path string, r io.Reader, perm fs.FileMode) error {
+	return write(path, r, perm, false)
+}
+
+func write(path string, r io.Reader, perm fs.FileMode, replace bool) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -51,6 +62,7 @@ func Write(path string, r io.Reader, perm fs.FileMode) (err error) {
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
+			// After a rename the temp name is gone and this is a no-op.
 			_ = f.Close()
 			_ = os.Remove(tmp)
 		}
@@ -67,11 +79,7 @@ func Write(path string, r io.Reader, perm fs.FileMode) (err error) {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("atomicfile %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("atomicfile %s: %w", path, err)
-	}
-	// From here on the temp name is gone: nothing to clean up even if the directory sync fails.
-	if err := SyncDir(dir); err != nil {
+	if err := Publish(tmp, path, replace); err != nil {
 		return fmt.Errorf("atomicfile %s: %w", path, err)
 	}
 	return nil

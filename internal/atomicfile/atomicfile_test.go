@@ -225,3 +225,64 @@ func TestPublish(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteNew(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		old     string
+		want    string
+		wantErr error
+	}{
+		{name: "absent", want: "new"},
+		{name: "present", old: "old", want: "old", wantErr: fs.ErrExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "oci-layout")
+			if tc.old != "" {
+				if err := os.WriteFile(path, []byte(tc.old), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := WriteNew(path, strings.NewReader("new"), 0o644); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("WriteNew: %v, want %v", err, tc.wantErr)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("content %q, want %q", got, tc.want)
+			}
+			if names := listDir(t, dir); len(names) != 1 {
+				t.Errorf("directory holds %v, want only oci-layout", names)
+			}
+		})
+	}
+}
+
+func TestWriteNewRace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- WriteNew(path, strings.NewReader(strings.Repeat("x", i+1)), 0o644) }()
+	}
+	wins := 0
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, fs.ErrExist):
+			t.Errorf("WriteNew: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d WriteNew calls succeeded, want exactly 1", wins)
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("directory holds %v, want only f", names)
+	}
+}
