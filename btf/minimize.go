@@ -1,0 +1,266 @@
+package btf
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// Kernel is one kernel's parsed BTF, ready to be minimised for any number of objects. It keeps
+// the raw bytes it was parsed from; it is read-only and safe for concurrent use.
+type Kernel struct {
+	raw *rawBTF
+}
+
+// ParseKernel parses raw kernel BTF (the content of /sys/kernel/btf/vmlinux or of a
+// btfhub-archive .btf file). data is kept, not copied. Returns an error wrapping ErrBadBTF.
+func ParseKernel(data []byte) (*Kernel, error) {
+	raw, err := parseRawBTF(data)
+	if err != nil {
+		return nil, err
+	}
+	return &Kernel{raw: raw}, nil
+}
+
+// Types returns the number of types of the kernel BTF, void included.
+func (k *Kernel) Types() int { return len(k.raw.types) }
+
+// candidates follows libbpf's bpf_core_add_cands over the whole kernel in one pass: for each
+// essential name asked for, the IDs, in increasing order, of the named kernel types with that
+// essential name. The kind filter (btf_kind_core_compat) is applied per relocation.
+func (k *Kernel) candidates(names map[string][]uint32) {
+	b := k.raw
+	for id := 1; id < len(b.types); id++ {
+		off := b.types[id].nameOff
+		if off == 0 {
+			continue
+		}
+		name := b.strBytes(off)
+		if len(name) == 0 {
+			continue
+		}
+		ess := name[:essentialNameLen(name)]
+		if ids, ok := names[string(ess)]; ok {
+			names[string(ess)] = append(ids, uint32(id))
+		}
+	}
+}
+
+// Minimize computes the minimal BTF of kernel k that the CO-RE relocations of objs need, as
+// bpftool gen min_core_btf does for the same kernel and objects, and returns it as raw
+// little-endian BTF: the kept types in their kernel order, renumbered, references to dropped
+// types pointed at void, trimmed structs and unions with their full size and only the kept
+// members at their original bit offsets. With no relocations it returns the empty BTF.
+//
+// Candidates follow libbpf (bpf_core_add_cands, bpf_core_calc_relo_insn): types of a
+// compatible kind whose essential name (without "___flavour") equals the local one, in kernel
+// order, cached per local type and object and pruned to the ones that matched; the first
+// matching candidate is the one recorded; candidates that disagree are an error; no match
+// records nothing. Returns an error wrapping ErrRelocation when bpftool would fail for this
+// kernel, or ErrUnsupported when the encoder cannot reproduce a kept type.
+func Minimize(k *Kernel, objs ...*Object) ([]byte, error) {
+	m, err := k.mark(objs)
+	if err != nil {
+		return nil, err
+	}
+	return k.emit(m)
+}
+
+func (k *Kernel) mark(objs []*Object) (*marks, error) {
+	names := map[string][]uint32{}
+	for _, o := range objs {
+		for _, n := range o.locals {
+			names[n] = nil
+		}
+	}
+	if len(names) > 0 {
+		k.candidates(names)
+	}
+	m := newMarks()
+	var scratch [3]coreSpec
+	for _, o := range objs {
+		cache := map[uint32]*candList{}
+		for i := range o.relos {
+			r := &o.relos[i]
+			var cands *candList
+			if r.kind != reloTypeIDLocal {
+				cands = cache[r.typeID]
+				if cands == nil {
+					cands = &candList{}
+					lt := o.btf.typ(r.typeID)
+					lname := o.btf.strBytes(lt.nameOff)
+					for _, id := range names[string(lname[:essentialNameLen(lname)])] {
+						if len(lname) > 0 && coreKindCompat(k.raw.typ(id).kind(), lt.kind()) {
+							cands.ids = append(cands.ids, id)
+						}
+					}
+					cache[r.typeID] = cands
+				}
+			}
+			spec, err := calcReloInsn(o.btf, r, cands, k.raw, &scratch)
+			if err == nil {
+				err = m.record(k.raw, r.kind, spec)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("object %s: relocation %d (%s, %s %q): %w", o.name, i, r.kind,
+					o.btf.str(r.section), o.btf.name(r.typeID), err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// emit follows btfgen_get_btf: kept types are written in kernel ID order through the
+// cilium/ebpf encoder, with the string table in first-use order as libbpf's btf__add_* builds
+// it.
+func (k *Kernel) emit(m *marks) ([]byte, error) {
+	b := k.raw
+	ids := make([]uint32, 0, len(m.types))
+	for id := range m.types {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make(map[uint32]btf.Type, len(ids))
+	types := make([]btf.Type, len(ids))
+	for i, id := range ids {
+		typ, err := k.shell(id)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = typ
+		types[i] = typ
+	}
+	ref := func(id uint32) btf.Type {
+		if t, ok := out[id]; ok {
+			return t
+		}
+		return &btf.Void{}
+	}
+	for _, id := range ids {
+		t := b.typ(id)
+		switch v := out[id].(type) {
+		case *btf.Pointer:
+			v.Target = ref(t.sizeType)
+		case *btf.Typedef:
+			v.Type = ref(t.sizeType)
+		case *btf.Const:
+			v.Type = ref(t.sizeType)
+		case *btf.Volatile:
+			v.Type = ref(t.sizeType)
+		case *btf.Restrict:
+			v.Type = ref(t.sizeType)
+		case *btf.Array:
+			elem, index, _ := b.array(id)
+			v.Type, v.Index = ref(elem), ref(index)
+		case *btf.FuncProto:
+			v.Return = ref(t.sizeType)
+			for i := range v.Params {
+				_, p := b.param(id, i)
+				v.Params[i].Type = ref(p)
+			}
+		case *btf.Struct:
+			ms, err := k.members(m, id, ref)
+			if err != nil {
+				return nil, err
+			}
+			v.Members = ms
+		case *btf.Union:
+			ms, err := k.members(m, id, ref)
+			if err != nil {
+				return nil, err
+			}
+			v.Members = ms
+		}
+	}
+	builder, err := btf.NewBuilder(types, nil)
+	if err != nil {
+		return nil, fmt.Errorf("encoding minimal BTF: %v: %w", err, ErrUnsupported)
+	}
+	raw, err := builder.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
+	if err != nil {
+		return nil, fmt.Errorf("encoding minimal BTF: %v: %w", err, ErrUnsupported)
+	}
+	return raw, nil
+}
+
+// members returns the kept members of a struct or union, as btfgen_get_btf passes them to
+// btf__add_field: name, type, bit offset and bitfield size of the kernel's record.
+func (k *Kernel) members(m *marks, id uint32, ref func(uint32) btf.Type) ([]btf.Member, error) {
+	b := k.raw
+	var ms []btf.Member
+	for i := 0; i < b.typ(id).vlen(); i++ {
+		if !m.hasMember(id, i) {
+			continue
+		}
+		nameOff, mt, _ := b.member(id, i)
+		off, size := b.memberBitOffset(id, i), b.memberBitfieldSize(id, i)
+		if size == 0 && off%8 != 0 {
+			// libbpf would set kflag for this member; the encoder would not.
+			return nil, fmt.Errorf("type %d: member %d at bit %d: %w", id, i, off, ErrUnsupported)
+		}
+		ms = append(ms, btf.Member{Name: b.str(nameOff), Type: ref(mt), Offset: btf.Bits(off), BitfieldSize: btf.Bits(size)})
+	}
+	return ms, nil
+}
+
+// shell makes the cilium/ebpf type for kernel type id, without its references.
+func (k *Kernel) shell(id uint32) (btf.Type, error) {
+	b := k.raw
+	t := b.typ(id)
+	name := b.str(t.nameOff)
+	switch t.kind() {
+	case kindInt:
+		if b.intOffset(id) != 0 || b.intBits(id) != t.sizeType*8 || t.sizeType > 255 {
+			return nil, fmt.Errorf("type %d: int %q with %d bits at offset %d: %w", id, name, b.intBits(id), b.intOffset(id), ErrUnsupported)
+		}
+		return &btf.Int{Name: name, Size: t.sizeType, Encoding: btf.IntEncoding(b.intEncoding(id))}, nil
+	case kindPtr:
+		return &btf.Pointer{}, nil
+	case kindArray:
+		_, _, n := b.array(id)
+		return &btf.Array{Nelems: n}, nil
+	case kindStruct:
+		return &btf.Struct{Name: name, Size: t.sizeType}, nil
+	case kindUnion:
+		return &btf.Union{Name: name, Size: t.sizeType}, nil
+	case kindEnum, kindEnum64:
+		if (t.kind() == kindEnum64) != (t.sizeType == 8) {
+			return nil, fmt.Errorf("type %d: %s %q of size %d: %w", id, kindNames[t.kind()], name, t.sizeType, ErrUnsupported)
+		}
+		e := &btf.Enum{Name: name, Size: t.sizeType, Signed: t.kflag(), Values: make([]btf.EnumValue, t.vlen())}
+		for i := range e.Values {
+			v := b.enumValue(id, i)
+			if t.kind() == kindEnum && !t.kflag() {
+				v &= 0xffffffff
+			}
+			e.Values[i] = btf.EnumValue{Name: b.str(b.enumNameOff(id, i)), Value: v}
+		}
+		return e, nil
+	case kindFwd:
+		kind := btf.FwdStruct
+		if t.kflag() {
+			kind = btf.FwdUnion
+		}
+		return &btf.Fwd{Name: name, Kind: kind}, nil
+	case kindTypedef:
+		return &btf.Typedef{Name: name}, nil
+	case kindVolatile:
+		return &btf.Volatile{}, nil
+	case kindConst:
+		return &btf.Const{}, nil
+	case kindRestrict:
+		return &btf.Restrict{}, nil
+	case kindFuncProto:
+		fp := &btf.FuncProto{Params: make([]btf.FuncParam, t.vlen())}
+		for i := range fp.Params {
+			n, _ := b.param(id, i)
+			fp.Params[i].Name = b.str(n)
+		}
+		return fp, nil
+	case kindFloat:
+		return &btf.Float{Name: name, Size: t.sizeType}, nil
+	}
+	return nil, fmt.Errorf("type %d: kind %s: %w", id, kindNames[t.kind()], ErrUnsupported)
+}
