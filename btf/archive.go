@@ -33,6 +33,8 @@ type kernelEntry struct {
 	release string
 }
 
+func (e kernelEntry) key() string { return e.id + "/" + e.version + "/" + e.arch + "/" + e.release }
+
 // archiveSuffixes are the file names a kernel can have in an archive, longest first.
 var archiveSuffixes = []string{".btf.tar.xz", ".tar.xz", ".btf"}
 
@@ -85,8 +87,24 @@ func walkArchive(ctx context.Context, root, arch string, filters []string) ([]ke
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: %w", root, err)
 	}
-	slices.SortFunc(out, func(a, b kernelEntry) int { return strings.Compare(a.rel, b.rel) })
-	return out, nil
+	// Sorted by output coordinates (an aarch64 folder counts as arm64), then by file path.
+	slices.SortFunc(out, func(a, b kernelEntry) int {
+		if c := strings.Compare(a.key(), b.key()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.rel, b.rel)
+	})
+	// One kernel may be there twice (x.btf.tar.xz and x.btf, or arm64 and aarch64 folders):
+	// the first in path order is kept, so that no tar entry is written twice.
+	seen := map[string]bool{}
+	kept := out[:0]
+	for _, e := range out {
+		if key := e.key(); !seen[key] {
+			seen[key] = true
+			kept = append(kept, e)
+		}
+	}
+	return kept, nil
 }
 
 // matchFilters reports whether rel matches a filter: the glob against the whole path, or

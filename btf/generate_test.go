@@ -1,0 +1,281 @@
+package btf
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// readTarGz returns the entries of a gzip or zstd tar, in order, checking reproducibility
+// fields on the way.
+func readArchive(tb testing.TB, data []byte, compress string) (names []string, contents map[string][]byte) {
+	tb.Helper()
+	var r io.Reader
+	if compress == "zstd" {
+		z, err := zstd.NewReader(bytes.NewReader(data))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer z.Close()
+		r = z
+	} else {
+		z, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = z
+	}
+	tr := tar.NewReader(r)
+	contents = map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if h.ModTime.Unix() != 0 || h.Uid != 0 || h.Gid != 0 || h.Typeflag != tar.TypeReg || h.Mode != 0o644 {
+			tb.Fatalf("entry %s: mtime %v uid %d gid %d type %c mode %o", h.Name, h.ModTime, h.Uid, h.Gid, h.Typeflag, h.Mode)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		names = append(names, h.Name)
+		contents[h.Name] = b
+	}
+	return names, contents
+}
+
+// testArchive builds an archive with the package's kernels plus the arm64 test kernel as a
+// plain .btf, and returns its root.
+func testArchive(tb testing.TB) string {
+	tb.Helper()
+	root := tb.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/archive")); err != nil {
+		tb.Fatal(err)
+	}
+	arm, _ := filepath.Glob("../testdata/kernels/arm64/*.btf")
+	for _, p := range arm {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		dir := filepath.Join(root, "debian", "12", "arm64")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestGenerate(t *testing.T) {
+	root := testArchive(t)
+	paths := testObjectPaths(t)
+	objs := loadTestObjects(t, paths)
+	kernels := map[string][]byte{}
+	for _, k := range testKernels(t) {
+		kernels[trimSuffixes(filepath.Base(k.name))] = k.data
+	}
+	for _, compress := range []string{"gzip", "zstd"} {
+		t.Run(compress, func(t *testing.T) {
+			var progress []int
+			opts := Options{Archive: root, Jobs: 2, Compress: compress, Progress: func(done, total int) { progress = append(progress, done, total) }}
+			var out, again bytes.Buffer
+			res, err := Generate(context.Background(), opts, paths, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Progress = nil
+			opts.forceGoXZ = true
+			if _, err := Generate(context.Background(), opts, paths, &again); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), again.Bytes()) {
+				t.Fatal("two runs (xz program, Go xz) give different bytes")
+			}
+			names, contents := readArchive(t, out.Bytes(), compress)
+			want := []string{
+				"debian/12/arm64/6.1.0-56-cloud-arm64.btf",
+				"debian/12/aarch64/6.1.0-56-cloud-arm64.btf",
+				"debian/12/x86_64/6.1.0-56-cloud-amd64.btf",
+				"debian/12/x86_64/6.12.117+deb12-cloud-amd64.btf",
+				"debian/12/x86_64/6.18.44-fc-v669.btf",
+			}
+			if !slices.Equal(names, want) {
+				t.Fatalf("entries %q, want %q", names, want)
+			}
+			if res.Kernels != 4 || res.Entries != 5 || res.Bytes != int64(out.Len()) || len(res.Skipped) != 0 {
+				t.Fatalf("result %+v, want 4 kernels, 5 entries, %d bytes", res, out.Len())
+			}
+			if len(progress) != 8 || progress[6] != 4 || progress[7] != 4 {
+				t.Fatalf("progress calls %v", progress)
+			}
+			for _, n := range names {
+				kern, err := ParseKernel(kernels[filepath.Base(n)])
+				if err != nil {
+					t.Fatalf("%s: %v", n, err)
+				}
+				min, err := Minimize(kern, objs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(contents[n], min) {
+					t.Fatalf("entry %s is not Minimize's output", n)
+				}
+			}
+		})
+	}
+}
+
+func TestGenerateOptions(t *testing.T) {
+	root := testArchive(t)
+	paths := testObjectPaths(t)[:1]
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want []string
+	}{
+		{"arch x86_64", Options{Arch: "x86_64"}, []string{"debian/12/x86_64/6.1.0-56-cloud-amd64.btf", "debian/12/x86_64/6.12.117+deb12-cloud-amd64.btf", "debian/12/x86_64/6.18.44-fc-v669.btf"}},
+		{"arch aarch64", Options{Arch: "aarch64"}, []string{"debian/12/arm64/6.1.0-56-cloud-arm64.btf", "debian/12/aarch64/6.1.0-56-cloud-arm64.btf"}},
+		{"filter glob", Options{Filters: []string{"debian/12/x86_64/6.1*"}}, []string{"debian/12/x86_64/6.1.0-56-cloud-amd64.btf.tar.xz", "debian/12/x86_64/6.12.117+deb12-cloud-amd64.btf.tar.xz", "debian/12/x86_64/6.18.44-fc-v669.btf.tar.xz"}},
+		{"filter prefix", Options{Filters: []string{"debian/12/arm*"}}, []string{"debian/12/arm64/6.1.0-56-cloud-arm64.btf", "debian/12/aarch64/6.1.0-56-cloud-arm64.btf"}},
+		{"filter none", Options{Filters: []string{"ubuntu/*"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Archive = root
+			var out bytes.Buffer
+			if _, err := Generate(context.Background(), tc.opts, paths, &out); err != nil {
+				t.Fatal(err)
+			}
+			names, _ := readArchive(t, out.Bytes(), "gzip")
+			want := tc.want
+			for i, w := range want {
+				want[i] = trimSuffixes(w)
+			}
+			if !slices.Equal(names, want) {
+				t.Fatalf("entries %q, want %q", names, want)
+			}
+		})
+	}
+	for _, bad := range []Options{{Arch: "mips"}, {Compress: "bzip2"}, {Filters: []string{"["}}} {
+		bad.Archive = root
+		if _, err := Generate(context.Background(), bad, paths, io.Discard); !errors.Is(err, ErrBadOptions) {
+			t.Errorf("Generate(%+v) = %v, want ErrBadOptions", bad, err)
+		}
+	}
+	if _, err := Generate(context.Background(), Options{Archive: root}, nil, io.Discard); !errors.Is(err, ErrBadOptions) {
+		t.Errorf("Generate without objects = %v, want ErrBadOptions", err)
+	}
+}
+
+func trimSuffixes(s string) string {
+	for _, suf := range archiveSuffixes {
+		if len(s) > len(suf) && s[len(s)-len(suf):] == suf {
+			return s[:len(s)-len(suf)] + ".btf"
+		}
+	}
+	return s
+}
+
+func TestGenerateBrokenKernels(t *testing.T) {
+	root := testArchive(t)
+	paths := testObjectPaths(t)[:1]
+	dir := filepath.Join(root, "ubuntu", "20.04", "x86_64")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// a truncated xz stream and raw bytes that are not BTF
+	good, err := os.ReadFile("testdata/archive/debian/12/x86_64/6.1.0-56-cloud-amd64.btf.tar.xz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "5.4.0-1-broken.btf.tar.xz"), good[:len(good)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "5.4.0-2-garbage.btf"), []byte("not btf at all, really"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Generate(context.Background(), Options{Archive: root, Jobs: 2}, paths, io.Discard)
+	var kerr *KernelError
+	if !errors.As(err, &kerr) || kerr.Path != "ubuntu/20.04/x86_64/5.4.0-1-broken.btf.tar.xz" || !errors.Is(err, ErrBadArchive) {
+		t.Fatalf("Generate = %v, want the broken tarball named", err)
+	}
+	var out bytes.Buffer
+	res, err := Generate(context.Background(), Options{Archive: root, Jobs: 2, KeepGoing: true}, paths, &out)
+	if err == nil || !errors.Is(err, ErrBadArchive) || !errors.Is(err, ErrBadBTF) {
+		t.Fatalf("Generate with KeepGoing = %v, want both failures joined", err)
+	}
+	wantSkipped := []string{"ubuntu/20.04/x86_64/5.4.0-1-broken.btf.tar.xz", "ubuntu/20.04/x86_64/5.4.0-2-garbage.btf"}
+	if res == nil || !slices.Equal(res.Skipped, wantSkipped) || res.Kernels != 4 {
+		t.Fatalf("result %+v, want 4 kernels and %q skipped", res, wantSkipped)
+	}
+	if names, _ := readArchive(t, out.Bytes(), "gzip"); len(names) != 5 {
+		t.Fatalf("entries %q, want the 5 good ones", names)
+	}
+}
+
+func TestGeneratePerObject(t *testing.T) {
+	root := testArchive(t)
+	paths, err := filepath.Glob("testdata/*.bpf.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	opts := Options{Archive: root, Jobs: 2}
+	res, err := GeneratePerObject(context.Background(), opts, paths, outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Kernels != 4 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, p := range paths {
+		var want bytes.Buffer
+		if _, err := Generate(context.Background(), opts, []string{p}, &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(outDir, filepath.Base(p[:len(p)-2])+".tar.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%s: per-object archive differs from Generate's", p)
+		}
+	}
+	gadgets, _ := filepath.Glob("../testdata/gadgets/*/amd64.bpf.o")
+	if len(gadgets) >= 2 {
+		if _, err := GeneratePerObject(context.Background(), opts, gadgets[:2], t.TempDir()); !errors.Is(err, ErrBadOptions) {
+			t.Fatalf("two objects named amd64.bpf.o: %v, want ErrBadOptions", err)
+		}
+	}
+}
+
+func TestGenerateBadObject(t *testing.T) {
+	root := testArchive(t)
+	for _, p := range []string{"../testdata/bad/no-btf.bpf.o", "../testdata/bad/not-bpf.o", "../testdata/bad/big-endian.bpf.o", "../testdata/bad/empty.o"} {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			_, err := Generate(context.Background(), Options{Archive: root}, []string{p}, io.Discard)
+			if !errors.Is(err, ErrBadObject) && !errors.Is(err, ErrBadBTF) && !errors.Is(err, ErrBadBTFExt) {
+				t.Fatalf("Generate(%s) = %v, want a refused object", p, err)
+			}
+			t.Log(err)
+		})
+	}
+}
