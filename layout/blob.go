@@ -1,0 +1,316 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// bufSize is the copy buffer of blob reads and writes: large enough that disk I/O and syscalls
+// stay a small part of hashing.
+const bufSize = 1 << 20
+
+// bufPool holds *[]byte of bufSize.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// blobPerm is the mode of a blob file: content-addressed files are never changed in place.
+const blobPerm = 0o444
+
+// blobRel returns the path of d's blob relative to the layout root, or ErrInvalidDigest.
+func blobRel(d digest.Digest) (string, error) {
+	if err := checkDigest(d); err != nil {
+		return "", err
+	}
+	return filepath.Join(BlobsDir, d.Algorithm().String(), d.Encoded()), nil
+}
+
+// blobPath returns the absolute path of d's blob, or ErrInvalidDigest.
+func (s *Store) blobPath(d digest.Digest) (string, error) {
+	rel, err := blobRel(d)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(s.root, rel), nil
+}
+
+// openBlob opens desc's blob for reading: it refuses a symlink or a non-regular file
+// (ErrNotRegular), re-checks after opening that the open file is the one it looked at, and
+// returns ErrNotFound when it is absent and ErrSizeMismatch when its size is not desc.Size.
+func (s *Store) openBlob(desc ocispec.Descriptor) (*os.File, error) {
+	path, err := s.blobPath(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("blob %s: %w", desc.Digest, err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("blob %s: %s: %w", desc.Digest, fi.Mode().Type(), ErrNotRegular)
+	}
+	f, err := openNoFollow(path, fi)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
+	if fi.Size() != desc.Size {
+		_ = f.Close()
+		return nil, fmt.Errorf("blob %s: file has %d bytes, descriptor says %d: %w", desc.Digest, fi.Size(), desc.Size, ErrSizeMismatch)
+	}
+	return f, nil
+}
+
+// openNoFollow opens path read-only without following a symlink and checks that the open file
+// is the one lstat'ed as want.
+func openNoFollow(path string, want fs.FileInfo) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("symlink: %w", ErrNotRegular)
+		}
+		return nil, err
+	}
+	got, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if !got.Mode().IsRegular() || !os.SameFile(got, want) {
+		_ = f.Close()
+		return nil, fmt.Errorf("replaced while opening: %w", ErrNotRegular)
+	}
+	return f, nil
+}
+
+// Exists reports whether desc's blob is in the layout. A blob file of another size than
+// desc.Size is reported as absent with an error wrapping ErrSizeMismatch, and a symlink or a
+// non-regular file with ErrNotRegular. It does not read the content.
+func (s *Store) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	path, err := s.blobPath(desc.Digest)
+	if err != nil {
+		return false, err
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("blob %s: %w", desc.Digest, err)
+	case !fi.Mode().IsRegular():
+		return false, fmt.Errorf("blob %s: %s: %w", desc.Digest, fi.Mode().Type(), ErrNotRegular)
+	case fi.Size() != desc.Size:
+		return false, fmt.Errorf("blob %s: file has %d bytes, descriptor says %d: %w", desc.Digest, fi.Size(), desc.Size, ErrSizeMismatch)
+	}
+	return true, nil
+}
+
+// blobReader is a verified blob read: the file behind a VerifyReader, checking ctx on each Read.
+type blobReader struct {
+	ctx context.Context
+	f   *os.File
+	v   *VerifyReader
+}
+
+func (r *blobReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.v.Read(p)
+}
+
+func (r *blobReader) Close() error { return r.f.Close() }
+
+// Fetch opens desc's blob for a verified read: the reader yields exactly desc.Size bytes and
+// returns io.EOF only if they hash to desc.Digest; otherwise its last Read returns
+// ErrShortRead, ErrTrailingData or ErrDigestMismatch. Fetch returns ErrNotFound for an absent
+// blob, ErrSizeMismatch when the file's size differs from desc.Size, ErrNotRegular for a
+// symlink or a special file, ErrInvalidDigest for a bad digest. The caller closes the reader;
+// content is trustworthy only once Read has returned io.EOF.
+func (s *Store) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := s.openBlob(desc)
+	if err != nil {
+		return nil, err
+	}
+	v, err := NewVerifyReader(f, desc)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &blobReader{ctx: ctx, f: f, v: v}, nil
+}
+
+// ReadAll returns desc's whole verified content, for JSON documents. It refuses a descriptor
+// larger than max bytes with ErrTooLarge before reading anything, and returns Fetch's errors.
+func (s *Store) ReadAll(ctx context.Context, desc ocispec.Descriptor, max int64) ([]byte, error) {
+	return readAllVerified(ctx, s.Fetch, desc, max)
+}
+
+// readAllVerified reads desc's whole content through fetch, capped at max bytes.
+func readAllVerified(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor, max int64) (data []byte, err error) {
+	if desc.Size > max {
+		return nil, fmt.Errorf("blob %s: %d bytes, cap %d: %w", desc.Digest, desc.Size, max, ErrTooLarge)
+	}
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("blob %s: size %d: %w", desc.Digest, desc.Size, ErrSizeMismatch)
+	}
+	rc, err := fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := rc.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	data = make([]byte, desc.Size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("blob %s: %w", desc.Digest, ErrShortRead)
+		}
+		return nil, err
+	}
+	// The verdict comes with the read after the last byte.
+	var probe [1]byte
+	for {
+		n, err := rc.Read(probe[:])
+		if n > 0 {
+			return nil, fmt.Errorf("blob %s: more than %d bytes: %w", desc.Digest, desc.Size, ErrTrailingData)
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Push stores the content r yields as the blob expected describes, verifying it while writing:
+// it returns ErrShortRead, ErrTrailingData or ErrDigestMismatch (and stores nothing) when the
+// content does not match. It returns ErrAlreadyExists without reading r when the blob is
+// already present (oras-go's content.Pusher semantics), and ErrInvalidDigest for a bad
+// digest. The blob is durable when Push returns nil: temp file in TempDir, fsync, rename into
+// blobs/, folder fsynced. Push never rewrites an existing blob, even when another writer
+// publishes the same digest at the same instant. Push does not touch index.json.
+func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Reader) error {
+	path, err := s.blobPath(expected.Digest)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
+	}
+	v, err := NewVerifyReader(r, expected)
+	if err != nil {
+		return err
+	}
+	f, err := s.createTemp()
+	if err != nil {
+		return err
+	}
+	if _, err := s.copyToTemp(ctx, f, v); err != nil {
+		removeTemp(f)
+		return err
+	}
+	err = s.publish(f, path)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
+	}
+	return err
+}
+
+// WriteBlob stores the content r yields as a sha256 blob and returns its descriptor (digest
+// and size; MediaType is left empty for the caller to set). The digest is computed while
+// writing. When the blob is already present it is not rewritten (its file, inode and mtime stay
+// as they are) and WriteBlob returns the descriptor with no error. Durable as Push. WriteBlob
+// does not touch index.json.
+func (s *Store) WriteBlob(ctx context.Context, r io.Reader) (ocispec.Descriptor, error) {
+	f, err := s.createTemp()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	dg := digest.SHA256.Digester()
+	n, err := s.copyToTemp(ctx, f, io.TeeReader(r, dg.Hash()))
+	if err != nil {
+		removeTemp(f)
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{Digest: dg.Digest(), Size: n}
+	path, err := s.blobPath(desc.Digest)
+	if err != nil {
+		removeTemp(f)
+		return ocispec.Descriptor{}, err
+	}
+	if err := s.publish(f, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, nil
+}
+
+// copyToTemp copies r into the writer's temp file f with a pooled buffer, checking ctx between
+// chunks, and fsyncs f.
+func (s *Store) copyToTemp(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return total, fmt.Errorf("layout %s: writing blob: %w", s.root, err)
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+	if err := f.Chmod(blobPerm); err != nil {
+		return total, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	if err := f.Sync(); err != nil {
+		return total, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	return total, nil
+}
+
+// publish moves the writer's synced temp file f to the blob path, never replacing an existing
+// blob (then it returns an error wrapping fs.ErrExist), fsyncs the blob folder, and releases
+// the temp file. The temp file is gone afterwards in every case.
+func (s *Store) publish(f *os.File, path string) (err error) {
+	defer removeTemp(f) // a no-op once renamed; closing releases the writer's flock
+	if err := mkdirDurable(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	if err := atomicfile.Publish(f.Name(), path, false); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+package layout
+
+import (
+	_ "crypto/sha256" // registers sha256 for go-digest
+	_ "crypto/sha512" // registers sha384 and sha512 for go-digest
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Media types this package walks. Docker's schema 2 types have the same shapes as OCI's.
+const (
+	mediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// isManifestType reports whether mt names an image manifest (OCI or Docker schema 2).
+func isManifestType(mt string) bool {
+	return mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest
+}
+
+// isIndexType reports whether mt names an image index (OCI or Docker manifest list).
+func isIndexType(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerList
+}
+
+// mediaTypeRE is RFC 6838's type "/" subtype, both restricted-name, as the image-spec schema
+// checks it.
+var mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+
+// validMediaType reports whether mt has the RFC 6838 form of a media type.
+func validMediaType(mt string) bool {
+	return mediaTypeRE.MatchString(mt)
+}
+
+// checkMediaType returns an error wrapping ErrInvalidMediaType unless mt is well formed.
+func checkMediaType(mt string) error {
+	if !validMediaType(mt) {
+		return fmt.Errorf("media type %q: %w", mt, ErrInvalidMediaType)
+	}
+	return nil
+}
+
+// checkDigest returns an error wrapping ErrInvalidDigest unless d parses, names an available
+// algorithm and has a well-formed encoded part (lowercase hex of the right length).
+func checkDigest(d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %w", string(d), ErrInvalidDigest)
+	}
+	if !d.Algorithm().Available() {
+		return fmt.Errorf("digest %q: algorithm unavailable: %w", string(d), ErrInvalidDigest)
+	}
+	return nil
+}
+
+// short returns d with its encoded part cut to 12 characters, for locations in reports.
+func short(d digest.Digest) string {
+	s := string(d)
+	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
+		return s[:i+13]
+	}
+	return s
+}
+
+// refNameRE is the grammar of org.opencontainers.image.ref.name in image-layout.md:
+// component ("/" component)*, component = alphanum (separator alphanum)*, separator = [-._:@+] | "--".
+var refNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
+
+// checkRef returns an error wrapping ErrInvalidReference unless ref can be stored as a ref name:
+// non-empty, of the image-layout grammar, and not a digest (digests resolve as digests).
+func checkRef(ref string) error {
+	if ref == "" {
+		return fmt.Errorf("empty ref: %w", ErrInvalidReference)
+	}
+	if _, err := digest.Parse(ref); err == nil {
+		return fmt.Errorf("ref %q is a digest: %w", ref, ErrInvalidReference)
+	}
+	if len(ref) > 4096 || !refNameRE.MatchString(ref) {
+		return fmt.Errorf("ref %q: %w", ref, ErrInvalidReference)
+	}
+	return nil
+}
+
+// refName returns the org.opencontainers.image.ref.name annotation of desc, or "".
+func refName(desc ocispec.Descriptor) string {
+	return desc.Annotations[ocispec.AnnotationRefName]
+}
+
+// emptyJSON is the content of the OCI empty descriptor.
+var emptyJSON = []byte("{}")

@@ -1,0 +1,67 @@
+package layout
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error of this package that comes from the content of a layout or from
+// an argument wraps one of them, with a message naming the file, ref or digest; test with
+// errors.Is.
+var (
+	// ErrNotFound is returned when a blob, a ref or an index.json entry is absent.
+	ErrNotFound = errors.New("not found")
+
+	// ErrAlreadyExists is returned by Push when the blob is already in the layout.
+	ErrAlreadyExists = errors.New("already exists")
+
+	// ErrInvalidDigest is returned for a digest that does not parse, names an algorithm this
+	// package cannot compute, or has a malformed encoded part.
+	ErrInvalidDigest = errors.New("invalid digest")
+
+	// ErrInvalidReference is returned for a ref that is empty, looks like a digest, or breaks
+	// the image-layout grammar of org.opencontainers.image.ref.name.
+	ErrInvalidReference = errors.New("invalid reference")
+
+	// ErrInvalidMediaType is returned for a descriptor whose media type is empty or not of the
+	// RFC 6838 form type/subtype.
+	ErrInvalidMediaType = errors.New("invalid media type")
+
+	// ErrSizeMismatch is returned when content is longer or shorter than its descriptor says.
+	// ErrShortRead and ErrTrailingData wrap it.
+	ErrSizeMismatch = errors.New("size mismatch")
+
+	// ErrShortRead is returned when content ends before the size of its descriptor. It wraps
+	// ErrSizeMismatch.
+	ErrShortRead = fmt.Errorf("short read: %w", ErrSizeMismatch)
+
+	// ErrTrailingData is returned when content goes on past the size of its descriptor. It
+	// wraps ErrSizeMismatch.
+	ErrTrailingData = fmt.Errorf("trailing data: %w", ErrSizeMismatch)
+
+	// ErrDigestMismatch is returned when content of the right size hashes to another digest.
+	ErrDigestMismatch = errors.New("digest mismatch")
+
+	// ErrNotRegular is returned when a blob path is a symlink, a directory or another
+	// non-regular file, or was replaced while being opened.
+	ErrNotRegular = errors.New("not a regular file")
+
+	// ErrNotLayout is returned when a directory is not an OCI image layout that this package
+	// reads: no oci-layout file, an imageLayoutVersion other than 1.0.0, or no blobs directory.
+	ErrNotLayout = errors.New("not an OCI image layout")
+
+	// ErrBadIndex is returned when index.json does not parse or does not have the shape of an
+	// image index.
+	ErrBadIndex = errors.New("invalid index.json")
+
+	// ErrBadManifest is returned when a manifest or an index blob does not parse as its media
+	// type says.
+	ErrBadManifest = errors.New("invalid manifest")
+
+	// ErrTooLarge is returned when a JSON document is over its size cap.
+	ErrTooLarge = errors.New("too large")
+
+	// ErrGraphIncomplete is returned by Tag when a blob of the graph to tag is absent or
+	// damaged, so that no ref ever points at an incomplete graph.
+	ErrGraphIncomplete = errors.New("graph incomplete")
+)

@@ -1,0 +1,436 @@
+package layout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// indexDoc is index.json as read, kept for a faithful rewrite: the top-level fields other than
+// manifests as raw JSON (unknown ones included), and each entry as raw JSON beside its decoded
+// descriptor. Entries that an edit does not touch are written back as they were (compacted), in
+// their order.
+type indexDoc struct {
+	fields  map[string]json.RawMessage
+	entries []indexEntry
+}
+
+// indexEntry is one element of index.json's manifests.
+type indexEntry struct {
+	raw  json.RawMessage // nil for an entry added by this package
+	desc ocispec.Descriptor
+}
+
+// indexHeader holds the typed top-level fields of index.json, to check their JSON types.
+type indexHeader struct {
+	SchemaVersion *int                `json:"schemaVersion"`
+	MediaType     *string             `json:"mediaType"`
+	ArtifactType  string              `json:"artifactType"`
+	Subject       *ocispec.Descriptor `json:"subject"`
+	Annotations   map[string]string   `json:"annotations"`
+}
+
+// parseIndexJSON parses index.json for Open, Index and the edits, and for Verify. It returns
+// ErrBadIndex, naming the field or the entry, unless data is a JSON object with schemaVersion
+// 2, mediaType absent or the OCI index type, and manifests an array (null is read as empty, as
+// oras-go writes it for a store without refs) of descriptors with valid digests and sizes.
+func parseIndexJSON(data []byte) (*indexDoc, error) {
+	if !isJSONObject(data) {
+		return nil, fmt.Errorf("%s: not a JSON object: %w", IndexFile, ErrBadIndex)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
+	}
+	var h indexHeader
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
+	}
+	switch {
+	case h.SchemaVersion == nil:
+		return nil, fmt.Errorf("%s: no schemaVersion: %w", IndexFile, ErrBadIndex)
+	case *h.SchemaVersion != 2:
+		return nil, fmt.Errorf("%s: schemaVersion %d, want 2: %w", IndexFile, *h.SchemaVersion, ErrBadIndex)
+	case h.MediaType != nil && *h.MediaType != ocispec.MediaTypeImageIndex:
+		return nil, fmt.Errorf("%s: mediaType %q, want %q: %w", IndexFile, *h.MediaType, ocispec.MediaTypeImageIndex, ErrBadIndex)
+	}
+	rawManifests, ok := fields["manifests"]
+	if !ok {
+		return nil, fmt.Errorf("%s: no manifests: %w", IndexFile, ErrBadIndex)
+	}
+	delete(fields, "manifests")
+	var raws []json.RawMessage
+	if err := json.Unmarshal(rawManifests, &raws); err != nil {
+		return nil, fmt.Errorf("%s: manifests: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
+	}
+	d := &indexDoc{fields: fields, entries: make([]indexEntry, 0, len(raws))}
+	for i, raw := range raws {
+		var desc ocispec.Descriptor
+		if !isJSONObject(raw) {
+			return nil, fmt.Errorf("%s: manifests[%d]: not a JSON object: %w", IndexFile, i, ErrBadIndex)
+		}
+		if err := json.Unmarshal(raw, &desc); err != nil {
+			return nil, fmt.Errorf("%s: manifests[%d]: %s: %w", IndexFile, i, jsonError(err), ErrBadIndex)
+		}
+		if err := checkDigest(desc.Digest); err != nil {
+			return nil, fmt.Errorf("%s: manifests[%d]: %w: %w", IndexFile, i, err, ErrBadIndex)
+		}
+		if desc.Size < 0 {
+			return nil, fmt.Errorf("%s: manifests[%d] (%s): size %d: %w", IndexFile, i, desc.Digest, desc.Size, ErrBadIndex)
+		}
+		d.entries = append(d.entries, indexEntry{raw: raw, desc: desc})
+	}
+	return d, nil
+}
+
+// index returns the typed view of d.
+func (d *indexDoc) index() ocispec.Index {
+	var h indexHeader
+	if b, err := json.Marshal(d.fields); err == nil {
+		_ = json.Unmarshal(b, &h) // checked by parseIndexJSON
+	}
+	idx := ocispec.Index{
+		ArtifactType: h.ArtifactType,
+		Subject:      h.Subject,
+		Annotations:  h.Annotations,
+		Manifests:    make([]ocispec.Descriptor, len(d.entries)),
+	}
+	idx.SchemaVersion = 2
+	if h.MediaType != nil {
+		idx.MediaType = *h.MediaType
+	}
+	for i, e := range d.entries {
+		idx.Manifests[i] = e.desc
+	}
+	return idx
+}
+
+// headOrder is the order of the known top-level fields in a written index.json; unknown fields
+// follow, sorted by name.
+var headOrder = []string{"schemaVersion", "mediaType", "artifactType", "manifests", "subject", "annotations"}
+
+// marshal writes d as compact JSON with a deterministic field order.
+func (d *indexDoc) marshal() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	key := func(k string) {
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+	}
+	value := func(raw []byte) error {
+		return json.Compact(&b, raw)
+	}
+	for _, k := range headOrder {
+		if k == "manifests" {
+			key(k)
+			b.WriteByte('[')
+			for i, e := range d.entries {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				raw := e.raw
+				if raw == nil {
+					var err error
+					if raw, err = json.Marshal(e.desc); err != nil {
+						return nil, err
+					}
+				}
+				if err := value(raw); err != nil {
+					return nil, err
+				}
+			}
+			b.WriteByte(']')
+			continue
+		}
+		if raw, ok := d.fields[k]; ok {
+			key(k)
+			if err := value(raw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.fields)) {
+		if slices.Contains(headOrder, k) {
+			continue
+		}
+		key(k)
+		if err := value(d.fields[k]); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// readIndexFile reads and parses index.json without any lock.
+func (s *Store) readIndexFile() (*indexDoc, []byte, error) {
+	path := filepath.Join(s.root, IndexFile)
+	data, err := readSmallFile(path, MaxIndexBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	d, err := parseIndexJSON(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	return d, data, nil
+}
+
+// readIndex reads index.json under a shared index lock (when the media lets it take one).
+func (s *Store) readIndex(ctx context.Context) (*indexDoc, error) {
+	l, err := s.readLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.readIndexFile()
+	if l != nil {
+		if uerr := l.unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// update is the one read-modify-write of index.json: take the exclusive index lock, re-read
+// index.json, let edit change the document, write it back durably (atomicfile), unlock. When
+// edit returns an error nothing is written. When the bytes do not change nothing is written.
+func (s *Store) update(ctx context.Context, edit func(d *indexDoc) error) (err error) {
+	l, err := s.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := l.unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}()
+	d, old, err := s.readIndexFile()
+	if err != nil {
+		return err
+	}
+	if err := edit(d); err != nil {
+		return err
+	}
+	data, err := d.marshal()
+	if err != nil {
+		return fmt.Errorf("layout %s: %s: %w", s.root, IndexFile, err)
+	}
+	if bytes.Equal(data, old) {
+		return nil
+	}
+	return atomicfile.WriteFile(filepath.Join(s.root, IndexFile), data, 0o644)
+}
+
+// Index returns the layout's index.json as an image index, entries in file order. It takes a
+// shared index lock while reading (none on read-only media) and returns ErrBadIndex when
+// index.json does not parse.
+func (s *Store) Index(ctx context.Context) (ocispec.Index, error) {
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return ocispec.Index{}, err
+	}
+	return d.index(), nil
+}
+
+// Resolve returns the index.json entry whose org.opencontainers.image.ref.name is exactly ref
+// (the last one when several are, as ig reads them). A ref that parses as a digest
+// ("sha256:...") resolves to the first index.json entry of that digest, else to the blob of
+// that digest with the mediaType its JSON declares, if any. It returns ErrNotFound when nothing
+// matches.
+func (s *Store) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	if ref == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("empty ref: %w", ErrInvalidReference)
+	}
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if dg, err := digest.Parse(ref); err == nil {
+		for _, e := range d.entries {
+			if e.desc.Digest == dg {
+				return e.desc, nil
+			}
+		}
+		return s.resolveBlob(ctx, dg)
+	}
+	for i := len(d.entries) - 1; i >= 0; i-- {
+		if refName(d.entries[i].desc) == ref {
+			return d.entries[i].desc, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("ref %s in %s: %w", ref, s.root, ErrNotFound)
+}
+
+// resolveBlob returns a descriptor for the blob dg, with the media type its JSON declares when
+// it is a small JSON document.
+func (s *Store) resolveBlob(ctx context.Context, dg digest.Digest) (ocispec.Descriptor, error) {
+	path, err := s.blobPath(dg)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	fi, err := lstatRegular(path)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("blob %s in %s: %w", dg, s.root, err)
+	}
+	desc := ocispec.Descriptor{Digest: dg, Size: fi.Size()}
+	if desc.Size <= MaxJSONBytes {
+		data, err := s.ReadAll(ctx, desc, MaxJSONBytes)
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		var head struct {
+			MediaType string `json:"mediaType"`
+		}
+		if isJSONObject(data) && json.Unmarshal(data, &head) == nil && validMediaType(head.MediaType) {
+			desc.MediaType = head.MediaType
+		}
+	}
+	return desc, nil
+}
+
+// Refs returns the named entries of index.json (those with org.opencontainers.image.ref.name),
+// sorted by name, then digest.
+func (s *Store) Refs(ctx context.Context) ([]ocispec.Descriptor, error) {
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispec.Descriptor
+	for _, e := range d.entries {
+		if refName(e.desc) != "" {
+			out = append(out, e.desc)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ocispec.Descriptor) int {
+		if c := strings.Compare(refName(a), refName(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+	return out, nil
+}
+
+// Tag names desc ref in index.json: an entry of that name is replaced where it stands (other
+// entries of the same name are dropped), else the entry is appended; every other entry is kept
+// as it was, in order. desc is stored with its annotations plus the ref name. Under the
+// exclusive index lock, before writing, Tag checks that desc's whole graph is present and
+// sound (every manifest and index read and verified, every other blob of the right size), so
+// that a gc running at the same time cannot leave a ref to missing blobs: when it is not, Tag
+// returns ErrGraphIncomplete naming the first missing or damaged blob and how it is reached,
+// and changes nothing. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report
+// bad arguments.
+func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	if err := checkDigest(desc.Digest); err != nil {
+		return fmt.Errorf("tag %s: %w", ref, err)
+	}
+	if err := checkMediaType(desc.MediaType); err != nil {
+		return fmt.Errorf("tag %s: %s: %w", ref, desc.Digest, err)
+	}
+	entry := desc
+	entry.Annotations = make(map[string]string, len(desc.Annotations)+1)
+	maps.Copy(entry.Annotations, desc.Annotations)
+	entry.Annotations[ocispec.AnnotationRefName] = ref
+	return s.update(ctx, func(d *indexDoc) error {
+		if err := s.checkGraph(ctx, desc); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("tag %s: %w: %w", ref, err, ErrGraphIncomplete)
+		}
+		out := d.entries[:0:0]
+		placed := false
+		for _, e := range d.entries {
+			if refName(e.desc) != ref {
+				out = append(out, e)
+				continue
+			}
+			if !placed {
+				out = append(out, indexEntry{desc: entry})
+				placed = true
+			}
+		}
+		if !placed {
+			out = append(out, indexEntry{desc: entry})
+		}
+		d.entries = out
+		return nil
+	})
+}
+
+// checkGraph checks that root and everything reachable from it are present: manifests and
+// indexes are read and verified, other blobs must be regular files of the declared size.
+func (s *Store) checkGraph(ctx context.Context, root ocispec.Descriptor) error {
+	return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+		if isManifestType(desc.MediaType) || isIndexType(desc.MediaType) {
+			return nil // read by Walk
+		}
+		ok, err := s.Exists(ctx, desc)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// Untag removes the entries named ref from index.json, keeping every other entry as it was. It
+// returns ErrNotFound when no entry has that name. It removes no blob (gc does).
+func (s *Store) Untag(ctx context.Context, ref string) error {
+	if ref == "" {
+		return fmt.Errorf("empty ref: %w", ErrInvalidReference)
+	}
+	return s.update(ctx, func(d *indexDoc) error {
+		out := d.entries[:0:0]
+		for _, e := range d.entries {
+			if refName(e.desc) != ref {
+				out = append(out, e)
+			}
+		}
+		if len(out) == len(d.entries) {
+			return fmt.Errorf("ref %s in %s: %w", ref, s.root, ErrNotFound)
+		}
+		d.entries = out
+		return nil
+	})
+}
+
+// lstatRegular returns path's FileInfo when it is a regular file (ErrNotFound when absent,
+// ErrNotRegular for anything else, never following a symlink).
+func lstatRegular(path string) (fs.FileInfo, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, err
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: %w", fi.Mode().Type(), ErrNotRegular)
+	}
+	return fi, nil
+}

@@ -1,0 +1,242 @@
+package layout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// Names in a layout's root.
+const (
+	// LayoutFile is the file that marks an OCI image layout.
+	LayoutFile = ocispec.ImageLayoutFile
+	// IndexFile is the layout's image index.
+	IndexFile = ocispec.ImageIndexFile
+	// BlobsDir holds the blobs, one folder per digest algorithm.
+	BlobsDir = ocispec.ImageBlobsDir
+	// TempDir holds the temp files of gadgetpack's blob writers (see CleanTemp).
+	TempDir = ".gadgetpack-tmp"
+)
+
+// Size caps of the small files this package reads whole.
+const (
+	// MaxLayoutFileBytes caps the oci-layout file.
+	MaxLayoutFileBytes = 64 << 10
+	// MaxIndexBytes caps index.json.
+	MaxIndexBytes = 32 << 20
+	// MaxJSONBytes caps a manifest, an index or a JSON config blob, as registries cap manifests.
+	MaxJSONBytes = 4 << 20
+)
+
+// layoutFileContent is what Init writes into oci-layout.
+var layoutFileContent = []byte(`{"imageLayoutVersion":"1.0.0"}`)
+
+// emptyIndexContent is what Init writes into a new index.json.
+var emptyIndexContent = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+
+// Store is one OCI image layout on disk. It holds no open file and no state beyond its path:
+// every method reads the layout afresh, a Store is safe for concurrent use by many goroutines,
+// and several processes (gadgetpack or ig) may use one layout at once. Blob writes (Push,
+// WriteBlob) and index edits (Tag, Untag) are separate steps; only the latter take the lock.
+type Store struct {
+	root string
+}
+
+// Open returns the Store of the existing layout at path. It checks that path is a directory
+// with an oci-layout file of imageLayoutVersion 1.0.0 and a blobs directory, and returns
+// ErrNotLayout otherwise. Open writes nothing and takes no lock, so it works on read-only media;
+// it neither reads index.json (Index does) nor cleans temp files (CleanTemp and gc do).
+func Open(path string) (*Store, error) {
+	root, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("layout %s: no such directory: %w", path, ErrNotLayout)
+		}
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("layout %s: not a directory: %w", path, ErrNotLayout)
+	}
+	if err := checkLayoutFile(root); err != nil {
+		return nil, err
+	}
+	fi, err = os.Lstat(filepath.Join(root, BlobsDir))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("layout %s: no %s directory: %w", root, BlobsDir, ErrNotLayout)
+	case err != nil:
+		return nil, fmt.Errorf("layout %s: %w", root, err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("layout %s: %s is not a directory: %w", root, BlobsDir, ErrNotLayout)
+	}
+	return &Store{root: root}, nil
+}
+
+// Init returns the Store of the layout at path, creating what is missing: the directory, an
+// oci-layout file of version 1.0.0, an empty index.json and blobs/sha256, each made durable
+// (written to a temp file, fsynced, renamed, directories fsynced). Files that exist are kept
+// as they are. It holds the index lock while it writes, waiting for it without a deadline.
+// It returns ErrNotLayout when an existing oci-layout names another version or path holds a
+// file where a directory belongs.
+func Init(path string) (*Store, error) {
+	root, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	if err := mkdirDurable(root); err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	l, err := lockBlocking(filepath.Join(root, LockFile))
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	defer func() { _ = l.unlock() }()
+
+	lf := filepath.Join(root, LayoutFile)
+	if err := atomicfile.WriteNew(lf, bytes.NewReader(layoutFileContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	if err := checkLayoutFile(root); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteNew(filepath.Join(root, IndexFile), bytes.NewReader(emptyIndexContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	if err := mkdirDurable(filepath.Join(root, BlobsDir, "sha256")); err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	// The lock file and anything the steps above created in root.
+	if err := atomicfile.SyncDir(root); err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	return &Store{root: root}, nil
+}
+
+// Path returns the absolute path of the layout's root.
+func (s *Store) Path() string { return s.root }
+
+// mkdirDurable creates dir and its missing parents, each new one fsynced into its parent. It
+// fails when dir exists as a non-directory.
+func mkdirDurable(dir string) error {
+	fi, err := os.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory: %w", dir, ErrNotLayout)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirDurable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return atomicfile.SyncDir(parent)
+}
+
+// lockBlocking takes the exclusive index lock with a blocking flock(2), for Init, which has no
+// context.
+func lockBlocking(path string) (*fileLock, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &fileLock{f: f}, nil
+}
+
+// checkLayoutFile returns nil when root/oci-layout is a regular file holding a JSON object with
+// imageLayoutVersion "1.0.0", else an error wrapping ErrNotLayout.
+func checkLayoutFile(root string) error {
+	path := filepath.Join(root, LayoutFile)
+	data, err := readSmallFile(path, MaxLayoutFileBytes)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("layout %s: no %s file: %w", root, LayoutFile, ErrNotLayout)
+		}
+		return fmt.Errorf("layout %s: %w: %w", root, err, ErrNotLayout)
+	}
+	return parseLayoutFile(root, data)
+}
+
+// parseLayoutFile checks the content of an oci-layout file.
+func parseLayoutFile(root string, data []byte) error {
+	var lf struct {
+		Version *string `json:"imageLayoutVersion"`
+	}
+	if err := json.Unmarshal(data, &lf); err != nil || !isJSONObject(data) {
+		return fmt.Errorf("layout %s: %s is not a JSON object: %w", root, LayoutFile, ErrNotLayout)
+	}
+	switch {
+	case lf.Version == nil:
+		return fmt.Errorf("layout %s: %s has no imageLayoutVersion: %w", root, LayoutFile, ErrNotLayout)
+	case *lf.Version != ocispec.ImageLayoutVersion:
+		return fmt.Errorf("layout %s: %s: imageLayoutVersion %q, want %q: %w", root, LayoutFile, *lf.Version, ocispec.ImageLayoutVersion, ErrNotLayout)
+	}
+	return nil
+}
+
+// readSmallFile reads the regular file at path (never through a symlink), refusing more than
+// max bytes with ErrTooLarge.
+func readSmallFile(path string, max int64) (data []byte, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("%s is a symlink: %w", path, ErrNotRegular)
+		}
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", path, fi.Size(), max, ErrTooLarge)
+	}
+	data, err = io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: over %d bytes: %w", path, max, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// isJSONObject reports whether data's first non-space byte opens a JSON object.
+func isJSONObject(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}

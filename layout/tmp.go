@@ -1,0 +1,207 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"golang.org/x/sys/unix"
+)
+
+// Temp files, and who may remove them.
+//
+// A blob writer streams into <layout>/.gadgetpack-tmp/blob-<random> and holds an exclusive
+// flock on that file from creation until it has renamed the file into blobs/ or removed it. A
+// cleaner that obtains a non-blocking exclusive flock on a temp file therefore knows that its
+// writer is dead (the kernel drops flocks with the process), and removes the file while still
+// holding the flock. A writer, after taking its flock, checks that its path still names its
+// file, so a cleaner that won the race between create and flock cannot make it write into a
+// removed file.
+//
+// atomicfile's ".index.json.tmp-<random>" and ".oci-layout.tmp-<random>" in the root are
+// written only by a holder of the index lock (Tag, Untag, Init), so whoever holds that lock
+// knows any such file is stale; CleanTemp removes them only while holding it.
+//
+// Open and Init do not clean: Open must work on read-only media and must not contend with ig
+// for the lock, and Init runs at the start of every build. gc (PlanGC lists, ApplyGC removes)
+// and CleanTemp are the only removers.
+
+// tempPrefix is the name prefix of blob writers' temp files in TempDir.
+const tempPrefix = "blob-"
+
+// createTemp creates a writer's temp file in TempDir and returns it with the writer's flock
+// held. The caller removes the file, or renames it away, before closing it.
+func (s *Store) createTemp() (*os.File, error) {
+	dir := filepath.Join(s.root, TempDir)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	for range 8 {
+		f, err := os.CreateTemp(dir, tempPrefix+"*")
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
+		if err := flockRetry(f, unix.LOCK_EX); err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+			return nil, err
+		}
+		if sameFile(f, f.Name()) {
+			return f, nil
+		}
+		// A cleaner removed it between create and flock: take another name.
+		_ = f.Close()
+	}
+	return nil, fmt.Errorf("layout %s: temp files in %s keep disappearing", s.root, TempDir)
+}
+
+// flockRetry takes a blocking flock, retrying on EINTR. Writers use it on their own temp file,
+// which a cleaner holds only for the instant of a removal.
+func flockRetry(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				return fmt.Errorf("lock %s: %w", f.Name(), err)
+			}
+			return nil
+		}
+	}
+}
+
+// sameFile reports whether path names the open file f (never following a symlink).
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+// removeTemp removes a writer's temp file that was not published.
+func removeTemp(f *os.File) {
+	_ = os.Remove(f.Name())
+	_ = f.Close()
+}
+
+// writerTempDead reports whether the writer temp file at path belongs to a dead writer. With
+// remove set it removes the file while holding its flock. A file that vanished meanwhile is
+// reported as not dead.
+func writerTempDead(path string, remove bool) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer func() { _ = f.Close() }()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
+			return false, nil // a live writer
+		}
+		return false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if !sameFile(f, path) {
+		return false, nil
+	}
+	if remove {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// isRootTemp reports whether name, in a layout's root, is an atomicfile temp file of one of the
+// files written under the index lock.
+func isRootTemp(name string) bool {
+	return strings.HasPrefix(name, atomicfile.TempPrefix(IndexFile)) ||
+		strings.HasPrefix(name, atomicfile.TempPrefix(LayoutFile))
+}
+
+// staleTemps lists, as paths relative to the root and sorted, the temp files that are stale:
+// writer temps whose writer is dead (removing them when remove is set), and, when rootTemps is
+// set, atomicfile temps in the root. The caller must hold the exclusive index lock to remove
+// root temps.
+func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool) ([]string, error) {
+	var out []string
+	dir := filepath.Join(s.root, TempDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		dead, err := writerTempDead(filepath.Join(dir, e.Name()), remove)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
+		if dead {
+			out = append(out, filepath.Join(TempDir, e.Name()))
+		}
+	}
+	if rootTemps {
+		ents, err := os.ReadDir(s.root)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() || !isRootTemp(e.Name()) {
+				continue
+			}
+			if remove {
+				if err := os.Remove(filepath.Join(s.root, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("layout %s: %w", s.root, err)
+				}
+			}
+			out = append(out, e.Name())
+		}
+	}
+	if remove && len(out) > 0 {
+		if err := atomicfile.SyncDir(s.root); err != nil {
+			return nil, err
+		}
+		if err := atomicfile.SyncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// CleanTemp removes the temp files left by dead writers: blob temp files in TempDir whose
+// writer no longer holds its flock, and atomicfile temps of index.json and oci-layout in the
+// root (removed under the exclusive index lock, since only a lock holder writes them). It
+// returns the removed files as paths relative to the layout root, sorted. Temp files of live
+// writers are left alone, and so is anything CleanTemp does not recognize (oras-go's ingest/
+// folder of an ig store, for one).
+func (s *Store) CleanTemp(ctx context.Context) ([]string, error) {
+	l, err := s.lock(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	removed, err := s.staleTemps(ctx, true, true)
+	if uerr := l.unlock(); err == nil && uerr != nil {
+		err = uerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
+}
