@@ -2,6 +2,7 @@ package btf
 
 import (
 	"bytes"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,4 +83,46 @@ func TestMinimizeMatchesBpftool(t *testing.T) {
 		}
 	}
 	t.Logf("%d kernels x %d object sets: %d byte-identical to bpftool, %d failing in both", len(kernels), len(names), identical, bothFail)
+}
+
+// FuzzMinimize feeds hostile CO-RE records (a fuzzed .BTF.ext beside a real .BTF) through the
+// matching and marking code against a real kernel: no panic, and an error means no output.
+func FuzzMinimize(f *testing.F) {
+	objs, _ := filepath.Glob("testdata/*.bpf.o")
+	for _, o := range objs {
+		f.Add(extSection(f, o))
+	}
+	btfData := btfSection(f, "testdata/core_fields.bpf.o")
+	kern, err := ParseKernel(testKernels(f)[0].data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, ext []byte) {
+		o, err := newObject("fuzz", btfData, ext)
+		if err != nil {
+			return
+		}
+		out, err := Minimize(kern, o)
+		if err != nil && out != nil {
+			t.Fatal("error with a result")
+		}
+	})
+}
+
+func btfSection(tb testing.TB, path string) []byte {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	e, err := elf.NewFile(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := e.Section(".BTF").Data()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
 }

@@ -1,0 +1,128 @@
+package btf
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"testing"
+)
+
+func tarOf(tb testing.TB, entries ...string) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := 0; i+1 < len(entries); i += 2 {
+		if err := tw.WriteHeader(&tar.Header{Name: entries[i], Mode: 0o644, Size: int64(len(entries[i+1])), Typeflag: tar.TypeReg}); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(entries[i+1])); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestKernelFromTar(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		tar     []byte
+		want    string
+		wantErr error
+	}{
+		{"own entry", tarOf(t, "5.4.0-1.btf", "own"), "own", nil},
+		{"own among modules", tarOf(t, "./5.4.0-1/modules/ext4.btf", "mod", "./5.4.0-1.btf", "own"), "own", nil},
+		{"vmlinux and modules", tarOf(t, "vmlinux", "vm", "modules/xfs.btf", "mod"), "vm", nil},
+		{"single other btf", tarOf(t, "renamed.btf", "x"), "x", nil},
+		{"two unknown btf", tarOf(t, "a.btf", "a", "b.btf", "b"), "", ErrBadArchive},
+		{"no btf", tarOf(t, "README", "hi"), "", ErrBadArchive},
+		{"not a tar", []byte("garbage that is not a tar header at all............"), "", ErrBadArchive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := kernelFromTar(bytes.NewReader(tc.tar), "5.4.0-1")
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || got != nil {
+					t.Fatalf("got %q, %v; want %v", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadKernelVmlinuxELF(t *testing.T) {
+	// a vmlinux entry that is an ELF: its .BTF section is the kernel's BTF. A BPF object
+	// stands in for it (it has a .BTF section too).
+	obj, err := os.ReadFile("testdata/core_types.bpf.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kernelFromTar(bytes.NewReader(tarOf(t, "vmlinux", string(obj))), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseKernel(got); err != nil {
+		t.Fatalf("BTF from vmlinux ELF: %v", err)
+	}
+}
+
+func FuzzArchiveEntry(f *testing.F) {
+	f.Add(tarOf(f, "5.4.0-1.btf", "own"))
+	f.Add(tarOf(f, "vmlinux", "\x7fELF"))
+	f.Add(tarOf(f, "a.btf", "a", "b.btf", "b"))
+	if e, err := walkArchive(context.Background(), "testdata/archive", "all", nil); err == nil && len(e) > 0 {
+		if data, err := newDecompressor(false).readKernel(context.Background(), e[0]); err == nil {
+			f.Add(tarOf(f, "5.4.0-1.btf", string(data[:4096])))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := kernelFromTar(bytes.NewReader(data), "5.4.0-1")
+		if err != nil && got != nil {
+			t.Fatal("error with a result")
+		}
+		if err == nil {
+			if _, err := ParseKernel(got); err != nil && !errors.Is(err, ErrBadBTF) {
+				t.Fatalf("ParseKernel: %v is not ErrBadBTF", err)
+			}
+		}
+	})
+}
+
+// BenchmarkXZ compares the xz program with the pure-Go reader on one real kernel tarball.
+func BenchmarkXZ(b *testing.B) {
+	entries, err := walkArchive(context.Background(), "testdata/archive", "all", nil)
+	if err != nil || len(entries) == 0 {
+		b.Fatal(err)
+	}
+	e := entries[len(entries)-1]
+	for _, tc := range []struct {
+		name string
+		exec bool
+	}{{"exec", true}, {"go", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			d := newDecompressor(tc.exec)
+			if tc.exec && d.xzPath == "" {
+				b.Skip("xz not installed")
+			}
+			data, err := d.readKernel(context.Background(), e)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := d.readKernel(context.Background(), e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
