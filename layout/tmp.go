@@ -133,8 +133,8 @@ func isRootTemp(name string) bool {
 // staleTemps lists, as paths relative to the root and sorted, the temp files that are stale:
 // writer temps whose writer is dead (removing them when remove is set), and, when rootTemps is
 // set, atomicfile temps in the root. The caller must hold the exclusive index lock to remove
-// root temps.
-func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool) ([]string, error) {
+// root temps. When only is not nil, files for which it returns false are left out.
+func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only func(rel string) bool) ([]string, error) {
 	var out []string
 	dir := filepath.Join(s.root, TempDir)
 	ents, err := os.ReadDir(dir)
@@ -145,7 +145,7 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool) ([]strin
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if !e.Type().IsRegular() {
+		if !e.Type().IsRegular() || (only != nil && !only(filepath.Join(TempDir, e.Name()))) {
 			continue
 		}
 		dead, err := writerTempDead(filepath.Join(dir, e.Name()), remove)
@@ -162,7 +162,7 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool) ([]strin
 			return nil, fmt.Errorf("layout %s: %w", s.root, err)
 		}
 		for _, e := range ents {
-			if !e.Type().IsRegular() || !isRootTemp(e.Name()) {
+			if !e.Type().IsRegular() || !isRootTemp(e.Name()) || (only != nil && !only(e.Name())) {
 				continue
 			}
 			if remove {
@@ -196,7 +196,7 @@ func (s *Store) CleanTemp(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	removed, err := s.staleTemps(ctx, true, true)
+	removed, err := s.staleTemps(ctx, true, true, nil)
 	if uerr := l.unlock(); err == nil && uerr != nil {
 		err = uerr
 	}

@@ -1,0 +1,278 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// GCPlan is what a garbage collection removes: computed by PlanGC, carried out by ApplyGC
+// (print it for a dry run).
+type GCPlan struct {
+	// Blobs are the blobs nothing kept points at, sorted by digest.
+	Blobs []GCBlob `json:"blobs"`
+	// Bytes is the total size of Blobs.
+	Bytes int64 `json:"bytes"`
+	// Temp are the stale temp files, relative to the layout root, sorted.
+	Temp []string `json:"temp"`
+	// Kept is the number of blobs kept.
+	Kept int `json:"kept"`
+}
+
+// GCBlob is one blob of a GCPlan.
+type GCBlob struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+}
+
+// PlanGC computes what a gc would remove, without removing anything. It keeps, by marking from
+// every entry of index.json (named or not) through Successors: everything reachable; every
+// referrer (a manifest or index blob whose subject is kept, found by reading the small JSON
+// blobs; a referrer's own referrers too); and so the digest-tag signatures of kept images
+// (sha256-<hex>, sha256-<hex>.sig), which are index.json entries. An entry whose blob is
+// absent is skipped, as oras-go does. A reachable manifest that cannot be read or does not
+// verify stops the plan with its error (ErrDigestMismatch, ErrBadManifest...): gc never
+// guesses what a damaged manifest pointed at. Stale temp files are listed too (see CleanTemp).
+//
+// The plan is advisory: ApplyGC marks again under the lock before it removes anything.
+func (s *Store) PlanGC(ctx context.Context) (*GCPlan, error) {
+	l, err := s.readLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.readIndexFile()
+	var temps []string
+	if err == nil {
+		// Under the shared lock no index writer is active, so root temps are stale.
+		temps, err = s.staleTemps(ctx, false, true, nil)
+	}
+	if l != nil {
+		if uerr := l.unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	marked, blobs, err := s.mark(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	plan := &GCPlan{Blobs: []GCBlob{}, Temp: temps}
+	if plan.Temp == nil {
+		plan.Temp = []string{}
+	}
+	for _, b := range blobs {
+		if marked[b.Digest] {
+			plan.Kept++
+			continue
+		}
+		plan.Blobs = append(plan.Blobs, b)
+		plan.Bytes += b.Size
+	}
+	return plan, nil
+}
+
+// ApplyGC removes what plan lists and is still garbage. Under the exclusive index lock it
+// re-reads index.json and marks again (as PlanGC does), so a blob that a Tag made reachable
+// since the plan stays; a blob whose size changed since the plan stays too. Temp files of
+// writers still alive stay. Removals are fsynced. On return, plan lists only what was removed
+// (Blobs, Bytes, Temp).
+func (s *Store) ApplyGC(ctx context.Context, plan *GCPlan) (err error) {
+	l, err := s.lock(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := l.unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}()
+	d, _, err := s.readIndexFile()
+	if err != nil {
+		return err
+	}
+	marked, _, err := s.mark(ctx, d)
+	if err != nil {
+		return err
+	}
+	removed := plan.Blobs[:0:0]
+	var bytes int64
+	dirs := map[string]bool{}
+	for _, b := range plan.Blobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if marked[b.Digest] {
+			continue
+		}
+		path, err := s.blobPath(b.Digest)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != b.Size {
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("gc %s: blob %s: %w", s.root, b.Digest, err)
+		}
+		dirs[filepath.Dir(path)] = true
+		removed = append(removed, b)
+		bytes += b.Size
+	}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return fmt.Errorf("gc %s: %w", s.root, err)
+		}
+	}
+	planned := map[string]bool{}
+	for _, t := range plan.Temp {
+		planned[t] = true
+	}
+	temps, err := s.staleTemps(ctx, true, true, func(rel string) bool { return planned[rel] })
+	if err != nil {
+		return err
+	}
+	plan.Blobs, plan.Bytes, plan.Temp = removed, bytes, temps
+	if plan.Temp == nil {
+		plan.Temp = []string{}
+	}
+	return nil
+}
+
+// mark returns the set of kept digests and the list of blob files (valid digest names, regular
+// files), sorted by digest.
+func (s *Store) mark(ctx context.Context, d *indexDoc) (map[digest.Digest]bool, []GCBlob, error) {
+	marked := map[digest.Digest]bool{}
+	var markFrom func(desc ocispec.Descriptor) error
+	markFrom = func(desc ocispec.Descriptor) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if marked[desc.Digest] {
+			return nil
+		}
+		marked[desc.Digest] = true
+		kids, err := successors(ctx, s.Fetch, desc)
+		if errors.Is(err, ErrNotFound) {
+			return nil // absent: nothing under it to keep
+		}
+		if err != nil {
+			return fmt.Errorf("gc %s: %s %s cannot be read, so what it points at is unknown (run verify): %w", s.root, desc.MediaType, desc.Digest, err)
+		}
+		for _, k := range kids {
+			if err := markFrom(k.desc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, e := range d.entries {
+		if err := markFrom(e.desc); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	blobs, err := s.listBlobs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Referrers: small JSON blobs not kept yet whose subject is kept, until none is left.
+	type cand struct {
+		desc    ocispec.Descriptor
+		subject digest.Digest
+	}
+	var cands []cand
+	for _, b := range blobs {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if marked[b.Digest] || b.Size > MaxJSONBytes || b.Size < 2 {
+			continue
+		}
+		data, err := s.ReadAll(ctx, ocispec.Descriptor{Digest: b.Digest, Size: b.Size}, MaxJSONBytes)
+		if err != nil || !isJSONObject(data) {
+			continue // a damaged or non-JSON blob refers to nothing
+		}
+		dd, err := decodeDoc(data)
+		if err != nil || dd.Subject == nil {
+			continue
+		}
+		mt := dd.MediaType
+		if mt == "" {
+			switch {
+			case dd.Config != nil:
+				mt = ocispec.MediaTypeImageManifest
+			case dd.has("manifests"):
+				mt = ocispec.MediaTypeImageIndex
+			}
+		}
+		if !isManifestType(mt) && !isIndexType(mt) {
+			continue
+		}
+		cands = append(cands, cand{ocispec.Descriptor{MediaType: mt, Digest: b.Digest, Size: b.Size}, dd.Subject.Digest})
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, c := range cands {
+			if marked[c.desc.Digest] || !marked[c.subject] {
+				continue
+			}
+			if err := markFrom(c.desc); err != nil {
+				return nil, nil, err
+			}
+			changed = true
+		}
+	}
+	return marked, blobs, nil
+}
+
+// listBlobs lists the regular files under blobs/<alg>/ whose names are valid digests of a
+// known algorithm, sorted by digest. Anything else is left for verify to report.
+func (s *Store) listBlobs(ctx context.Context) ([]GCBlob, error) {
+	dir := filepath.Join(s.root, BlobsDir)
+	algs, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	var out []GCBlob
+	for _, a := range algs {
+		alg := digest.Algorithm(a.Name())
+		if !a.IsDir() || !alg.Available() {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(dir, a.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
+		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if !e.Type().IsRegular() || alg.Validate(e.Name()) != nil {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue
+			}
+			out = append(out, GCBlob{Digest: digest.NewDigestFromEncoded(alg, e.Name()), Size: fi.Size()})
+		}
+	}
+	slices.SortFunc(out, func(a, b GCBlob) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	return out, nil
+}
