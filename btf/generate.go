@@ -321,9 +321,14 @@ func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets 
 	if err != nil {
 		return kernelResult{err: err}
 	}
+	var all []*Object
+	for _, set := range sets {
+		all = append(all, set...)
+	}
+	names := kern.candidateIndex(all) // one scan of the kernel for every output
 	out := make([][]byte, len(sets))
 	for i, set := range sets {
-		if out[i], err = Minimize(kern, set...); err != nil {
+		if out[i], err = kern.minimize(set, names); err != nil {
 			return kernelResult{err: err}
 		}
 	}

@@ -1,6 +1,7 @@
 package btf
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -27,26 +28,48 @@ func ParseKernel(data []byte) (*Kernel, error) {
 // Types returns the number of types of the kernel BTF, void included.
 func (k *Kernel) Types() int { return len(k.raw.types) }
 
-// candidates follows libbpf's bpf_core_add_cands over the whole kernel in one pass: for each
-// essential name asked for, the IDs, in increasing order, of the named kernel types with that
-// essential name. The kind filter (btf_kind_core_compat) is applied per relocation.
-func (k *Kernel) candidates(names map[string][]uint32) {
+// candidateIndex follows libbpf's bpf_core_add_cands over the whole kernel in one pass for
+// all the objects' local types: for each local essential name, the IDs, in increasing order,
+// of the named kernel types with that essential name and a kind some local type is compatible
+// with. The exact kind filter (btf_kind_core_compat) is applied per relocation. The index is
+// read-only and shared by every object set minimised against this kernel.
+func (k *Kernel) candidateIndex(objs []*Object) map[string][]uint32 {
+	names := map[string][]uint32{}
+	var kinds [32]bool
+	for _, o := range objs {
+		for _, n := range o.locals {
+			names[n] = nil
+		}
+		for _, r := range o.relos {
+			kind := o.btf.typ(r.typeID).kind()
+			kinds[kind] = true
+			if isAnyEnum(kind) {
+				kinds[kindEnum], kinds[kindEnum64] = true, true
+			}
+		}
+	}
+	if len(names) == 0 {
+		return names
+	}
 	b := k.raw
 	for id := 1; id < len(b.types); id++ {
-		off := b.types[id].nameOff
-		if off == 0 {
+		t := &b.types[id]
+		if t.nameOff == 0 || !kinds[t.kind()] {
 			continue
 		}
-		name := b.strBytes(off)
-		if len(name) == 0 {
-			continue
+		name := b.strBytes(t.nameOff)
+		ess := name
+		if len(name) > 4 && bytes.Contains(name[1:], flavourSep) {
+			ess = name[:essentialNameLen(name)]
 		}
-		ess := name[:essentialNameLen(name)]
 		if ids, ok := names[string(ess)]; ok {
 			names[string(ess)] = append(ids, uint32(id))
 		}
 	}
+	return names
 }
+
+var flavourSep = []byte("___")
 
 // Minimize computes the minimal BTF of kernel k that the CO-RE relocations of objs need, as
 // bpftool gen min_core_btf does for the same kernel and objects, and returns it as raw
@@ -61,23 +84,19 @@ func (k *Kernel) candidates(names map[string][]uint32) {
 // records nothing. Returns an error wrapping ErrRelocation when bpftool would fail for this
 // kernel, or ErrUnsupported when the encoder cannot reproduce a kept type.
 func Minimize(k *Kernel, objs ...*Object) ([]byte, error) {
-	m, err := k.mark(objs)
+	return k.minimize(objs, k.candidateIndex(objs))
+}
+
+// minimize is Minimize with a candidate index built for (at least) objs.
+func (k *Kernel) minimize(objs []*Object, names map[string][]uint32) ([]byte, error) {
+	m, err := k.mark(objs, names)
 	if err != nil {
 		return nil, err
 	}
 	return k.emit(m)
 }
 
-func (k *Kernel) mark(objs []*Object) (*marks, error) {
-	names := map[string][]uint32{}
-	for _, o := range objs {
-		for _, n := range o.locals {
-			names[n] = nil
-		}
-	}
-	if len(names) > 0 {
-		k.candidates(names)
-	}
+func (k *Kernel) mark(objs []*Object, names map[string][]uint32) (*marks, error) {
 	m := newMarks()
 	var scratch [3]coreSpec
 	for _, o := range objs {
