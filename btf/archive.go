@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -143,86 +142,85 @@ func newDecompressor(preferExec bool) *decompressor {
 	return d
 }
 
-// readKernel reads the kernel BTF of one archive entry, decompressed in memory.
-func (d *decompressor) readKernel(ctx context.Context, e kernelEntry) ([]byte, error) {
+// readKernel reads the kernel BTF of one archive entry, decompressed in memory and streamed
+// through the tar reader. buf is reused for the result when it is large enough; the result may
+// alias it.
+func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, buf []byte) ([]byte, error) {
 	f, err := os.Open(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
 	}
 	defer f.Close()
 	if strings.HasSuffix(e.path, ".btf") {
-		data, err := io.ReadAll(io.LimitReader(f, maxKernelBTF+1))
+		st, err := f.Stat()
 		if err != nil {
 			return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
 		}
-		if len(data) > maxKernelBTF {
+		if st.Size() > maxKernelBTF {
 			return nil, fmt.Errorf("archive entry %s: larger than %d bytes: %w", e.rel, maxKernelBTF, ErrBadArchive)
+		}
+		data := grow(buf, int(st.Size()))
+		if _, err := io.ReadFull(f, data); err != nil {
+			return nil, fmt.Errorf("archive entry %s: %v: %w", e.rel, err, ErrBadArchive)
 		}
 		return data, nil
 	}
-	var data []byte
-	if d.xzPath != "" {
-		data, err = d.execXZ(ctx, f)
-	} else {
-		data, err = goXZ(f)
+	if d.xzPath == "" {
+		zr, err := xz.NewReader(f, 0)
+		if err != nil {
+			return nil, fmt.Errorf("archive entry %s: xz: %v: %w", e.rel, err, ErrBadArchive)
+		}
+		data, err := kernelFromTarBuf(zr, e.release, buf)
+		if err != nil {
+			return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
+		}
+		return data, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("archive entry %s: xz: %v: %w", e.rel, err, ErrBadArchive)
-	}
-	btfData, err := kernelFromTar(bytes.NewReader(data), e.release)
-	if err != nil {
-		return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
-	}
-	return btfData, nil
+	return d.execXZ(ctx, f, e, buf)
 }
 
-func goXZ(r io.Reader) ([]byte, error) {
-	zr, err := xz.NewReader(r, 0)
-	if err != nil {
-		return nil, err
-	}
-	return readCapped(zr, maxKernelBTF+64<<20)
-}
-
-func (d *decompressor) execXZ(ctx context.Context, r io.Reader) ([]byte, error) {
+// execXZ runs xz -dc on r and reads the kernel from its output. The tar reader stops at the
+// kernel's own entry; xz is then stopped rather than made to decompress module entries.
+func (d *decompressor) execXZ(ctx context.Context, r io.Reader, e kernelEntry, buf []byte) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, d.xzPath, "-dc")
 	cmd.Stdin = r
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("archive entry %s: xz: %w", e.rel, err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("archive entry %s: xz: %w", e.rel, err)
 	}
-	data, rerr := readCapped(out, maxKernelBTF+64<<20)
-	if rerr != nil {
+	data, rerr := kernelFromTarBuf(out, e.release, buf)
+	if rerr == nil {
+		// Drain what is left (tar padding, or entries after the kernel's own) so that xz
+		// checks the whole stream, as xz -d alone does.
+		_, rerr = io.Copy(io.Discard, out)
+	} else {
 		_ = cmd.Process.Kill()
 	}
 	werr := cmd.Wait()
-	if rerr != nil {
-		return nil, rerr
+	if werr != nil && ctx.Err() == nil {
+		msg := strings.TrimSpace(stderr.String())
+		return nil, fmt.Errorf("archive entry %s: xz: %v: %s: %w", e.rel, werr, msg, ErrBadArchive)
 	}
-	if werr != nil {
-		return nil, fmt.Errorf("%v: %s", werr, strings.TrimSpace(stderr.String()))
+	if rerr != nil {
+		return nil, fmt.Errorf("archive entry %s: %w", e.rel, rerr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return data, nil
 }
 
-var errTooLarge = errors.New("content too large")
-
-func readCapped(r io.Reader, max int64) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(8 << 20)
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
+// grow returns buf resized to n, reallocated only when too small.
+func grow(buf []byte, n int) []byte {
+	if cap(buf) >= n {
+		return buf[:n]
 	}
-	if n > max {
-		return nil, errTooLarge
-	}
-	return buf.Bytes(), nil
+	return make([]byte, n)
 }
 
 // kernelFromTar picks the kernel's own BTF from a btfhub tarball: the entry <release>.btf;
@@ -230,8 +228,14 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 // entry ending in .btf. Module BTF entries are ignored. Returns an error wrapping
 // ErrBadArchive when the tar is broken or holds no kernel BTF.
 func kernelFromTar(r io.Reader, release string) ([]byte, error) {
+	return kernelFromTarBuf(r, release, nil)
+}
+
+// kernelFromTarBuf is kernelFromTar reading the kernel's own entry into buf when it fits. It
+// returns as soon as that entry is read.
+func kernelFromTarBuf(r io.Reader, release string, buf []byte) ([]byte, error) {
 	tr := tar.NewReader(r)
-	var own, vmlinux, single []byte
+	var vmlinux, single []byte
 	btfEntries := 0
 	for {
 		h, err := tr.Next()
@@ -254,13 +258,18 @@ func kernelFromTar(r io.Reader, release string) ([]byte, error) {
 		if h.Size > maxKernelBTF {
 			return nil, fmt.Errorf("tar entry %s: %d bytes: %w", h.Name, h.Size, ErrBadArchive)
 		}
-		data := make([]byte, h.Size)
+		var data []byte
+		if isOwn {
+			data = grow(buf, int(h.Size))
+		} else {
+			data = make([]byte, h.Size)
+		}
 		if _, err := io.ReadFull(tr, data); err != nil {
 			return nil, fmt.Errorf("tar entry %s: %v: %w", h.Name, err, ErrBadArchive)
 		}
 		switch {
 		case isOwn:
-			own = data
+			return data, nil
 		case isVmlinux:
 			vmlinux = data
 		default:
@@ -269,8 +278,6 @@ func kernelFromTar(r io.Reader, release string) ([]byte, error) {
 		}
 	}
 	switch {
-	case own != nil:
-		return own, nil
 	case vmlinux != nil:
 		if bytes.HasPrefix(vmlinux, []byte(elf.ELFMAG)) {
 			return btfFromELF(vmlinux)

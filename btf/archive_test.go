@@ -78,7 +78,7 @@ func FuzzArchiveEntry(f *testing.F) {
 	f.Add(tarOf(f, "vmlinux", "\x7fELF"))
 	f.Add(tarOf(f, "a.btf", "a", "b.btf", "b"))
 	if e, err := walkArchive(context.Background(), "testdata/archive", "all", nil); err == nil && len(e) > 0 {
-		if data, err := newDecompressor(false).readKernel(context.Background(), e[0]); err == nil {
+		if data, err := newDecompressor(false).readKernel(context.Background(), e[0], nil); err == nil {
 			f.Add(tarOf(f, "5.4.0-1.btf", string(data[:4096])))
 		}
 	}
@@ -111,7 +111,7 @@ func BenchmarkXZ(b *testing.B) {
 			if tc.exec && d.xzPath == "" {
 				b.Skip("xz not installed")
 			}
-			data, err := d.readKernel(context.Background(), e)
+			data, err := d.readKernel(context.Background(), e, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func BenchmarkXZ(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := d.readKernel(context.Background(), e); err != nil {
+				if _, err := d.readKernel(context.Background(), e, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -232,8 +232,9 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var scratch workerScratch
 			for i := range next {
-				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets)
+				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets, &scratch)
 			}
 		}()
 	}
@@ -308,19 +309,30 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 	return res, nil
 }
 
-// minimizeKernel reads, parses and minimises one kernel for each object set.
-func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets [][]*Object) kernelResult {
+// workerScratch is what one worker reuses from kernel to kernel: the decompressed BTF and the
+// type records, so that a run allocates them once per worker, not once per kernel.
+type workerScratch struct {
+	data  []byte
+	types []rawType
+}
+
+// minimizeKernel reads, parses and minimises one kernel for each object set. Nothing it
+// returns aliases the scratch buffers.
+func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets [][]*Object, scratch *workerScratch) kernelResult {
 	if err := ctx.Err(); err != nil {
 		return kernelResult{err: err}
 	}
-	data, err := dec.readKernel(ctx, k)
+	data, err := dec.readKernel(ctx, k, scratch.data)
 	if err != nil {
 		return kernelResult{err: err}
 	}
-	kern, err := ParseKernel(data)
+	scratch.data = data
+	raw, err := parseRawBTFInto(data, scratch.types)
 	if err != nil {
 		return kernelResult{err: err}
 	}
+	scratch.types = raw.types
+	kern := &Kernel{raw: raw}
 	var all []*Object
 	for _, set := range sets {
 		all = append(all, set...)

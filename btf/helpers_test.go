@@ -24,7 +24,7 @@ var loadTestKernels = sync.OnceValues(func() ([]testKernel, error) {
 	d := newDecompressor(false)
 	var out []testKernel
 	for _, e := range entries {
-		data, err := d.readKernel(ctx, e)
+		data, err := d.readKernel(ctx, e, nil)
 		if err != nil {
 			return nil, err
 		}

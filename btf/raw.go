@@ -67,6 +67,11 @@ type rawBTF struct {
 // section), in either byte order. data is kept, not copied. It checks what the matching code
 // relies on: record bounds, string offsets and that every referenced type ID exists.
 func parseRawBTF(data []byte) (*rawBTF, error) {
+	return parseRawBTFInto(data, nil)
+}
+
+// parseRawBTFInto is parseRawBTF reusing types' backing array for the records.
+func parseRawBTFInto(data []byte, types []rawType) (*rawBTF, error) {
 	if len(data) < btfHeaderLen {
 		return nil, fmt.Errorf("header: %d bytes, want %d: %w", len(data), btfHeaderLen, ErrBadBTF)
 	}
@@ -99,8 +104,11 @@ func parseRawBTF(data []byte) (*rawBTF, error) {
 	if len(b.strs) == 0 || b.strs[0] != 0 || b.strs[len(b.strs)-1] != 0 {
 		return nil, fmt.Errorf("string section not NUL-delimited: %w", ErrBadBTF)
 	}
-	// A quarter of the bytes bounds the number of 12-byte records well enough.
-	b.types = make([]rawType, 1, len(b.data)/16+1)
+	// Kernel records average about 30 bytes with their members; append grows past a guess.
+	if cap(types) == 0 {
+		types = make([]rawType, 0, len(b.data)/24+1)
+	}
+	b.types = append(types[:0], rawType{})
 	for off := 0; off < len(b.data); {
 		if len(b.data)-off < 12 {
 			return nil, fmt.Errorf("type %d: truncated record: %w", len(b.types), ErrBadBTF)
