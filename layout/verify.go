@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -141,6 +142,11 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*Report, erro
 	case !fi.IsDir():
 		return nil, fmt.Errorf("verify %s: not a directory: %w", path, ErrNotLayout)
 	}
+	return newVerifier(root, opts).run(ctx)
+}
+
+// newVerifier returns the state of a Verify run of the layout at root.
+func newVerifier(root string, opts VerifyOptions) *verifier {
 	v := &verifier{
 		root:     root,
 		opts:     opts,
@@ -153,7 +159,7 @@ func Verify(ctx context.Context, path string, opts VerifyOptions) (*Report, erro
 	if v.jobs <= 0 {
 		v.jobs = runtime.NumCPU()
 	}
-	return v.run(ctx)
+	return v
 }
 
 // verifier is the state of one Verify run.
@@ -162,6 +168,8 @@ type verifier struct {
 	opts  VerifyOptions
 	jobs  int
 	blobs map[digest.Digest]*blobFile // every valid blob file; read-only after scanBlobs
+
+	read atomic.Int64 // blob bytes read from disk, by every pass: each byte once is the goal
 
 	mu       sync.Mutex
 	problems []Problem

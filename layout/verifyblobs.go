@@ -213,6 +213,7 @@ func (v *verifier) hashFile(ctx context.Context, bf *blobFile, buf []byte, captu
 			return nil, err
 		}
 		n, rerr := vr.Read(buf)
+		v.read.Add(int64(n))
 		if capture && n > 0 {
 			if !looked {
 				if first := firstNonSpace(buf[:n]); first >= 0 {
@@ -403,6 +404,7 @@ func (r *fetchReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := r.vr.Read(p)
+	r.v.read.Add(int64(n))
 	if r.own && !r.recorded {
 		if done, verr := r.vr.Done(); done {
 			r.recorded = true

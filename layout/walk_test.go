@@ -1,0 +1,169 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestSuccessors(t *testing.T) {
+	s := newStore(t)
+	im := buildImage(t, s, "x")
+	subject := im.manifests[0]
+	ref := ocispec.Manifest{
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.DescriptorEmptyJSON,
+		Layers:    []ocispec.Descriptor{},
+		Subject:   &subject,
+	}
+	ref.SchemaVersion = 2
+	empty := writeBlob(t, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+	refDesc := writeJSON(t, s, ocispec.MediaTypeImageManifest, ref)
+	docker := writeBlob(t, s, mediaTypeDockerList, []byte(`{"schemaVersion":2,"mediaType":"`+mediaTypeDockerList+`","manifests":[{"mediaType":"`+mediaTypeDockerManifest+`","digest":"`+string(im.manifests[1].Digest)+`","size":1}]}`))
+	for _, tc := range []struct {
+		name string
+		desc ocispec.Descriptor
+		want []digest.Digest
+	}{
+		{"index", im.index, []digest.Digest{im.manifests[0].Digest, im.manifests[1].Digest}},
+		{"manifest: config then layers", im.manifests[1], []digest.Digest{im.configs[1].Digest, im.layers[2].Digest, im.layers[3].Digest}},
+		{"referrer: subject is not a successor", refDesc, []digest.Digest{empty.Digest}},
+		{"docker manifest list", docker, []digest.Digest{im.manifests[1].Digest}},
+		{"layer", im.layers[0], nil},
+		{"config", im.configs[0], nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Successors(t.Context(), s.Fetch, tc.desc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ds []digest.Digest
+			for _, d := range got {
+				ds = append(ds, d.Digest)
+			}
+			if !slices.Equal(ds, tc.want) {
+				t.Fatalf("Successors = %v, want %v", ds, tc.want)
+			}
+		})
+	}
+}
+
+func TestSuccessorsErrors(t *testing.T) {
+	s := newStore(t)
+	big := writeBlob(t, s, ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2,"x":"`+strings.Repeat("a", MaxJSONBytes)+`"}`))
+	for _, tc := range []struct {
+		name    string
+		doc     string
+		wantErr error
+	}{
+		{"not JSON", `{"schemaVersion":`, ErrBadManifest},
+		{"an array", `[]`, ErrBadManifest},
+		{"layers of the wrong type", `{"schemaVersion":2,"layers":{}}`, ErrBadManifest},
+		{"bad child digest", `{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"sha256:12","size":1},"layers":[]}`, ErrInvalidDigest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			desc := writeBlob(t, s, ocispec.MediaTypeImageManifest, []byte(tc.doc))
+			got, err := Successors(t.Context(), s.Fetch, desc)
+			if !errors.Is(err, tc.wantErr) || got != nil {
+				t.Fatalf("Successors = %v, %v; want %v", got, err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), string(desc.Digest)) {
+				t.Errorf("error %q does not name %s", err, desc.Digest)
+			}
+		})
+	}
+	if _, err := Successors(t.Context(), s.Fetch, big); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Successors of a manifest over the cap: %v", err)
+	}
+}
+
+func TestWalk(t *testing.T) {
+	s := newStore(t)
+	im := buildImage(t, s, "x")
+	var seen []string
+	err := Walk(t.Context(), s.Fetch, im.index, func(_ context.Context, desc ocispec.Descriptor, where string) error {
+		seen = append(seen, where)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"",
+		"manifests[0](" + short(im.manifests[0].Digest) + ")",
+		"manifests[0](" + short(im.manifests[0].Digest) + ") > config(" + short(im.configs[0].Digest) + ")",
+		"manifests[0](" + short(im.manifests[0].Digest) + ") > layers[0](" + short(im.layers[0].Digest) + ")",
+		"manifests[0](" + short(im.manifests[0].Digest) + ") > layers[1](" + short(im.layers[1].Digest) + ")",
+		"manifests[1](" + short(im.manifests[1].Digest) + ")",
+		"manifests[1](" + short(im.manifests[1].Digest) + ") > config(" + short(im.configs[1].Digest) + ")",
+		"manifests[1](" + short(im.manifests[1].Digest) + ") > layers[0](" + short(im.layers[2].Digest) + ")",
+		"manifests[1](" + short(im.manifests[1].Digest) + ") > layers[1](" + short(im.layers[3].Digest) + ")",
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("Walk order:\n%s\nwant\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A missing manifest stops the walk with the path to it and the digest.
+	os.Remove(filepath.Join(s.Path(), "blobs", "sha256", im.manifests[1].Digest.Encoded()))
+	err = Walk(t.Context(), s.Fetch, im.index, func(context.Context, ocispec.Descriptor, string) error { return nil })
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "manifests[1]("+short(im.manifests[1].Digest)+")") || !strings.Contains(err.Error(), string(im.manifests[1].Digest)) {
+		t.Fatalf("Walk over a missing manifest: %v", err)
+	}
+	// fn's error stops it too.
+	stop := errors.New("stop")
+	err = Walk(t.Context(), s.Fetch, im.index, func(_ context.Context, d ocispec.Descriptor, _ string) error {
+		if d.Digest == im.layers[1].Digest {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Walk: %v, want fn's error", err)
+	}
+}
+
+// FuzzManifestJSON parses manifest and index blobs as Successors, gc and Verify do: no panic,
+// no result with an error, and Verify's checks of the document do not panic either.
+func FuzzManifestJSON(f *testing.F) {
+	if ents, err := os.ReadDir(filepath.Join(igStore, "blobs", "sha256")); err == nil {
+		for _, e := range ents {
+			data, err := os.ReadFile(filepath.Join(igStore, "blobs", "sha256", e.Name()))
+			if err == nil && isJSONObject(data) {
+				f.Add(data)
+			}
+		}
+	}
+	for _, name := range []string{"testdata/manifest-gadget.json", "testdata/index-foreign.json"} {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"schemaVersion":2,"layers":null,"manifests":null,"subject":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := decodeDoc(data)
+		if err != nil {
+			if d != nil {
+				t.Fatal("a result with an error")
+			}
+			return
+		}
+		for _, mt := range []string{ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex} {
+			_ = d.children(mt)
+			v := &verifier{blobs: map[digest.Digest]*blobFile{}}
+			desc := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
+			v.checkManifestShape(d, desc, "x")
+			v.checkIndexShape(d, "x", mt, false)
+			if d.Subject != nil {
+				v.checkSubject(*d.Subject, "x")
+			}
+		}
+		_ = d.manifest()
+		_ = d.index()
+	})
+}
