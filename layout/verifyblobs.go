@@ -204,10 +204,10 @@ func (v *verifier) hashFile(ctx context.Context, bf *blobFile, buf []byte, captu
 	if err != nil {
 		return nil, err
 	}
-	if capture {
+	looked := !onlyJSON
+	if capture && looked {
 		data = make([]byte, 0, bf.size)
 	}
-	looked := !onlyJSON
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -218,12 +218,14 @@ func (v *verifier) hashFile(ctx context.Context, bf *blobFile, buf []byte, captu
 			if !looked {
 				if first := firstNonSpace(buf[:n]); first >= 0 {
 					looked = true
-					if buf[first] != '{' {
-						capture, data = false, nil
+					if buf[first] == '{' {
+						data = make([]byte, 0, bf.size)
+					} else {
+						capture = false
 					}
 				}
 			}
-			if capture {
+			if capture && looked {
 				data = append(data, buf[:n]...)
 			}
 		}
