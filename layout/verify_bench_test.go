@@ -49,7 +49,7 @@ func buildBenchLayout() (*benchLayout, error) {
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("gadgetpack-bench-layout-v1-%d", total))
 	// The blob list is derived from the seed, so a complete layout need not be re-read.
 	sizes := benchSizes(total)
-	if _, err := os.Stat(dir+".complete"); err == nil {
+	if _, err := os.Stat(dir + ".complete"); err == nil {
 		return benchDescribe(dir, sizes)
 	}
 	if err := os.RemoveAll(dir); err != nil {
