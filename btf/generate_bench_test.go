@@ -2,6 +2,8 @@ package btf
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"io"
 	"path/filepath"
 	"testing"
@@ -54,4 +56,33 @@ func BenchmarkMinimize(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkGeneratePerObject is GeneratePerObject for ten objects over testdata/archive.
+func BenchmarkGeneratePerObject(b *testing.B) {
+	src := testObjectPaths(b)
+	dir := b.TempDir()
+	var objs []string
+	for i := 0; i < 10; i++ {
+		data, err := os.ReadFile(src[i%len(src)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("obj%d.bpf.o", i))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		objs = append(objs, p)
+	}
+	out := b.TempDir()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		res, err := GeneratePerObject(context.Background(), Options{Archive: "testdata/archive"}, objs, out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += res.Kernels
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "kernels/s")
 }

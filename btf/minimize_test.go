@@ -32,7 +32,7 @@ func bpftoolMinCoreBTF(tb testing.TB, bpftool string, kernel []byte, objs []stri
 // where bpftool fails.
 func TestMinimizeMatchesBpftool(t *testing.T) {
 	bpftool := testtool.Require(t, "bpftool")
-	kernels := testKernels(t)
+	kernels := append(testKernels(t), synthKernels(t)...)
 	paths := testObjectPaths(t)
 	objs := loadTestObjects(t, paths)
 	sets := map[string][]int{}
