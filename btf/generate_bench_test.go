@@ -3,8 +3,8 @@ package btf
 import (
 	"context"
 	"fmt"
-	"os"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 )
