@@ -88,6 +88,3 @@ func checkRef(ref string) error {
 func refName(desc ocispec.Descriptor) string {
 	return desc.Annotations[ocispec.AnnotationRefName]
 }
-
-// emptyJSON is the content of the OCI empty descriptor.
-var emptyJSON = []byte("{}")

@@ -4,4 +4,17 @@
 //
 // It knows nothing of gadgets: gadget rules come in as plain functions (see VerifyOptions).
 // The format is https://github.com/opencontainers/image-spec/blob/main/image-layout.md.
+//
+// Concurrency. A Store is a path: any number of goroutines and processes, gadgetpack or ig,
+// may use one layout at once. Blob writers need no lock: each streams into its own temp file
+// in .gadgetpack-tmp/ (holding a flock on it), fsyncs, and publishes it under its digest without
+// ever replacing an existing blob. index.json changes only in one read-modify-write under an
+// exclusive flock on index.json.lock, the protocol of ig's local store, and is replaced
+// atomically (internal/atomicfile); reads of index.json take a shared flock where the media
+// allows one. Tag checks under that lock that the whole graph it names is present, and ApplyGC
+// marks again under it, so a gc never leaves a ref to a missing blob. Verify and Open write
+// nothing and take no lock, so they work on read-only media.
+//
+// Files besides the format's: index.json.lock (ig's), .gadgetpack-tmp/ (writers' temp files,
+// removed by gc once their writer is dead) and, after a crash, .index.json.tmp-* in the root.
 package layout

@@ -3,11 +3,14 @@ package layout
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -280,6 +283,14 @@ func FuzzIndexJSON(f *testing.F) {
 	f.Add(emptyIndexContent)
 	f.Add([]byte(`{"schemaVersion":2,"manifests":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Verify's reading: decode leniently, check the shape, never panic.
+		if vd, err := decodeDoc(data); err == nil {
+			v := newVerifier("/nonexistent", VerifyOptions{})
+			v.checkIndexShape(vd, IndexFile, "", true)
+			v.walkIndex(t.Context(), vd) // no blobs: every entry is missing or dangling
+		} else if vd != nil {
+			t.Fatal("a result with an error")
+		}
 		d, err := parseIndexJSON(data)
 		if err != nil {
 			if d != nil {
@@ -309,4 +320,44 @@ func FuzzIndexJSON(f *testing.F) {
 		}
 		_ = d.index()
 	})
+}
+
+func TestTagSurvivesSIGKILL(t *testing.T) {
+	s, im := verifyLayout(t)
+	desc, _ := json.Marshal(im.index)
+	rng := rand.New(rand.NewPCG(7, 8))
+	before := refsOf(t, s)
+	for i := range 20 {
+		cmd := helper(t, "tag", "GP_LAYOUT="+s.Path(), "GP_DESC="+string(desc), "GP_N=100000", fmt.Sprintf("GP_PREFIX=example.com/k%d", i))
+		cmd.Stderr = nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+rng.IntN(150)) * time.Millisecond)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		rep, err := Verify(t.Context(), s.Path(), VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range rep.Problems {
+			if p.Rule != RuleTempLeftover {
+				t.Errorf("kill %d: %s", i, p)
+			}
+		}
+		after := refsOf(t, s)
+		for ref := range before {
+			if !after[ref] {
+				t.Fatalf("kill %d: ref %s lost", i, ref)
+			}
+		}
+		before = after
+	}
+	t.Logf("%d refs written across 20 killed taggers", len(before)-1)
+	if _, err := s.CleanTemp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	assertVerifies(t, s.Path())
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -197,4 +199,47 @@ func TestReadOnlyMedia(t *testing.T) {
 	if err := s.Tag(t.Context(), desc, "example.com/x:1"); !errors.Is(err, unix.EROFS) {
 		t.Fatalf("Tag on read-only media: %v, want EROFS", err)
 	}
+}
+
+func TestInitConcurrent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "layout")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Init(dir)
+			if err == nil {
+				_, err = s.WriteBlob(t.Context(), strings.NewReader("same"))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := assertVerifies2(t, dir)
+	if rep.Blobs != 1 {
+		t.Fatalf("%d blobs, want 1", rep.Blobs)
+	}
+}
+
+// assertVerifies2 is assertVerifies that accepts unreferenced blobs.
+func assertVerifies2(tb testing.TB, path string) *Report {
+	tb.Helper()
+	rep, err := Verify(tb.Context(), path, VerifyOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range rep.Problems {
+		if p.Rule != RuleUnreferenced {
+			tb.Error(p.String())
+		}
+	}
+	return rep
 }
