@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // maxSectionSize caps the .BTF and .BTF.ext sections read from one object.
@@ -105,5 +106,6 @@ func newObject(name string, btfData, extData []byte) (*Object, error) {
 			o.locals = append(o.locals, ess)
 		}
 	}
+	slices.Sort(o.locals)
 	return o, nil
 }
