@@ -17,7 +17,7 @@ vet:
 
 # staticcheck comes through the Go module proxy; pinned for repeatable findings.
 lint: vet
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above are not formatted"; exit 1; }
 
 # Tests that need bpftool, skopeo, umoci, clang-19 or wat2wasm skip without them on a laptop
