@@ -57,8 +57,11 @@ const (
 	RuleIndexMediaType   = "ig/index-mediatype"     // a ref names an index, not a lone gadget manifest
 	RuleRefName          = "ig/ref-name"            // warning: a gadget ref ig can see (a full reference)
 	ruleRuleSet          = "gadget/rule-set"        // the RuleSet itself is unknown
-	maxManifestSize      = 4 << 20                  // manifests and indexes read to classify entries
 )
+
+// maxManifestSize caps the manifests and indexes the checks read to classify entries: 4 MiB,
+// the limit registries apply to manifests.
+const maxManifestSize = 4 << 20
 
 // Rules returns the names of the rules r checks, sorted.
 func (r RuleSet) Rules() []string {
