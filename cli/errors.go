@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// usageError is a mistake in how the command was called: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// silentError ends a run with exit code 1 when everything has already been reported on stdout
+// (verify's problems): it is not printed again.
+type silentError struct{ err error }
+
+func (e *silentError) Error() string { return e.err.Error() }
+func (e *silentError) Unwrap() error { return e.err }
+
+func onUsageError(_ *ucli.Context, err error, _ bool) error {
+	return &usageError{msg: err.Error()}
+}
+
+// checkFlagsFirst refuses flags after positional arguments: urfave/cli stops parsing flags at
+// the first argument, and would otherwise take "--json" for a path.
+func checkFlagsFirst(cliContext *ucli.Context) error {
+	for _, a := range cliContext.Args().Slice() {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return usagef("%s: flag %q after the arguments: put flags before them", cliContext.Command.Name, a)
+		}
+	}
+	return nil
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(cliContext *ucli.Context, min, max int, names string) error {
+	n := cliContext.NArg()
+	switch {
+	case n < min:
+		return usagef("%s: missing %s", cliContext.Command.Name, names)
+	case max >= 0 && n > max:
+		return usagef("%s: too many arguments (want %s): %q", cliContext.Command.Name, names, cliContext.Args().Slice()[max:])
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+func inspectCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "inspect",
+		Usage:     "show an image as a tree: index, manifests, config, layers and their sizes",
+		ArgsUsage: "REF",
+		Description: "   gadgetpack inspect --layout ./bundle trace_exec\n" +
+			"   gadgetpack inspect --layout ./bundle --json sha256:4f1c...",
+		Flags:  []ucli.Flag{layoutFlag(), jsonFlag()},
+		Action: runInspect,
+	}
+}
+
+func runInspect(cliContext *ucli.Context) error {
+	if err := wantArgs(cliContext, 1, 1, "REF"); err != nil {
+		return err
+	}
+	path, err := layoutPath(cliContext)
+	if err != nil {
+		return err
+	}
+	store, err := layout.Open(path)
+	if err != nil {
+		return err
+	}
+	ctx := cliContext.Context
+	desc, name, err := resolveRef(ctx, store, cliContext.Args().First())
+	if err != nil {
+		return err
+	}
+	role := kind(desc.MediaType)
+	root, err := loadGraph(ctx, store, role, desc, 0)
+	if err != nil {
+		return fmt.Errorf("ref %s: %w", name, err)
+	}
+	out := streamsOf(cliContext).out
+	if cliContext.Bool("json") {
+		return writeJSON(out, struct {
+			Ref string `json:"ref"`
+			*node
+		}{name, root})
+	}
+	if _, err := fmt.Fprintln(out, name); err != nil {
+		return err
+	}
+	return writeTree(out, root, "", "")
+}
+
+// writeTree prints n and its children with box-drawing branches.
+func writeTree(w io.Writer, n *node, first, rest string) error {
+	line := []string{n.Role}
+	if n.Platform != nil {
+		line = append(line, n.Platform.OS+"/"+n.Platform.Architecture)
+	}
+	line = append(line, n.MediaType)
+	if n.ArtifactType != "" && n.Role != "layer" && n.Role != "config" {
+		line = append(line, "("+n.ArtifactType+")")
+	}
+	line = append(line, n.Digest, fmt.Sprintf("%d B", n.Size))
+	if t := n.Annotations["org.opencontainers.image.title"]; t != "" && n.Role != "manifest" {
+		line = append(line, "title="+t)
+	}
+	if _, err := fmt.Fprintf(w, "%s%s\n", first, strings.Join(line, " ")); err != nil {
+		return err
+	}
+	for i, c := range n.Children {
+		branch, next := "├── ", "│   "
+		if i == len(n.Children)-1 {
+			branch, next = "└── ", "    "
+		}
+		if err := writeTree(w, c, rest+branch, rest+next); err != nil {
+			return err
+		}
+	}
+	return nil
+}

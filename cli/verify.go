@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/opencontainers/go-digest"
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+func verifyCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "verify",
+		Usage:     "check a layout byte by byte and report every problem",
+		ArgsUsage: "LAYOUT",
+		Description: "Hashes every blob, resolves every descriptor reachable from index.json, parses\n" +
+			"manifests, indexes and configs, and checks gadget artifacts against the seed's rules\n" +
+			"(--rules seed, the default) or what ig accepts today (--rules ig). It prints the layout\n" +
+			"digest (sha256 of index.json); --expect makes a different one an error. Exit code 1 when\n" +
+			"any error is found; warnings alone exit 0.\n\n" +
+			"   gadgetpack verify --expect sha256:4f1c... /media/usb/bundle",
+		Flags: []ucli.Flag{
+			rulesFlag(),
+			jsonFlag(),
+			&ucli.StringFlag{Name: "expect", Usage: "the layout digest `sha256:HEX` the layout must have"},
+			&ucli.IntFlag{Name: "jobs", Usage: "blobs hashed at once (default: the number of CPUs)"},
+			quietFlag(),
+		},
+		Action: runVerify,
+	}
+}
+
+func runVerify(cliContext *ucli.Context) error {
+	if err := wantArgs(cliContext, 1, 1, "LAYOUT"); err != nil {
+		return err
+	}
+	rules, err := ruleSet(cliContext)
+	if err != nil {
+		return err
+	}
+	opts := layout.VerifyOptions{
+		Jobs:          cliContext.Int("jobs"),
+		CheckIndex:    rules.CheckIndex,
+		CheckManifest: rules.CheckManifest,
+	}
+	if e := cliContext.String("expect"); e != "" {
+		d, err := digest.Parse(e)
+		if err != nil {
+			return usagef("invalid --expect %q: %v", e, err)
+		}
+		opts.Expect = d
+	}
+	if opts.Jobs < 0 {
+		return usagef("invalid --jobs %d: want a positive number", opts.Jobs)
+	}
+	path := cliContext.Args().First()
+	bar := newProgress(cliContext, "verify "+path)
+	opts.Progress = bar.bytes
+	report, err := layout.Verify(cliContext.Context, path, opts)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	out := streamsOf(cliContext).out
+	if cliContext.Bool("json") {
+		err = writeJSON(out, report)
+	} else {
+		err = writeReport(out, report, cliContext.Bool("quiet"))
+	}
+	if err != nil {
+		return err
+	}
+	if !report.OK {
+		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report, "error"))}
+	}
+	return nil
+}
+
+func countSeverity(r *layout.Report, severity string) int {
+	n := 0
+	for _, p := range r.Problems {
+		if p.Severity == severity {
+			n++
+		}
+	}
+	return n
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeReport renders a verify report as text: one line per problem, then the summary.
+func writeReport(w io.Writer, r *layout.Report, quiet bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, p := range r.Problems {
+		if quiet && p.Severity != "error" {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Severity, p.Rule, p.Where, p.Message)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	errs, warns := countSeverity(r, "error"), countSeverity(r, "warning")
+	verdict := "ok"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	if quiet {
+		_, err := fmt.Fprintf(w, "%s %s\n", verdict, r.LayoutDigest)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s: %s: %d blobs, %d bytes, %d errors, %d warnings\nlayout digest %s\n",
+		r.Path, verdict, r.Blobs, r.Bytes, errs, warns, r.LayoutDigest)
+	return err
+}
