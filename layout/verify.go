@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -75,6 +76,10 @@ type VerifyOptions struct {
 	// Finding() (severity, rule, where, message string) gives its own, any other is an error
 	// of rule "gadget". Calls may run concurrently.
 	CheckIndex func(ctx context.Context, desc ocispec.Descriptor, idx ocispec.Index, fetch func(context.Context, ocispec.Descriptor) (io.ReadCloser, error)) []error
+
+	// Progress, when set, is called about five times a second from another goroutine with the
+	// blob bytes read so far and the total size of the blob files, and once more at the end.
+	Progress func(done, total int64)
 
 	// CheckManifest is CheckIndex for every image manifest reached.
 	CheckManifest func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch func(context.Context, ocispec.Descriptor) (io.ReadCloser, error)) []error
@@ -222,6 +227,10 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 		rep.Blobs++
 		rep.Bytes += bf.size
 	}
+	if v.opts.Progress != nil {
+		stop := v.reportProgress(rep.Bytes)
+		defer stop()
+	}
 
 	if idx != nil {
 		v.walkIndex(ctx, idx)
@@ -320,4 +329,30 @@ func (v *verifier) readIndex() (*doc, []byte) {
 	}
 	v.checkIndexShape(d, IndexFile, "", true)
 	return d, data
+}
+
+// reportProgress calls opts.Progress every 200 ms until the returned stop func is called, and
+// once more from stop.
+func (v *verifier) reportProgress(total int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				v.opts.Progress(v.read.Load(), total)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		v.opts.Progress(v.read.Load(), total)
+	}
 }
