@@ -143,9 +143,13 @@ func newDecompressor(preferExec bool) *decompressor {
 }
 
 // readKernel reads the kernel BTF of one archive entry, decompressed in memory and streamed
-// through the tar reader. buf is reused for the result when it is large enough; the result may
-// alias it.
-func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, buf []byte) ([]byte, error) {
+// through the tar reader. s (may be nil) holds buffers reused from kernel to kernel; the
+// result may alias s.data.
+func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerScratch) ([]byte, error) {
+	if s == nil {
+		s = &workerScratch{}
+	}
+	buf := s.data
 	f, err := os.Open(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
@@ -166,13 +170,24 @@ func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, buf []byte
 		return data, nil
 	}
 	if d.xzPath == "" {
-		zr, err := xz.NewReader(f, 0)
+		// The reader is reused: its dictionary (up to 64 MiB for xz -9) is allocated once per
+		// worker.
+		var err error
+		if s.xz == nil {
+			s.xz, err = xz.NewReader(f, 0)
+		} else {
+			err = s.xz.Reset(f)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("archive entry %s: xz: %v: %w", e.rel, err, ErrBadArchive)
 		}
-		data, err := kernelFromTarBuf(zr, e.release, buf)
+		data, err := kernelFromTarBuf(s.xz, e.release, buf)
 		if err != nil {
 			return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
+		}
+		// the rest of the stream is checked too, as xz -d does
+		if _, err := io.Copy(io.Discard, s.xz); err != nil {
+			return nil, fmt.Errorf("archive entry %s: xz: %v: %w", e.rel, err, ErrBadArchive)
 		}
 		return data, nil
 	}

@@ -111,15 +111,17 @@ func BenchmarkXZ(b *testing.B) {
 			if tc.exec && d.xzPath == "" {
 				b.Skip("xz not installed")
 			}
-			data, err := d.readKernel(context.Background(), e, nil)
+			var s workerScratch
+			data, err := d.readKernel(context.Background(), e, &s)
 			if err != nil {
 				b.Fatal(err)
 			}
+			s.data = data
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := d.readKernel(context.Background(), e, nil); err != nil {
+				if _, err := d.readKernel(context.Background(), e, &s); err != nil {
 					b.Fatal(err)
 				}
 			}

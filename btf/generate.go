@@ -17,6 +17,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/therootcompany/xz"
 )
 
 // Options configures Generate and GeneratePerObject. The zero value walks the whole archive
@@ -314,6 +315,7 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 type workerScratch struct {
 	data  []byte
 	types []rawType
+	xz    *xz.Reader
 }
 
 // minimizeKernel reads, parses and minimises one kernel for each object set. Nothing it
@@ -322,7 +324,7 @@ func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets 
 	if err := ctx.Err(); err != nil {
 		return kernelResult{err: err}
 	}
-	data, err := dec.readKernel(ctx, k, scratch.data)
+	data, err := dec.readKernel(ctx, k, scratch)
 	if err != nil {
 		return kernelResult{err: err}
 	}
