@@ -70,8 +70,9 @@ type VerifyOptions struct {
 	// "layout/expect").
 	Expect digest.Digest
 
-	// CheckIndex, when set, is called once for every image index reached from index.json (and
-	// every referrer index kept), with the descriptor that pointed at it. fetch reads blobs of
+	// CheckIndex, when set, is called once for index.json itself with a zero descriptor (so
+	// that rules on refs can see every named entry), and once for every image index reached from
+	// index.json (and every referrer index kept), with the descriptor that pointed at it. fetch reads blobs of
 	// the layout, verified. Each returned error becomes a Problem: one with a method
 	// Finding() (severity, rule, where, message string) gives its own, any other is an error
 	// of rule "gadget". Calls may run concurrently.

@@ -441,7 +441,7 @@ func TestVerifyRuleFuncs(t *testing.T) {
 			mu.Lock()
 			calls = append(calls, "index "+short(desc.Digest))
 			mu.Unlock()
-			if len(idx.Manifests) != 2 {
+			if desc.Digest != "" && len(idx.Manifests) != 2 { // index.json itself comes with a zero descriptor
 				return []error{errors.New("index with " + fmt.Sprint(len(idx.Manifests)) + " manifests")}
 			}
 			return nil
@@ -478,7 +478,7 @@ func TestVerifyRuleFuncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(calls)
-	wantCalls := []string{"index " + short(im.index.Digest), "manifest " + short(im.manifests[0].Digest) + " amd64", "manifest " + short(im.manifests[1].Digest) + " arm64"}
+	wantCalls := []string{"index ", "index " + short(im.index.Digest), "manifest " + short(im.manifests[0].Digest) + " amd64", "manifest " + short(im.manifests[1].Digest) + " arm64"}
 	if !slices.Equal(calls, wantCalls) {
 		t.Fatalf("calls %v, want %v", calls, wantCalls)
 	}

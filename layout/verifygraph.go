@@ -23,8 +23,12 @@ type referrer struct {
 	walked    bool
 }
 
-// walkIndex walks every entry of index.json.
+// walkIndex walks every entry of index.json, and queues the index rule func for index.json
+// itself (with a zero descriptor: ref-level rules live there).
 func (v *verifier) walkIndex(ctx context.Context, idx *doc) {
+	if v.opts.CheckIndex != nil {
+		v.rules = append(v.rules, ruleTask{where: IndexFile, d: idx, index: true})
+	}
 	for i, e := range idx.Manifests {
 		if ctx.Err() != nil {
 			return
