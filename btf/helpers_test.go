@@ -68,8 +68,8 @@ func testObjectPaths(tb testing.TB) []string {
 	}
 	paths := append(own, gadgets...)
 	sort.Strings(paths)
-	if len(own) < 4 {
-		tb.Fatalf("%d CO-RE test objects in testdata, want 4", len(own))
+	if len(own) < 5 {
+		tb.Fatalf("%d CO-RE test objects in testdata, want 5", len(own))
 	}
 	return paths
 }

@@ -9,8 +9,9 @@ import (
 
 // synthKernels returns small kernel BTFs built for corner cases bpftool and Minimize must
 // agree on: a pre-5.14 task_struct (the ___old flavour matches, ___new does not), a kernel
-// with two incompatible task_structs (ambiguity: both refuse), an enum with a member in a
-// flavoured name, a kernel where a relocated member is reached through a forward declaration.
+// with two incompatible task_structs and one with two callback_heads (ambiguity: both refuse),
+// flavoured enums, a member reached through a forward declaration, and a type tag behind a
+// pointer that type_matches marking reaches (bpftool's "unsupported kind": both refuse).
 func synthKernels(tb testing.TB) []testKernel {
 	tb.Helper()
 	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
@@ -58,6 +59,11 @@ func synthKernels(tb testing.TB) []testKernel {
 	pidTypeFlavour := &btf.Enum{Name: "pid_type___x", Size: 4, Values: []btf.EnumValue{{Name: "PIDTYPE_TGID", Value: 5}}}
 	rcu := &btf.Typedef{Name: "rcu_callback_t", Type: &btf.Pointer{Target: cbProto}}
 
+	cred := &btf.Struct{Name: "cred", Size: 8, Members: []btf.Member{{Name: "uid", Type: u32}}}
+	file := &btf.Struct{Name: "file", Size: 16, Members: []btf.Member{
+		{Name: "f_flags", Type: u32},
+		{Name: "f_cred", Type: &btf.Pointer{Target: &btf.TypeTag{Value: "rcu", Type: &btf.Const{Type: cred}}}, Offset: 64}}}
+
 	build := func(name string, types ...btf.Type) testKernel {
 		b, err := btf.NewBuilder(types, nil)
 		if err != nil {
@@ -74,5 +80,6 @@ func synthKernels(tb testing.TB) []testKernel {
 		build("ambiguous", task(128), task(64), pidType, pidTypeFlavour, cb),
 		build("two-callback-heads", cb, &btf.Struct{Name: "callback_head", Size: 16}, lh),
 		build("enum-flavours", pidTypeFlavour, pidType, skb, mm),
+		build("type-tag", file, task(128), cb),
 	}
 }
