@@ -95,7 +95,7 @@ func minBTF(tb testing.TB) []byte {
 func TestCheckBTFGen(t *testing.T) {
 	ctx := context.Background()
 	amd64 := []string{"debian/12/x86_64/6.18.44-fc-v669.btf"}
-	arm64 := []string{"debian/12/arm64/6.1.0-56-cloud-arm64.btf"}
+	arm64 := []string{"debian/12/aarch64/6.1.0-56-cloud-arm64.btf", "debian/12/arm64/6.1.0-56-cloud-arm64.btf"}
 	small := minBTF(t)
 	kernel := readTestdata(t, "kernels/x86_64/6.18.44-fc-v669.btf")
 	for _, tc := range []struct {
@@ -263,4 +263,36 @@ func BenchmarkCheckBTFGen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// arm64OnlyBTFGen returns testdata's arm64 btfgen archive with its kernel under arm64/ only, as
+// btfhub-archive names the folder and as ig, which looks under uname -m (aarch64), never finds it.
+func arm64OnlyBTFGen(tb testing.TB) []byte {
+	tb.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(readTestdata(tb, "gadgets/trace_exec/btfs-arm64.tar.gz")))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var entries []tarEntry
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if strings.Contains(h.Name, "/arm64/") {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			entries = append(entries, tarEntry{name: h.Name, data: data})
+		}
+	}
+	if len(entries) != 1 {
+		tb.Fatalf("testdata arm64 btfgen: %d entries under arm64/, want 1", len(entries))
+	}
+	return gzipBytes(tb, makeTar(tb, entries...))
 }

@@ -198,8 +198,8 @@ func TestRulesTestdataGadget(t *testing.T) {
 		want  []string
 	}{
 		{RulesSeed, nil},
-		// testdata's arm64 btfgen tarball names its folder arm64 (btfhub-archive), not aarch64.
-		{RulesIG, []string{"warning " + RuleBTFGenArchDir}},
+		// testdata's arm64 btfgen tarball holds its kernel under arm64 and aarch64 both.
+		{RulesIG, nil},
 	} {
 		t.Run(string(tc.rules), func(t *testing.T) {
 			s := newStore(t)
@@ -225,7 +225,7 @@ func TestCheckManifestRules(t *testing.T) {
 	execEBPF := s.file(MediaTypeEBPF, "gadgets/trace_exec/amd64.bpf.o")
 	wasm := s.file(MediaTypeWasm, "gadgets/trace_exec/program.wasm")
 	btfAMD := s.file(MediaTypeBTFGen, "gadgets/trace_exec/btfs-amd64.tar.gz")
-	btfARM := s.file(MediaTypeBTFGen, "gadgets/trace_exec/btfs-arm64.tar.gz")
+	btfARM := s.put(MediaTypeBTFGen, arm64OnlyBTFGen(t))
 	emptyEBPF := s.put(MediaTypeEBPF, []byte{})
 	missing := ocispec.Descriptor{MediaType: MediaTypeEBPF, Digest: digest.FromString("missing"), Size: 7}
 	unknown := s.put("application/vnd.example.readme+md", []byte("# readme"))
