@@ -120,11 +120,8 @@ func check(ctx context.Context, opts Options) (*plan, error) {
 		}
 		p.wasm = &in
 	}
-	meta := p.metadata
-	if meta == nil {
-		meta = &spec.Metadata{}
-	}
-	p.annots = spec.Annotations(meta, opts.Created, opts.Annotations)
+	// Without metadata only created and the user's annotations are set, as ig does.
+	p.annots = spec.Annotations(p.metadata, opts.Created, opts.Annotations)
 	return p, nil
 }
 
