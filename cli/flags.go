@@ -5,6 +5,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/gadgetpack/gadgetpack/layout"
 	"github.com/gadgetpack/gadgetpack/spec"
 )
 
@@ -87,4 +88,13 @@ func layoutPath(cliContext *ucli.Context) (string, error) {
 		return "", usagef("%s: --layout (or GADGETPACK_LAYOUT) is empty", cliContext.Command.Name)
 	}
 	return p, nil
+}
+
+// openLayout opens the layout --layout names.
+func openLayout(cliContext *ucli.Context) (*layout.Store, error) {
+	path, err := layoutPath(cliContext)
+	if err != nil {
+		return nil, err
+	}
+	return layout.Open(path)
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
-
-	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 func gcCommand() *ucli.Command {
@@ -29,11 +27,7 @@ func runGC(cliContext *ucli.Context) error {
 	if err := wantArgs(cliContext, 0, 0, "no argument"); err != nil {
 		return err
 	}
-	path, err := layoutPath(cliContext)
-	if err != nil {
-		return err
-	}
-	store, err := layout.Open(path)
+	store, err := openLayout(cliContext)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
-
-	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 func inspectCommand() *ucli.Command {
@@ -26,11 +24,7 @@ func runInspect(cliContext *ucli.Context) error {
 	if err := wantArgs(cliContext, 1, 1, "REF"); err != nil {
 		return err
 	}
-	path, err := layoutPath(cliContext)
-	if err != nil {
-		return err
-	}
-	store, err := layout.Open(path)
+	store, err := openLayout(cliContext)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	ucli "github.com/urfave/cli/v2"
-
-	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 func listCommand() *ucli.Command {
@@ -36,11 +34,7 @@ func runList(cliContext *ucli.Context) error {
 	if err := wantArgs(cliContext, 0, 0, "no argument"); err != nil {
 		return err
 	}
-	path, err := layoutPath(cliContext)
-	if err != nil {
-		return err
-	}
-	store, err := layout.Open(path)
+	store, err := openLayout(cliContext)
 	if err != nil {
 		return err
 	}

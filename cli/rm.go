@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
-
-	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 func rmCommand() *ucli.Command {
@@ -24,11 +22,7 @@ func runRm(cliContext *ucli.Context) error {
 	if err := wantArgs(cliContext, 1, 1, "REF"); err != nil {
 		return err
 	}
-	path, err := layoutPath(cliContext)
-	if err != nil {
-		return err
-	}
-	store, err := layout.Open(path)
+	store, err := openLayout(cliContext)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
-
-	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 func tagCommand() *ucli.Command {
@@ -28,11 +26,7 @@ func runTag(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	path, err := layoutPath(cliContext)
-	if err != nil {
-		return err
-	}
-	store, err := layout.Open(path)
+	store, err := openLayout(cliContext)
 	if err != nil {
 		return err
 	}
