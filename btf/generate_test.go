@@ -279,3 +279,31 @@ func TestGenerateBadObject(t *testing.T) {
 		})
 	}
 }
+
+func TestGenerateCancelledAndReadOnly(t *testing.T) {
+	root := testArchive(t)
+	paths := testObjectPaths(t)[:1]
+	list := func() []string {
+		var names []string
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			names = append(names, p)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	before := list()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Generate(ctx, Options{Archive: root}, paths, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Generate with a cancelled context = %v", err)
+	}
+	if _, err := Generate(context.Background(), Options{Archive: root, Jobs: 1}, paths, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if after := list(); !slices.Equal(before, after) {
+		t.Fatalf("the archive changed: %q -> %q", before, after)
+	}
+}
