@@ -97,6 +97,7 @@ done
 hyperfine -w 1 -r "${RUNS:-3}" --export-json "$work/h.json" "$@"
 
 echo
+echo '(kernels/s counts kernel x object pairs for the per_object rows)'
 printf '%-20s %10s %12s %14s\n' command 'mean s' 'kernels/s' 'peak RSS MiB'
 for c in $names; do
 	/usr/bin/time -v -o "$work/time.$c" sh -c ". $work/cmds.sh; $c" >/dev/null 2>&1
