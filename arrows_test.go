@@ -21,7 +21,7 @@ func TestArrows(t *testing.T) {
 		"spec":   {},
 		"btf":    {},
 		"layout": {mod + "/internal/atomicfile"},
-		"build":  {mod + "/spec", mod + "/layout"},
+		"build":  {mod + "/spec", mod + "/layout", mod + "/btf"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for {

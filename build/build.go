@@ -25,6 +25,8 @@ type Result struct {
 	Index ocispec.Descriptor
 	// Manifests are the index's entries, amd64 first.
 	Manifests []ocispec.Descriptor
+	// Warnings are things the user should know that did not stop the build.
+	Warnings []string
 }
 
 // input is one file as it was checked: what a later write must find again.
@@ -57,7 +59,23 @@ type plan struct {
 // Nothing is written before every check has passed: bad input leaves the layout, and whether
 // it exists, as it was. A failure while writing leaves at most unreferenced blobs (gc removes
 // them) and every ref as it was. Errors name the file and what was wrong.
+//
+// With opts.BTFHubArchive set, the btfgen archives are made first (into temp files outside the
+// layout, removed afterwards) and then checked like given ones.
 func Build(ctx context.Context, layoutPath string, opts Options) (*Result, error) {
+	var warnings []string
+	if opts.BTFHubArchive != "" {
+		// The inputs first, so that a bad object gets its own error, not btfgen's.
+		if _, err := check(ctx, opts); err != nil {
+			return nil, err
+		}
+		targets, warns, cleanup, err := generateBTFGen(ctx, opts.BTFHubArchive, opts.BTFGenJobs, opts.Targets)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		opts.Targets, warnings = targets, warns
+	}
 	p, err := check(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -66,7 +84,12 @@ func Build(ctx context.Context, layoutPath string, opts Options) (*Result, error
 	if err != nil {
 		return nil, err
 	}
-	return p.write(ctx, store)
+	res, err := p.write(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = warnings
+	return res, nil
 }
 
 // check runs every check of every input, in the order a user reads the command line.

@@ -37,6 +37,12 @@ type Options struct {
 	Annotations map[string]string
 	// Created is stamped as org.opencontainers.image.created.
 	Created time.Time
+	// BTFHubArchive, when set, is a btfhub-archive tree: each target without a BTFGen gets one
+	// made from its object over the archive's kernels of its architecture (package btf).
+	BTFHubArchive string
+	// BTFGenJobs is the number of kernels minimised at once for BTFHubArchive; if <= 0, one
+	// per CPU.
+	BTFGenJobs int
 }
 
 // Names of the files FromDir looks for in a gadget source folder.

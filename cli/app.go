@@ -81,6 +81,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			tagCommand(),
 			rmCommand(),
 			gcCommand(),
+			btfgenCommand(),
 		},
 	}
 	for _, c := range app.Commands {

@@ -30,6 +30,8 @@ func buildCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "wasm", Usage: "a wasm module `FILE` for every architecture"},
 			&ucli.StringSliceFlag{Name: "btfgen", Usage: "a btfgen archive of one architecture, `ARCH=FILE`"},
 			&ucli.StringSliceFlag{Name: "annotation", Usage: "an annotation `KEY=VALUE` on the index, manifests and config"},
+			&ucli.StringFlag{Name: "btfhub-archive", Usage: "make the btfgen layer of each architecture without --btfgen from the btfhub-archive `DIR`"},
+			&ucli.IntFlag{Name: "jobs", Usage: "kernels minimised at once for --btfhub-archive (default: the number of CPUs)"},
 			quietFlag(),
 		},
 		Action: runBuild,
@@ -52,7 +54,7 @@ func runBuild(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := build.Options{Ref: ref, Created: created}
+	opts := build.Options{Ref: ref, Created: created, BTFHubArchive: cliContext.String("btfhub-archive"), BTFGenJobs: cliContext.Int("jobs")}
 	if cliContext.NArg() == 1 {
 		if cliContext.IsSet("ebpf") || cliContext.IsSet("btfgen") || cliContext.IsSet("wasm") || cliContext.IsSet("metadata") {
 			return usagef("build: give either SRC_DIR or --metadata/--ebpf/--wasm/--btfgen, not both")
@@ -115,6 +117,9 @@ func runBuild(cliContext *ucli.Context) error {
 		return err
 	}
 	out := streamsOf(cliContext).out
+	for _, w := range res.Warnings {
+		fmt.Fprintf(streamsOf(cliContext).err, "gadgetpack: warning: %s\n", w)
+	}
 	if cliContext.Bool("quiet") {
 		_, err = fmt.Fprintln(out, res.Index.Digest)
 		return err

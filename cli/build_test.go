@@ -156,7 +156,7 @@ func TestVersionAndHelp(t *testing.T) {
 	if r := mustGP(t, "--version"); !strings.HasPrefix(r.stdout, "gadgetpack version ") {
 		t.Fatalf("--version: %q", r.stdout)
 	}
-	for _, cmd := range []string{"build", "verify", "list", "inspect", "tag", "rm", "gc"} {
+	for _, cmd := range []string{"build", "verify", "list", "inspect", "tag", "rm", "gc", "btfgen"} {
 		r := mustGP(t, cmd, "--help")
 		if !strings.Contains(r.stdout, "gadgetpack "+cmd) {
 			t.Fatalf("%s --help does not show usage:\n%s", cmd, r.stdout)

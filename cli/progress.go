@@ -63,3 +63,15 @@ func (p *progress) done() {
 		p.drawn = false
 	}
 }
+
+// count reports done of total items (kernels).
+func (p *progress) count(done, total int) {
+	if !p.enabled || time.Since(p.start) < time.Second {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rate := float64(done) / time.Since(p.start).Seconds()
+	fmt.Fprintf(p.w, "\r%s: %d/%d kernels, %.1f/s ", p.label, done, total, rate)
+	p.drawn = true
+}
