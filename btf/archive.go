@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/therootcompany/xz"
+	"golang.org/x/sys/unix"
 )
 
 // maxKernelBTF caps one kernel's BTF read from an archive entry (real ones are 2-10 MB).
@@ -204,6 +205,12 @@ func (d *decompressor) execXZ(ctx context.Context, r io.Reader, e kernelEntry, b
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("archive entry %s: xz: %w", e.rel, err)
+	}
+	if f, ok := out.(*os.File); ok {
+		// A larger pipe lets xz run ahead in its 8 KiB writes without waking us for each.
+		if rc, err := f.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) })
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("archive entry %s: xz: %w", e.rel, err)
