@@ -55,22 +55,29 @@ func (t *rawType) kflag() bool { return t.info>>31 == 1 }
 
 // rawBTF is raw BTF kept as libbpf sees it: type records by ID (0 is void) over the original
 // bytes, so that the matching rules read kinds, flags and offsets exactly as relo_core.c does.
-// It is read-only after parsing and safe for concurrent use.
+// The type section is little-endian: big-endian BTF is byte-swapped word by word when parsed
+// (every field of a type record and of its trailing data is a 32-bit word). It is read-only
+// after parsing and safe for concurrent use.
 type rawBTF struct {
-	bo    binary.ByteOrder
 	types []rawType
-	data  []byte // type section
+	data  []byte // type section, little-endian
 	strs  []byte // string section
 }
 
 // parseRawBTF reads raw BTF (the format of /sys/kernel/btf/vmlinux and of an ELF .BTF
-// section), in either byte order. data is kept, not copied. It checks what the matching code
-// relies on: record bounds, string offsets and that every referenced type ID exists.
+// section), in either byte order. Little-endian data is kept, not copied. It checks what the
+// matching code relies on: record bounds, string offsets and that every referenced type ID
+// exists.
 func parseRawBTF(data []byte) (*rawBTF, error) {
 	return parseRawBTFInto(data, nil)
 }
 
 // parseRawBTFInto is parseRawBTF reusing types' backing array for the records.
+//
+// It is one pass over the type section: each record is indexed, and the largest type ID and
+// string offset that the record and its trailing data refer to are folded into two running
+// maxima, so that a kernel's type references cost one comparison at the end; only when one is
+// out of range does checkRefs walk the records again, to name the first bad one.
 func parseRawBTFInto(data []byte, types []rawType) (*rawBTF, error) {
 	if len(data) < btfHeaderLen {
 		return nil, fmt.Errorf("header: %d bytes, want %d: %w", len(data), btfHeaderLen, ErrBadBTF)
@@ -100,59 +107,110 @@ func parseRawBTFInto(data []byte, types []rawType) (*rawBTF, error) {
 	if typeOff%4 != 0 {
 		return nil, fmt.Errorf("type section offset %d not aligned: %w", typeOff, ErrBadBTF)
 	}
-	b := &rawBTF{bo: bo, data: body[typeOff : typeOff+typeLen], strs: body[strOff : strOff+strLen]}
+	b := &rawBTF{data: body[typeOff : typeOff+typeLen], strs: body[strOff : strOff+strLen]}
 	if len(b.strs) == 0 || b.strs[0] != 0 || b.strs[len(b.strs)-1] != 0 {
 		return nil, fmt.Errorf("string section not NUL-delimited: %w", ErrBadBTF)
 	}
-	// Kernel records average about 30 bytes with their members; append grows past a guess.
-	if cap(types) == 0 {
-		types = make([]rawType, 0, len(b.data)/24+1)
+	if bo == binary.BigEndian {
+		le := make([]byte, len(b.data))
+		for i := 0; i+4 <= len(le); i += 4 {
+			binary.LittleEndian.PutUint32(le[i:], binary.BigEndian.Uint32(b.data[i:]))
+		}
+		b.data = le
 	}
-	b.types = append(types[:0], rawType{})
-	for off := 0; off < len(b.data); {
-		if len(b.data)-off < 12 {
-			return nil, fmt.Errorf("type %d: truncated record: %w", len(b.types), ErrBadBTF)
+	// Kernel records average about 22 bytes with their trailing data.
+	if want := len(b.data)/20 + 1; cap(types) < want {
+		types = make([]rawType, 0, want)
+	}
+	types = append(types[:0], rawType{})
+	d := b.data
+	var maxType, maxName uint32 // largest type ID and string offset referred to
+	for off := 0; off < len(d); {
+		if len(d)-off < 12 {
+			return nil, fmt.Errorf("type %d: truncated record: %w", len(types), ErrBadBTF)
 		}
-		t := rawType{nameOff: bo.Uint32(b.data[off:]), info: bo.Uint32(b.data[off+4:]),
-			sizeType: bo.Uint32(b.data[off+8:]), extra: uint32(off + 12)}
-		n, err := extraLen(&t)
-		if err != nil {
-			return nil, fmt.Errorf("type %d: %w", len(b.types), err)
+		t := rawType{nameOff: le32(d[off:]), info: le32(d[off+4:]), sizeType: le32(d[off+8:]),
+			extra: uint32(off + 12)}
+		off += 12
+		vlen := int(t.info & 0xffff)
+		var n int
+		switch t.kind() {
+		case kindPtr, kindTypedef, kindVolatile, kindConst, kindRestrict, kindFunc, kindTypeTag:
+			maxType = max(maxType, t.sizeType)
+		case kindFwd, kindFloat:
+		case kindInt:
+			n = 4
+		case kindVar, kindDeclTag:
+			maxType = max(maxType, t.sizeType)
+			n = 4
+		case kindArray:
+			n = 12
+			if len(d)-off >= n {
+				maxType = max(maxType, le32(d[off:]), le32(d[off+4:]))
+			}
+		case kindStruct, kindUnion:
+			n = 12 * vlen
+			if len(d)-off >= n {
+				for m := d[off : off+n]; len(m) >= 12; m = m[12:] {
+					maxName = max(maxName, le32(m[0:]))
+					maxType = max(maxType, le32(m[4:]))
+				}
+			}
+		case kindDatasec:
+			n = 12 * vlen
+			if len(d)-off >= n {
+				for m := d[off : off+n]; len(m) >= 12; m = m[12:] {
+					maxType = max(maxType, le32(m[0:]))
+				}
+			}
+		case kindEnum64:
+			n = 12 * vlen
+			if len(d)-off >= n {
+				for m := d[off : off+n]; len(m) >= 12; m = m[12:] {
+					maxName = max(maxName, le32(m[0:]))
+				}
+			}
+		case kindEnum:
+			n = 8 * vlen
+			if len(d)-off >= n {
+				for i := off; i < off+n; i += 8 {
+					maxName = max(maxName, le32(d[i:]))
+				}
+			}
+		case kindFuncProto:
+			maxType = max(maxType, t.sizeType)
+			n = 8 * vlen
+			if len(d)-off >= n {
+				for i := off; i < off+n; i += 8 {
+					maxName = max(maxName, le32(d[i:]))
+					maxType = max(maxType, le32(d[i+4:]))
+				}
+			}
+		default:
+			return nil, fmt.Errorf("type %d: kind %d: %w", len(types), t.kind(), ErrBadBTF)
 		}
-		off += 12 + n
-		if off > len(b.data) {
-			return nil, fmt.Errorf("type %d: truncated %s data: %w", len(b.types), kindNames[t.kind()], ErrBadBTF)
+		if len(d)-off < n {
+			return nil, fmt.Errorf("type %d: truncated %s data: %w", len(types), kindNames[t.kind()], ErrBadBTF)
 		}
-		if t.nameOff >= uint32(len(b.strs)) {
-			return nil, fmt.Errorf("type %d: name offset %d: %w", len(b.types), t.nameOff, ErrBadBTF)
-		}
-		if len(b.types) > maxTypeID {
+		off += n
+		maxName = max(maxName, t.nameOff)
+		if len(types) > maxTypeID {
 			return nil, fmt.Errorf("too many types: %w", ErrBadBTF)
 		}
-		b.types = append(b.types, t)
+		types = append(types, t)
 	}
-	if err := b.checkRefs(); err != nil {
-		return nil, err
+	b.types = types
+	if maxType >= uint32(len(types)) || maxName >= uint32(len(b.strs)) {
+		if err := b.checkRefs(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reference out of range: %w", ErrBadBTF) // checkRefs finds it
 	}
 	return b, nil
 }
 
-func extraLen(t *rawType) (int, error) {
-	switch t.kind() {
-	case kindInt, kindVar, kindDeclTag:
-		return 4, nil
-	case kindPtr, kindFwd, kindTypedef, kindVolatile, kindConst, kindRestrict, kindFunc,
-		kindFloat, kindTypeTag:
-		return 0, nil
-	case kindArray:
-		return 12, nil
-	case kindStruct, kindUnion, kindDatasec, kindEnum64:
-		return 12 * t.vlen(), nil
-	case kindEnum, kindFuncProto:
-		return 8 * t.vlen(), nil
-	}
-	return 0, fmt.Errorf("kind %d: %w", t.kind(), ErrBadBTF)
-}
+// le32 reads a little-endian word; the compiler turns it into one load.
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 // checkRefs makes sure every type ID and member name that a record holds is in range, so that
 // the rest of the package can index without checks.
@@ -163,6 +221,9 @@ func (b *rawBTF) checkRefs() error {
 	}
 	for id := 1; id < len(b.types); id++ {
 		t := &b.types[id]
+		if t.nameOff >= uint32(len(b.strs)) {
+			return bad(id, "name offset", t.nameOff)
+		}
 		switch t.kind() {
 		case kindPtr, kindTypedef, kindVolatile, kindConst, kindRestrict, kindFunc, kindVar,
 			kindDeclTag, kindTypeTag, kindFuncProto:
@@ -216,7 +277,7 @@ func (b *rawBTF) checkRefs() error {
 	return nil
 }
 
-func (b *rawBTF) u32(off uint32) uint32 { return b.bo.Uint32(b.data[off:]) }
+func (b *rawBTF) u32(off uint32) uint32 { return le32(b.data[off:]) }
 
 // typ returns the record of id; id must be in range (0 is void, kind unknown).
 func (b *rawBTF) typ(id uint32) *rawType { return &b.types[id] }
