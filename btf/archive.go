@@ -149,6 +149,7 @@ func newDecompressor(preferExec bool) *decompressor {
 func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerScratch) ([]byte, error) {
 	if s == nil {
 		s = &workerScratch{}
+		defer s.close()
 	}
 	buf := s.data
 	f, err := os.Open(e.path)
@@ -168,6 +169,7 @@ func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerS
 		if _, err := io.ReadFull(f, data); err != nil {
 			return nil, fmt.Errorf("archive entry %s: %v: %w", e.rel, err, ErrBadArchive)
 		}
+		s.data = data
 		return data, nil
 	}
 	if d.xzPath == "" {
@@ -190,14 +192,87 @@ func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerS
 		if _, err := io.Copy(io.Discard, s.xz); err != nil {
 			return nil, fmt.Errorf("archive entry %s: xz: %v: %w", e.rel, err, ErrBadArchive)
 		}
+		s.data = data
 		return data, nil
 	}
-	return d.execXZ(ctx, f, e, buf)
+	return d.execXZ(ctx, f, e, s)
 }
 
-// execXZ runs xz -dc on r and reads the kernel from its output. The tar reader stops at the
-// kernel's own entry; xz is then stopped rather than made to decompress module entries.
-func (d *decompressor) execXZ(ctx context.Context, r io.Reader, e kernelEntry, buf []byte) ([]byte, error) {
+// memTarCap caps the decompressed tarball that execXZ has xz write into memory; a larger one
+// (a tarball with a vmlinux ELF and many modules, or a hostile one) is decompressed again and
+// streamed. A variable so that tests can make every tarball too large.
+var memTarCap int64 = 64 << 20
+
+// execXZ runs xz -dc on f and reads the kernel from its output.
+//
+// xz writes into a memory file of the worker (memfd, sized to memTarCap and sealed against
+// growing, so that a write beyond it fails), then the whole tarball is read with one pread
+// and the kernel's entry is sliced out of it. Through a pipe instead, each of xz's 8 KiB
+// writes would wake the reader, which is faster than xz: about a thousand wake-ups and
+// context switches per kernel, which cost more CPU than the reading itself. A tarball that
+// does not fit is streamed through a pipe (execXZStream); so is every tarball when the
+// memory file cannot be made.
+func (d *decompressor) execXZ(ctx context.Context, f *os.File, e kernelEntry, s *workerScratch) ([]byte, error) {
+	stream := func() ([]byte, error) {
+		data, err := d.execXZStream(ctx, f, e, s.data)
+		if err == nil {
+			s.data = data
+		}
+		return data, err
+	}
+	mem, err := s.memFile()
+	if err != nil {
+		return stream()
+	}
+	if _, err := mem.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("archive entry %s: xz output: %w", e.rel, err)
+	}
+	cmd := exec.CommandContext(ctx, d.xzPath, "-dc", "--no-sparse")
+	cmd.Stdin, cmd.Stdout = f, mem
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	werr := cmd.Run()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// xz's stdout shares mem's file offset: it ends where xz's output ends.
+	n, err := mem.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("archive entry %s: xz output: %w", e.rel, err)
+	}
+	if werr != nil && n >= s.memCap {
+		// too large for memory: stream it
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
+		}
+		return stream()
+	}
+	if werr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		return nil, fmt.Errorf("archive entry %s: xz: %v: %s: %w", e.rel, werr, msg, ErrBadArchive)
+	}
+	tarData := grow(s.data, int(n))
+	if _, err := mem.ReadAt(tarData, 0); err != nil {
+		return nil, fmt.Errorf("archive entry %s: xz output: %w", e.rel, err)
+	}
+	s.data = tarData
+	// Pages beyond this tarball, left by a larger one, are given back: the memory file holds
+	// one kernel at a time.
+	if keep := (n + 4095) &^ 4095; s.memUsed > keep {
+		_ = unix.Fallocate(int(mem.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, keep, s.memUsed-keep)
+	}
+	s.memUsed = n
+	data, err := kernelFromTarBytes(tarData, e.release)
+	if err != nil {
+		return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)
+	}
+	return data, nil
+}
+
+// execXZStream runs xz -dc on r and reads the kernel from its output through a pipe. The tar
+// reader stops at the kernel's own entry; the rest is drained so that xz checks the whole
+// stream.
+func (d *decompressor) execXZStream(ctx context.Context, r io.Reader, e kernelEntry, buf []byte) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, d.xzPath, "-dc")
 	cmd.Stdin = r
 	var stderr bytes.Buffer
@@ -256,6 +331,19 @@ func kernelFromTar(r io.Reader, release string) ([]byte, error) {
 // kernelFromTarBuf is kernelFromTar reading the kernel's own entry into buf when it fits. It
 // returns as soon as that entry is read.
 func kernelFromTarBuf(r io.Reader, release string, buf []byte) ([]byte, error) {
+	return kernelFromTarSrc(r, nil, release, buf)
+}
+
+// kernelFromTarBytes is kernelFromTar over a whole tarball in memory: the entry returned is a
+// slice of data, not a copy.
+func kernelFromTarBytes(data []byte, release string) ([]byte, error) {
+	return kernelFromTarSrc(bytes.NewReader(data), data, release, nil)
+}
+
+// kernelFromTarSrc reads the tar from r; when whole is not nil, r is a bytes.Reader over whole
+// and entries are sliced from whole where the tar reader left r, at the start of their data.
+func kernelFromTarSrc(r io.Reader, whole []byte, release string, buf []byte) ([]byte, error) {
+	br, _ := r.(*bytes.Reader)
 	tr := tar.NewReader(r)
 	var vmlinux, single []byte
 	btfEntries := 0
@@ -281,13 +369,21 @@ func kernelFromTarBuf(r io.Reader, release string, buf []byte) ([]byte, error) {
 			return nil, fmt.Errorf("tar entry %s: %d bytes: %w", h.Name, h.Size, ErrBadArchive)
 		}
 		var data []byte
-		if isOwn {
-			data = grow(buf, int(h.Size))
+		if whole != nil && !isSparse(h) {
+			pos := int64(len(whole)) - int64(br.Len())
+			if h.Size > int64(len(whole))-pos {
+				return nil, fmt.Errorf("tar entry %s: %v: %w", h.Name, io.ErrUnexpectedEOF, ErrBadArchive)
+			}
+			data = whole[pos : pos+h.Size : pos+h.Size]
 		} else {
-			data = make([]byte, h.Size)
-		}
-		if _, err := io.ReadFull(tr, data); err != nil {
-			return nil, fmt.Errorf("tar entry %s: %v: %w", h.Name, err, ErrBadArchive)
+			if isOwn {
+				data = grow(buf, int(h.Size))
+			} else {
+				data = make([]byte, h.Size)
+			}
+			if _, err := io.ReadFull(tr, data); err != nil {
+				return nil, fmt.Errorf("tar entry %s: %v: %w", h.Name, err, ErrBadArchive)
+			}
 		}
 		switch {
 		case isOwn:
@@ -309,6 +405,17 @@ func kernelFromTarBuf(r io.Reader, release string, buf []byte) ([]byte, error) {
 		return single, nil
 	}
 	return nil, fmt.Errorf("no kernel BTF (%s.btf or vmlinux) in the tarball: %w", release, ErrBadArchive)
+}
+
+// isSparse reports whether h is a PAX sparse file, whose data in the tar is not its content.
+// (Old GNU sparse entries are not TypeReg and are skipped before.)
+func isSparse(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func btfFromELF(data []byte) (_ []byte, err error) {

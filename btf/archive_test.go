@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/gadgetpack/gadgetpack/internal/testtool"
 )
 
 func tarOf(tb testing.TB, entries ...string) []byte {
@@ -43,15 +46,23 @@ func TestKernelFromTar(t *testing.T) {
 		{"not a tar", []byte("garbage that is not a tar header at all............"), "", ErrBadArchive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := kernelFromTar(bytes.NewReader(tc.tar), "5.4.0-1")
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) || got != nil {
-					t.Fatalf("got %q, %v; want %v", got, err, tc.wantErr)
+			for _, read := range []struct {
+				how string
+				f   func([]byte, string) ([]byte, error)
+			}{
+				{"stream", func(b []byte, r string) ([]byte, error) { return kernelFromTar(bytes.NewReader(b), r) }},
+				{"in memory", kernelFromTarBytes},
+			} {
+				got, err := read.f(tc.tar, "5.4.0-1")
+				if tc.wantErr != nil {
+					if !errors.Is(err, tc.wantErr) || got != nil {
+						t.Fatalf("%s: got %q, %v; want %v", read.how, got, err, tc.wantErr)
+					}
+					continue
 				}
-				return
-			}
-			if err != nil || string(got) != tc.want {
-				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+				if err != nil || string(got) != tc.want {
+					t.Fatalf("%s: got %q, %v; want %q", read.how, got, err, tc.want)
+				}
 			}
 		})
 	}
@@ -87,12 +98,68 @@ func FuzzArchiveEntry(f *testing.F) {
 		if err != nil && got != nil {
 			t.Fatal("error with a result")
 		}
+		inMem, merr := kernelFromTarBytes(data, "5.4.0-1")
+		if (merr == nil) != (err == nil) || !bytes.Equal(inMem, got) {
+			t.Fatalf("in memory: %d bytes, %v; streamed: %d bytes, %v", len(inMem), merr, len(got), err)
+		}
 		if err == nil {
 			if _, err := ParseKernel(got); err != nil && !errors.Is(err, ErrBadBTF) {
 				t.Fatalf("ParseKernel: %v is not ErrBadBTF", err)
 			}
 		}
 	})
+}
+
+// TestReadKernelXZ reads every testdata tarball the three ways: xz into the worker's memory
+// file, xz through a pipe (a tarball over memTarCap), and the pure-Go reader; and a
+// truncated tarball is refused by the memory-file path, not taken for one too large.
+func TestReadKernelXZ(t *testing.T) {
+	testtool.Require(t, "xz")
+	ctx := context.Background()
+	entries, err := walkArchive(ctx, "testdata/archive", "all", nil)
+	if err != nil || len(entries) < 3 {
+		t.Fatal(len(entries), err)
+	}
+	var mem, small workerScratch
+	defer mem.close()
+	defer small.close()
+	exec, goxz := newDecompressor(true), newDecompressor(false)
+	for _, e := range entries {
+		t.Run(e.release, func(t *testing.T) {
+			want, err := goxz.readKernel(ctx, e, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := exec.readKernel(ctx, e, &mem)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("memory file: %d bytes, %v; want %d bytes", len(got), err, len(want))
+			}
+			if _, err := ParseKernel(got); err != nil {
+				t.Fatal(err)
+			}
+			defer func(c int64) { memTarCap = c }(memTarCap)
+			memTarCap = 64 << 10
+			got, err = exec.readKernel(ctx, e, &small)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("over memTarCap: %d bytes, %v; want %d bytes", len(got), err, len(want))
+			}
+			if small.memCap != 64<<10 {
+				t.Fatalf("memory file of %d bytes, want %d", small.memCap, 64<<10)
+			}
+		})
+	}
+	whole, err := os.ReadFile(entries[0].path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := entries[0]
+	bad.path = filepath.Join(t.TempDir(), "cut.btf.tar.xz")
+	if err := os.WriteFile(bad.path, whole[:len(whole)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := exec.readKernel(ctx, bad, &mem); !errors.Is(err, ErrBadArchive) || data != nil {
+		t.Fatalf("truncated tarball: %d bytes, %v; want ErrBadArchive", len(data), err)
+	}
 }
 
 // BenchmarkXZ compares the xz program with the pure-Go reader on one real kernel tarball.

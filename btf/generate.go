@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/therootcompany/xz"
+	"golang.org/x/sys/unix"
 )
 
 // Options configures Generate and GeneratePerObject. The zero value walks the whole archive
@@ -234,6 +235,7 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 		go func() {
 			defer wg.Done()
 			var scratch workerScratch
+			defer scratch.close()
 			for i := range next {
 				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets, &scratch)
 			}
@@ -316,6 +318,43 @@ type workerScratch struct {
 	data  []byte
 	types []rawType
 	xz    *xz.Reader
+
+	mem     *os.File // memory file xz writes into (see execXZ), nil until needed
+	memCap  int64    // its sealed size
+	memUsed int64    // the most any kernel wrote into it
+	memErr  error    // why it could not be made
+}
+
+// memFile returns the worker's memory file for xz's output: a memfd of memTarCap bytes,
+// sealed against growing and shrinking, made on first use. Pages a larger kernel filled are
+// kept for the next one.
+func (s *workerScratch) memFile() (*os.File, error) {
+	if s.mem != nil || s.memErr != nil {
+		return s.mem, s.memErr
+	}
+	fd, err := unix.MemfdCreate("btfgen-xz", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err == nil {
+		if err = unix.Ftruncate(fd, memTarCap); err == nil {
+			_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL)
+		}
+		if err != nil {
+			_ = unix.Close(fd)
+		}
+	}
+	if err != nil {
+		s.memErr = err
+		return nil, err
+	}
+	s.mem, s.memCap = os.NewFile(uintptr(fd), "btfgen-xz"), memTarCap
+	return s.mem, nil
+}
+
+// close releases the memory file.
+func (s *workerScratch) close() {
+	if s.mem != nil {
+		_ = s.mem.Close()
+		s.mem = nil
+	}
 }
 
 // minimizeKernel reads, parses and minimises one kernel for each object set. Nothing it
@@ -324,11 +363,10 @@ func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets 
 	if err := ctx.Err(); err != nil {
 		return kernelResult{err: err}
 	}
-	data, err := dec.readKernel(ctx, k, scratch)
+	data, err := dec.readKernel(ctx, k, scratch) // keeps its buffer in scratch.data
 	if err != nil {
 		return kernelResult{err: err}
 	}
-	scratch.data = data
 	raw, err := parseRawBTFInto(data, scratch.types)
 	if err != nil {
 		return kernelResult{err: err}
