@@ -9,8 +9,9 @@
 #   - xz -d alone over the archive (the floor for everything else);
 #   - bpftool loop (xargs -P, untar + bpftool gen min_core_btf): 1 object, 10 objects into one,
 #     10 objects once per object;
-#   - ours (btf.Generate / GeneratePerObject through btf/internal/benchcmd), the same three.
-# Then prints kernels/s and peak RSS (/usr/bin/time -v) of each.
+#   - ours (the CLI: gadgetpack btfgen -o OUT, and --per-object DIR), the same three.
+# Then prints, for each, the mean wall time, the mean user+sys CPU of the whole process tree
+# (hyperfine's, xz children included), kernels/s and peak RSS (/usr/bin/time -v).
 #
 # Usage: btf/bench.sh [COPIES] (default 10, i.e. 30 kernels). Needs bpftool, xz, hyperfine,
 # /usr/bin/time, python3, go.
@@ -58,7 +59,7 @@ one="$root/testdata/gadgets/trace_exec/amd64.bpf.o"
 [ -f "$one" ] || one="$here/testdata/core_fields.bpf.o"
 ten=$(ls "$work"/objs/*.bpf.o | tr '\n' ' ')
 
-(cd "$root" && go build -o "$work/benchcmd" ./btf/internal/benchcmd)
+(cd "$root" && go build -o "$work/gadgetpack" .)
 
 # the bpftool loop: one kernel per xargs slot, untar in memory to a temp file, minimise
 cat >"$work/loop.sh" <<'LOOP'
@@ -83,9 +84,9 @@ loop_1() { find "$arch" -name '*.btf.tar.xz' | xargs -P$jobs -I{} "$work/loop.sh
 loop_10() { find "$arch" -name '*.btf.tar.xz' | xargs -P$jobs -I{} "$work/loop.sh" "$work/out" {} $ten; }
 loop_10_per_object() { for o in $ten; do loop_one_of "\$o"; done; }
 loop_one_of() { find "$arch" -name '*.btf.tar.xz' | xargs -P$jobs -I{} "$work/loop.sh" "$work/out" {} "\$1"; }
-ours_1() { "$work/benchcmd" -archive "$arch" -jobs $jobs -o "$work/ours1.tar.gz" "$one" 2>/dev/null; }
-ours_10() { "$work/benchcmd" -archive "$arch" -jobs $jobs -o "$work/ours10.tar.gz" $ten 2>/dev/null; }
-ours_10_per_object() { "$work/benchcmd" -archive "$arch" -jobs $jobs -per-object "$work/per" $ten 2>/dev/null; }
+ours_1() { "$work/gadgetpack" btfgen -q --archive "$arch" --jobs $jobs -o "$work/ours1.tar.gz" "$one"; }
+ours_10() { "$work/gadgetpack" btfgen -q --archive "$arch" --jobs $jobs -o "$work/ours10.tar.gz" $ten; }
+ours_10_per_object() { "$work/gadgetpack" btfgen -q --archive "$arch" --jobs $jobs --per-object "$work/per" $ten; }
 CMDS
 
 names="xz_d loop_1 ours_1 loop_10 ours_10 loop_10_per_object ours_10_per_object"
@@ -98,20 +99,23 @@ hyperfine -w 1 -r "${RUNS:-3}" --export-json "$work/h.json" "$@"
 
 echo
 echo '(kernels/s counts kernel x object pairs for the per_object rows)'
-printf '%-20s %10s %12s %14s\n' command 'mean s' 'kernels/s' 'peak RSS MiB'
+printf '%-20s %10s %12s %12s %14s\n' command 'mean s' 'user+sys s' 'kernels/s' 'peak RSS MiB'
 for c in $names; do
 	/usr/bin/time -v -o "$work/time.$c" sh -c ". $work/cmds.sh; $c" >/dev/null 2>&1
 done
 python3 - "$work" "$n" $names <<'PY'
 import json, re, sys
 work, n, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-res = {r["command"]: r["mean"] for r in json.load(open(work + "/h.json"))["results"]}
+results = json.load(open(work + "/h.json"))["results"]
+res = {r["command"]: r["mean"] for r in results}
+cpu = {r["command"]: r["user"] + r["system"] for r in results}
 for c in names:
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{work}/time.{c}").read())
     per_obj = c.endswith("per_object")
-    print(f"{c:20s} {res[c]:10.2f} {n * (10 if per_obj else 1) / res[c]:12.1f} {int(rss.group(1)) / 1024 if rss else 0:14.1f}")
+    print(f"{c:20s} {res[c]:10.2f} {cpu[c]:12.2f} {n * (10 if per_obj else 1) / res[c]:12.1f} {int(rss.group(1)) / 1024 if rss else 0:14.1f}")
 x = res["xz_d"]
 print()
 for a, b in (("loop_1", "ours_1"), ("loop_10", "ours_10"), ("loop_10_per_object", "ours_10_per_object")):
-    print(f"{b}: {res[a] / res[b]:.2f}x faster than {a}; {res[b] / x:.2f}x of xz -d alone")
+    print(f"{b}: {res[a] / res[b]:.2f}x faster than {a}; {res[b] / x:.2f}x of xz -d alone"
+          f" (CPU: {cpu[a] / cpu[b]:.2f}x less than {a}; {cpu[b] / cpu['xz_d']:.2f}x of xz -d alone)")
 PY
