@@ -143,13 +143,19 @@ func newDecompressor(preferExec bool) *decompressor {
 	return d
 }
 
-// readKernel reads the kernel BTF of one archive entry, decompressed in memory and streamed
-// through the tar reader. s (may be nil) holds buffers reused from kernel to kernel; the
-// result may alias s.data.
-func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerScratch) ([]byte, error) {
+// readKernel reads the kernel BTF of one archive entry, decompressed in memory. s (may be
+// nil) holds buffers reused from kernel to kernel; the result may alias them (s.data, or the
+// memory file's mapping), so it is valid until the next call with s or s.close(). With a nil
+// s the result is the caller's own.
+func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerScratch) (data []byte, err error) {
 	if s == nil {
 		s = &workerScratch{}
-		defer s.close()
+		defer func() {
+			if s.memMap != nil {
+				data = bytes.Clone(data)
+			}
+			s.close()
+		}()
 	}
 	buf := s.data
 	f, err := os.Open(e.path)
@@ -206,8 +212,8 @@ var memTarCap int64 = 64 << 20
 // execXZ runs xz -dc on f and reads the kernel from its output.
 //
 // xz writes into a memory file of the worker (memfd, sized to memTarCap and sealed against
-// growing, so that a write beyond it fails), then the whole tarball is read with one pread
-// and the kernel's entry is sliced out of it. Through a pipe instead, each of xz's 8 KiB
+// growing, so that a write beyond it fails), which the worker keeps mapped read-only: the
+// kernel's entry is used in place, neither read nor copied. Through a pipe instead, each of xz's 8 KiB
 // writes would wake the reader, which is faster than xz: about a thousand wake-ups and
 // context switches per kernel, which cost more CPU than the reading itself. A tarball that
 // does not fit is streamed through a pipe (execXZStream); so is every tarball when the
@@ -251,17 +257,13 @@ func (d *decompressor) execXZ(ctx context.Context, f *os.File, e kernelEntry, s 
 		msg := strings.TrimSpace(stderr.String())
 		return nil, fmt.Errorf("archive entry %s: xz: %v: %s: %w", e.rel, werr, msg, ErrBadArchive)
 	}
-	tarData := grow(s.data, int(n))
-	if _, err := mem.ReadAt(tarData, 0); err != nil {
-		return nil, fmt.Errorf("archive entry %s: xz output: %w", e.rel, err)
-	}
-	s.data = tarData
 	// Pages beyond this tarball, left by a larger one, are given back: the memory file holds
 	// one kernel at a time.
 	if keep := (n + 4095) &^ 4095; s.memUsed > keep {
 		_ = unix.Fallocate(int(mem.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, keep, s.memUsed-keep)
 	}
 	s.memUsed = n
+	tarData := s.memMap[:n:n]
 	data, err := kernelFromTarBytes(tarData, e.release)
 	if err != nil {
 		return nil, fmt.Errorf("archive entry %s: %w", e.rel, err)

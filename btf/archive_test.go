@@ -111,7 +111,7 @@ func FuzzArchiveEntry(f *testing.F) {
 }
 
 // TestReadKernelXZ reads every testdata tarball the three ways: xz into the worker's memory
-// file, xz through a pipe (a tarball over memTarCap), and the pure-Go reader; and a
+// file (with a scratch, and without: a copy), xz through a pipe (a tarball over memTarCap), and the pure-Go reader; and a
 // truncated tarball is refused by the memory-file path, not taken for one too large.
 func TestReadKernelXZ(t *testing.T) {
 	testtool.Require(t, "xz")
@@ -136,6 +136,10 @@ func TestReadKernelXZ(t *testing.T) {
 			}
 			if _, err := ParseKernel(got); err != nil {
 				t.Fatal(err)
+			}
+			// without scratch, the result outlives the memory file
+			if own, err := exec.readKernel(ctx, e, nil); err != nil || !bytes.Equal(own, want) {
+				t.Fatalf("without scratch: %d bytes, %v; want %d bytes", len(own), err, len(want))
 			}
 			defer func(c int64) { memTarCap = c }(memTarCap)
 			memTarCap = 64 << 10

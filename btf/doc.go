@@ -35,13 +35,14 @@
 // 2-vCPU machine, BenchmarkXZ gives 108 ms per 5.5 MB kernel for xz -dc against 143 ms for the
 // Go reader when the machine is quiet (162 against 204 ms under a load of 6): the program is
 // about 1.3x faster. The program writes into a memory file of the worker (a memfd sealed at
-// 64 MiB), read back with one pread once xz exits, and the kernel's tar entry is used in
-// place: through a pipe, each of xz's 8 KiB writes woke the faster reader, a thousand context
-// switches per kernel that cost more CPU than the copy (30 kernels: user+sys 3.18 s -> 2.74 s,
-// xz alone 2.66 s). A larger tarball (a vmlinux ELF with modules) is decompressed again and
-// streamed through a pipe and the tar reader, never held whole. The Go reader, when used, is
-// reset per kernel so that its dictionary (64 MiB for xz -9 streams) is allocated once per
-// worker. Memory stays bounded by Jobs times one kernel (its tarball in the memory file, the
-// same bytes in the worker's buffer, and its type records, all reused from kernel to kernel);
-// the minimal BTFs waiting for their turn in the output are a few KiB each.
+// 64 MiB) that the worker keeps mapped read-only, and the kernel's tar entry is parsed in
+// place, neither read nor copied: through a pipe, each of xz's 8 KiB writes woke the faster
+// reader, a thousand context switches per kernel that cost more CPU than the parsing (30
+// kernels: user+sys 3.18 s -> 2.69 s, xz alone 2.52 s). A larger tarball (a vmlinux ELF with
+// modules) is decompressed again and streamed through a pipe and the tar reader, never held
+// whole. The Go reader, when used, is reset per kernel so that its dictionary (64 MiB for
+// xz -9 streams) is allocated once per worker. Memory stays bounded by Jobs times one kernel
+// (its tarball in the memory file, or its BTF in the worker's buffer, and its type records,
+// all reused from kernel to kernel; pages a larger tarball left are given back); the minimal
+// BTFs waiting for their turn in the output are a few KiB each.
 package btf

@@ -320,22 +320,27 @@ type workerScratch struct {
 	xz    *xz.Reader
 
 	mem     *os.File // memory file xz writes into (see execXZ), nil until needed
+	memMap  []byte   // mem mapped read-only, all memCap bytes
 	memCap  int64    // its sealed size
 	memUsed int64    // the most any kernel wrote into it
 	memErr  error    // why it could not be made
 }
 
 // memFile returns the worker's memory file for xz's output: a memfd of memTarCap bytes,
-// sealed against growing and shrinking, made on first use. Pages a larger kernel filled are
-// kept for the next one.
+// sealed against growing and shrinking (so the mapping never points past its end), mapped
+// read-only once, made on first use. Its pages are reused by the next kernel.
 func (s *workerScratch) memFile() (*os.File, error) {
 	if s.mem != nil || s.memErr != nil {
 		return s.mem, s.memErr
 	}
 	fd, err := unix.MemfdCreate("btfgen-xz", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	var m []byte
 	if err == nil {
 		if err = unix.Ftruncate(fd, memTarCap); err == nil {
 			_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL)
+		}
+		if err == nil {
+			m, err = unix.Mmap(fd, 0, int(memTarCap), unix.PROT_READ, unix.MAP_SHARED)
 		}
 		if err != nil {
 			_ = unix.Close(fd)
@@ -345,12 +350,16 @@ func (s *workerScratch) memFile() (*os.File, error) {
 		s.memErr = err
 		return nil, err
 	}
-	s.mem, s.memCap = os.NewFile(uintptr(fd), "btfgen-xz"), memTarCap
+	s.mem, s.memMap, s.memCap = os.NewFile(uintptr(fd), "btfgen-xz"), m, memTarCap
 	return s.mem, nil
 }
 
-// close releases the memory file.
+// close releases the memory file. Nothing may use a kernel read through it afterwards.
 func (s *workerScratch) close() {
+	if s.memMap != nil {
+		_ = unix.Munmap(s.memMap)
+		s.memMap = nil
+	}
 	if s.mem != nil {
 		_ = s.mem.Close()
 		s.mem = nil
