@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/cilium/ebpf/btf"
@@ -52,10 +53,17 @@ func (k *Kernel) candidateIndex(objs []*Object) map[string][]uint32 {
 		return names
 	}
 	b := k.raw
+	var filter prefixFilter
+	for n := range names {
+		filter.add(n)
+	}
 	for id := 1; id < len(b.types); id++ {
 		t := &b.types[id]
 		if t.nameOff == 0 || !kinds[t.kind()] {
 			continue
+		}
+		if w, ok := prefixWord(b.strs, t.nameOff); ok && !filter.has(w) {
+			continue // no wanted essential name starts like this one
 		}
 		name := b.strBytes(t.nameOff)
 		ess := name
@@ -67,6 +75,47 @@ func (k *Kernel) candidateIndex(objs []*Object) map[string][]uint32 {
 		}
 	}
 	return names
+}
+
+// prefixFilter is a 4096-bit set of the first four bytes of the wanted essential names (see
+// prefixWord), so that candidateIndex looks at the whole name of few kernel types: a kernel
+// name passes if its first four bytes could start a wanted essential name, with or without a
+// "___flavour" suffix.
+type prefixFilter [64]uint64
+
+func prefixHash(w uint32) uint32 { return (w * 0x9e3779b1) >> 20 }
+
+func (f *prefixFilter) set(w uint32) { h := prefixHash(w); f[h/64] |= 1 << (h % 64) }
+
+func (f *prefixFilter) has(w uint32) bool { h := prefixHash(w); return f[h/64]&(1<<(h%64)) != 0 }
+
+// add adds an essential name: its first four bytes (zero-padded when shorter), and for a
+// shorter one, the same followed by underscores, as a flavoured kernel name starts
+// ("ab___x" for "ab").
+func (f *prefixFilter) add(name string) {
+	var p [4]byte
+	copy(p[:], name)
+	f.set(binary.LittleEndian.Uint32(p[:]))
+	if len(name) < 4 {
+		for i := len(name); i < 4; i++ {
+			p[i] = '_'
+		}
+		f.set(binary.LittleEndian.Uint32(p[:]))
+	}
+}
+
+// prefixWord returns the first four bytes of the NUL-terminated string at off in strs, with
+// the terminator and anything after it zeroed; false when fewer than four bytes remain.
+func prefixWord(strs []byte, off uint32) (uint32, bool) {
+	if uint64(off)+4 > uint64(len(strs)) {
+		return 0, false
+	}
+	w := le32(strs[off:])
+	// The lowest byte with its high bit set in z is the first NUL (higher ones may be wrong).
+	if z := (w - 0x01010101) &^ w & 0x80808080; z != 0 {
+		w &= 1<<(bits.TrailingZeros32(z)-7) - 1
+	}
+	return w, true
 }
 
 var flavourSep = []byte("___")
