@@ -1,8 +1,10 @@
 package btf
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -67,6 +69,49 @@ func TestEssentialNameLen(t *testing.T) {
 		if got := essentialNameLen([]byte(tc.name)); got != tc.want {
 			t.Errorf("essentialNameLen(%q) = %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// bigEndian returns little-endian raw BTF in big-endian order: the header's fields and every
+// 32-bit word of the type section swapped, the strings as they are.
+func bigEndian(tb testing.TB, le []byte) []byte {
+	tb.Helper()
+	be := bytes.Clone(le)
+	binary.BigEndian.PutUint16(be, binary.LittleEndian.Uint16(le))
+	for off := 4; off < btfHeaderLen; off += 4 {
+		binary.BigEndian.PutUint32(be[off:], binary.LittleEndian.Uint32(le[off:]))
+	}
+	hdr := binary.LittleEndian.Uint32(le[4:])
+	typeOff, typeLen := hdr+binary.LittleEndian.Uint32(le[8:]), binary.LittleEndian.Uint32(le[12:])
+	for off := typeOff; off < typeOff+typeLen; off += 4 {
+		binary.BigEndian.PutUint32(be[off:], binary.LittleEndian.Uint32(le[off:]))
+	}
+	return be
+}
+
+// TestParseBigEndian checks that big-endian BTF (swapped to little-endian when parsed) gives
+// the same records and the same minimal BTF as the little-endian original.
+func TestParseBigEndian(t *testing.T) {
+	k := testKernels(t)[0]
+	le, err := parseRawBTF(k.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := parseRawBTF(bigEndian(t, k.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(le.types, be.types) || !bytes.Equal(le.data, be.data) || !bytes.Equal(le.strs, be.strs) {
+		t.Fatal("big-endian BTF parses differently")
+	}
+	objs := loadTestObjects(t, testObjectPaths(t))
+	want, err := Minimize(&Kernel{raw: le}, objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Minimize(&Kernel{raw: be}, objs...)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("minimal BTF from big-endian kernel: %d bytes, %v; want %d bytes", len(got), err, len(want))
 	}
 }
 
