@@ -131,13 +131,24 @@ func matchFilters(filters []string, rel string) bool {
 // 1.5-2x faster than the pure-Go reader here, see doc.go), the pure-Go reader otherwise.
 type decompressor struct {
 	xzPath string
+	// memOK: the xz program takes --no-sparse (XZ Utils does, BusyBox's xz does not), which
+	// the memory-file path needs (see execXZ); without it every tarball is streamed.
+	memOK bool
 }
+
+// emptyXZ is an xz stream of no bytes (printf ” | xz), to probe the xz program's options.
+var emptyXZ = []byte{0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04, 0xe6, 0xd6, 0xb4, 0x46,
+	0x00, 0x00, 0x00, 0x00, 0x1c, 0xdf, 0x44, 0x21, 0x1f, 0xb6, 0xf3, 0x7d, 0x01, 0x00, 0x00, 0x00,
+	0x00, 0x04, 0x59, 0x5a}
 
 func newDecompressor(preferExec bool) *decompressor {
 	d := &decompressor{}
 	if preferExec {
 		if p, err := exec.LookPath("xz"); err == nil {
 			d.xzPath = p
+			probe := exec.Command(p, "-dc", "--no-sparse")
+			probe.Stdin = bytes.NewReader(emptyXZ)
+			d.memOK = probe.Run() == nil
 		}
 	}
 	return d
@@ -217,7 +228,8 @@ var memTarCap int64 = 64 << 20
 // writes would wake the reader, which is faster than xz: about a thousand wake-ups and
 // context switches per kernel, which cost more CPU than the reading itself. A tarball that
 // does not fit is streamed through a pipe (execXZStream); so is every tarball when the
-// memory file cannot be made.
+// memory file cannot be made, or when xz lacks --no-sparse: in sparse mode it would seek over
+// runs of zeros, leaving the previous kernel's bytes there.
 func (d *decompressor) execXZ(ctx context.Context, f *os.File, e kernelEntry, s *workerScratch) ([]byte, error) {
 	stream := func() ([]byte, error) {
 		data, err := d.execXZStream(ctx, f, e, s.data)
@@ -225,6 +237,9 @@ func (d *decompressor) execXZ(ctx context.Context, f *os.File, e kernelEntry, s 
 			s.data = data
 		}
 		return data, err
+	}
+	if !d.memOK {
+		return stream()
 	}
 	mem, err := s.memFile()
 	if err != nil {

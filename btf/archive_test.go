@@ -124,6 +124,9 @@ func TestReadKernelXZ(t *testing.T) {
 	defer mem.close()
 	defer small.close()
 	exec, goxz := newDecompressor(true), newDecompressor(false)
+	if !exec.memOK {
+		t.Fatalf("xz %s does not take --no-sparse", exec.xzPath)
+	}
 	for _, e := range entries {
 		t.Run(e.release, func(t *testing.T) {
 			want, err := goxz.readKernel(ctx, e, nil)
@@ -163,6 +166,36 @@ func TestReadKernelXZ(t *testing.T) {
 	}
 	if data, err := exec.readKernel(ctx, bad, &mem); !errors.Is(err, ErrBadArchive) || data != nil {
 		t.Fatalf("truncated tarball: %d bytes, %v; want ErrBadArchive", len(data), err)
+	}
+}
+
+// TestReadKernelXZWithoutNoSparse: an xz that refuses --no-sparse (BusyBox's) is still used,
+// every tarball streamed through a pipe.
+func TestReadKernelXZWithoutNoSparse(t *testing.T) {
+	realXZ := testtool.Require(t, "xz")
+	dir := t.TempDir()
+	script := "#!/bin/sh\nfor a; do [ \"$a\" = --no-sparse ] && { echo \"xz: unrecognized option '$a'\" >&2; exit 1; }; done\nexec " + realXZ + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "xz"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	d := newDecompressor(true)
+	if d.xzPath != filepath.Join(dir, "xz") || d.memOK {
+		t.Fatalf("xz %s, memory file %v; want the fake xz without memory file", d.xzPath, d.memOK)
+	}
+	entries, err := walkArchive(context.Background(), "testdata/archive", "all", nil)
+	if err != nil || len(entries) == 0 {
+		t.Fatal(len(entries), err)
+	}
+	want, err := newDecompressor(false).readKernel(context.Background(), entries[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s workerScratch
+	defer s.close()
+	got, err := d.readKernel(context.Background(), entries[0], &s)
+	if err != nil || !bytes.Equal(got, want) || s.mem != nil {
+		t.Fatalf("%d bytes, %v, memory file %v; want %d bytes streamed", len(got), err, s.mem != nil, len(want))
 	}
 }
 
