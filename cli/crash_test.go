@@ -41,6 +41,13 @@ func TestCrashAtRandomInstants(t *testing.T) {
 	t.Logf("seed %d, build takes %v, tag %v", seed, spans["build"], spans["tag"])
 	rng := rand.New(rand.NewSource(seed))
 	const rounds = 24
+	killed := 0
+	defer func() {
+		t.Logf("%d of %d rounds killed before the command finished", killed, rounds)
+		if !t.Failed() && killed < rounds/3 {
+			t.Errorf("only %d of %d rounds were killed mid-run: the test crashed nothing", killed, rounds)
+		}
+	}()
 	for i := 0; i < rounds; i++ {
 		args := buildArgs
 		if i%2 == 1 {
@@ -56,6 +63,9 @@ func TestCrashAtRandomInstants(t *testing.T) {
 		time.Sleep(delay)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed++
+		}
 
 		rep, r := verifyJSON(t, dir)
 		if r.code != 0 || !rep.OK {
