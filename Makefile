@@ -9,8 +9,10 @@ export GOFLAGS ?= -mod=readonly
 
 all: build
 
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+
 build:
-	$(GO) build -trimpath -o $(BIN) .
+	$(GO) build -trimpath -ldflags "-X github.com/gadgetpack/gadgetpack/cli.version=$(VERSION)" -o $(BIN) .
 
 vet:
 	$(GO) vet $(PKGS)
