@@ -40,7 +40,7 @@ func helper(tb testing.TB, role string, env ...string) *exec.Cmd {
 func TestHelperProcess(t *testing.T) {
 	role := os.Getenv(helperEnv)
 	if role == "" {
-		t.Skip("only runs as a child process")
+		return // the body of a child process started by other tests; nothing to do here
 	}
 	root := os.Getenv("GP_LAYOUT")
 	err := func() error {
