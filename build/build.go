@@ -60,25 +60,21 @@ type plan struct {
 // it exists, as it was. A failure while writing leaves at most unreferenced blobs (gc removes
 // them) and every ref as it was. Errors name the file and what was wrong.
 //
-// With opts.BTFHubArchive set, the btfgen archives are made first (into temp files outside the
-// layout, removed afterwards) and then checked like given ones.
+// With opts.BTFHubArchive set, the btfgen archives are made once the inputs have passed (into
+// temp files outside the layout, removed afterwards) and then checked like given ones.
 func Build(ctx context.Context, layoutPath string, opts Options) (*Result, error) {
-	var warnings []string
-	if opts.BTFHubArchive != "" {
-		// The inputs first, so that a bad object gets its own error, not btfgen's.
-		if _, err := check(ctx, opts); err != nil {
-			return nil, err
-		}
-		targets, warns, cleanup, err := generateBTFGen(ctx, opts.BTFHubArchive, opts.BTFGenJobs, opts.Targets)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		opts.Targets, warnings = targets, warns
-	}
 	p, err := check(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	var warnings []string
+	if opts.BTFHubArchive != "" {
+		cleanup, warns, err := p.generateBTFGen(ctx, opts.BTFHubArchive, opts.BTFGenJobs)
+		defer cleanup()
+		if err != nil {
+			return nil, err
+		}
+		warnings = warns
 	}
 	store, err := layout.Init(layoutPath)
 	if err != nil {
@@ -123,10 +119,7 @@ func check(ctx context.Context, opts Options) (*plan, error) {
 			}
 		}
 		if t.BTFGen != "" {
-			in, err := checkStream(t.BTFGen, spec.MediaTypeBTFGen, func(r io.Reader, _ int64) error {
-				_, err := spec.CheckBTFGen(ctx, r, t.Arch)
-				return err
-			})
+			in, err := checkBTFGen(ctx, t.BTFGen, t.Arch)
 			if err != nil {
 				return nil, err
 			}
@@ -226,6 +219,14 @@ func checkStream(path, mediaType string, fn func(io.Reader, int64) error) (input
 	return input{path: path, mediaType: mediaType, digest: d.Digest(), size: size}, nil
 }
 
+// checkBTFGen hashes a btfgen archive and checks it with spec.CheckBTFGen for arch.
+func checkBTFGen(ctx context.Context, path, arch string) (input, error) {
+	return checkStream(path, spec.MediaTypeBTFGen, func(r io.Reader, _ int64) error {
+		_, err := spec.CheckBTFGen(ctx, r, arch)
+		return err
+	})
+}
+
 // writeFile streams a checked input into the store and confirms it is what was checked.
 func writeFile(ctx context.Context, store *layout.Store, in input) (ocispec.Descriptor, error) {
 	f, err := os.Open(in.path)
@@ -262,7 +263,7 @@ func (p *plan) write(ctx context.Context, store *layout.Store) (*Result, error) 
 	if p.config != nil {
 		config, err = writeBytes(ctx, store, spec.MediaTypeConfig, p.config)
 	} else {
-		config = ocispec.DescriptorEmptyJSON
+		config = spec.EmptyConfig()
 		_, err = writeBytes(ctx, store, config.MediaType, config.Data)
 	}
 	if err != nil {
