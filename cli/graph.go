@@ -39,13 +39,9 @@ func loadGraph(ctx context.Context, store *layout.Store, role string, desc ocisp
 	}
 	switch desc.MediaType {
 	case ocispec.MediaTypeImageIndex:
-		data, err := store.ReadAll(ctx, desc, maxDocumentBytes)
+		idx, err := readIndex(ctx, store, desc)
 		if err != nil {
 			return nil, err
-		}
-		var idx ocispec.Index
-		if err := json.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
 		if n.ArtifactType == "" {
 			n.ArtifactType = idx.ArtifactType
@@ -80,16 +76,23 @@ func loadGraph(ctx context.Context, store *layout.Store, role string, desc ocisp
 	return n, nil
 }
 
-// platforms lists the os/arch of an index's entries, or of the node itself.
-func (n *node) platforms() []string {
-	var out []string
-	if n.Platform != nil {
-		out = append(out, n.Platform.OS+"/"+n.Platform.Architecture)
+// readIndex reads and parses the image index desc points at.
+func readIndex(ctx context.Context, store *layout.Store, desc ocispec.Descriptor) (ocispec.Index, error) {
+	var idx ocispec.Index
+	data, err := store.ReadAll(ctx, desc, maxDocumentBytes)
+	if err != nil {
+		return idx, err
 	}
-	for _, c := range n.Children {
-		if c.Role == "manifest" && c.Platform != nil {
-			out = append(out, c.Platform.OS+"/"+c.Platform.Architecture)
-		}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return idx, fmt.Errorf("index %s: %w", desc.Digest, err)
 	}
-	return out
+	return idx, nil
+}
+
+// platform names a descriptor's platform as os/arch, or "" when it has none.
+func platform(d ocispec.Descriptor) string {
+	if d.Platform == nil {
+		return ""
+	}
+	return d.Platform.OS + "/" + d.Platform.Architecture
 }

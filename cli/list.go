@@ -47,13 +47,17 @@ func runList(cliContext *ucli.Context) error {
 	for _, d := range refs {
 		e := listEntry{Ref: d.Annotations[ocispec.AnnotationRefName], MediaType: d.MediaType, Digest: d.Digest.String(), Size: d.Size}
 		if d.MediaType == ocispec.MediaTypeImageIndex {
-			n, err := loadGraph(ctx, store, "index", d, 7) // the entries only
+			idx, err := readIndex(ctx, store, d)
 			if err != nil {
 				return fmt.Errorf("ref %s: %w", e.Ref, err)
 			}
-			e.Platforms = n.platforms()
-		} else if d.Platform != nil {
-			e.Platforms = []string{d.Platform.OS + "/" + d.Platform.Architecture}
+			for _, m := range idx.Manifests {
+				if p := platform(m); p != "" {
+					e.Platforms = append(e.Platforms, p)
+				}
+			}
+		} else if p := platform(d); p != "" {
+			e.Platforms = []string{p}
 		}
 		entries = append(entries, e)
 	}

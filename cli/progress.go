@@ -40,17 +40,34 @@ func isTerminal(w io.Writer) bool {
 
 // bytes reports done of total bytes.
 func (p *progress) bytes(done, total int64) {
-	if !p.enabled || time.Since(p.start) < time.Second {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	pct := 100.0
 	if total > 0 {
 		pct = float64(done) * 100 / float64(total)
 	}
-	rate := float64(done) / time.Since(p.start).Seconds() / (1 << 20)
-	fmt.Fprintf(p.w, "\r%s: %5.1f%% of %d MiB, %.0f MiB/s ", p.label, pct, total>>20, rate)
+	p.draw(func(elapsed float64) string {
+		return fmt.Sprintf("%5.1f%% of %d MiB, %.0f MiB/s", pct, total>>20, float64(done)/elapsed/(1<<20))
+	})
+}
+
+// count reports done of total items (kernels).
+func (p *progress) count(done, total int) {
+	p.draw(func(elapsed float64) string {
+		return fmt.Sprintf("%d/%d kernels, %.1f/s", done, total, float64(done)/elapsed)
+	})
+}
+
+// draw redraws the line with status(seconds since start), once a second has passed.
+func (p *progress) draw(status func(elapsed float64) string) {
+	if !p.enabled {
+		return
+	}
+	elapsed := time.Since(p.start)
+	if elapsed < time.Second {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r%s: %s ", p.label, status(elapsed.Seconds()))
 	p.drawn = true
 }
 
@@ -62,16 +79,4 @@ func (p *progress) done() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.drawn = false
 	}
-}
-
-// count reports done of total items (kernels).
-func (p *progress) count(done, total int) {
-	if !p.enabled || time.Since(p.start) < time.Second {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rate := float64(done) / time.Since(p.start).Seconds()
-	fmt.Fprintf(p.w, "\r%s: %d/%d kernels, %.1f/s ", p.label, done, total, rate)
-	p.drawn = true
 }

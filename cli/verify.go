@@ -75,7 +75,7 @@ func runVerify(cliContext *ucli.Context) error {
 		return err
 	}
 	if !report.OK {
-		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report, "error"))}
+		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report, layout.SeverityError))}
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func writeJSON(w io.Writer, v any) error {
 func writeReport(w io.Writer, r *layout.Report, quiet bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range r.Problems {
-		if quiet && p.Severity != "error" {
+		if quiet && p.Severity != layout.SeverityError {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Severity, p.Rule, p.Where, p.Message)
@@ -108,7 +108,7 @@ func writeReport(w io.Writer, r *layout.Report, quiet bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	errs, warns := countSeverity(r, "error"), countSeverity(r, "warning")
+	errs, warns := countSeverity(r, layout.SeverityError), countSeverity(r, layout.SeverityWarning)
 	verdict := "ok"
 	if !r.OK {
 		verdict = "FAILED"
