@@ -51,14 +51,9 @@ func (s *Store) openBlob(desc ocispec.Descriptor) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
-	case err != nil:
+	fi, err := lstatRegular(path)
+	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", desc.Digest, err)
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("blob %s: %s: %w", desc.Digest, fi.Mode().Type(), ErrNotRegular)
 	}
 	f, err := openNoFollow(path, fi)
 	if err != nil {
@@ -104,14 +99,12 @@ func (s *Store) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	fi, err := os.Lstat(path)
+	fi, err := lstatRegular(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("blob %s: %w", desc.Digest, err)
-	case !fi.Mode().IsRegular():
-		return false, fmt.Errorf("blob %s: %s: %w", desc.Digest, fi.Mode().Type(), ErrNotRegular)
 	case fi.Size() != desc.Size:
 		return false, fmt.Errorf("blob %s: file has %d bytes, descriptor says %d: %w", desc.Digest, fi.Size(), desc.Size, ErrSizeMismatch)
 	}
@@ -313,4 +306,25 @@ func (s *Store) publish(f *os.File, path string) (err error) {
 		return fmt.Errorf("layout %s: %w", s.root, err)
 	}
 	return nil
+}
+
+// sniffBytes is how much of a blob mayBeJSONObject reads.
+const sniffBytes = 4096
+
+// mayBeJSONObject reports whether desc's blob may hold a JSON object: the first byte of it that
+// is not JSON white space, within its first sniffBytes, is '{' (or there is none there in a
+// longer blob). It reads that much only, unverified: callers read a candidate again, verified.
+// A blob that cannot be opened is reported as false.
+func (s *Store) mayBeJSONObject(desc ocispec.Descriptor) bool {
+	f, err := s.openBlob(desc)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var buf [sniffBytes]byte
+	n, _ := io.ReadFull(f, buf[:])
+	if i := firstNonSpace(buf[:n]); i >= 0 {
+		return buf[i] == '{'
+	}
+	return n == len(buf)
 }

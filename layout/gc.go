@@ -204,24 +204,20 @@ func (s *Store) mark(ctx context.Context, d *indexDoc) (map[digest.Digest]bool, 
 		if marked[b.Digest] || b.Size > MaxJSONBytes || b.Size < 2 {
 			continue
 		}
-		data, err := s.ReadAll(ctx, ocispec.Descriptor{Digest: b.Digest, Size: b.Size}, MaxJSONBytes)
-		if err != nil || !isJSONObject(data) {
-			continue // a damaged or non-JSON blob refers to nothing
+		desc := ocispec.Descriptor{Digest: b.Digest, Size: b.Size}
+		if !s.mayBeJSONObject(desc) {
+			continue // an ELF, wasm or tar layer: read 4 KiB of it, not all
+		}
+		data, err := s.ReadAll(ctx, desc, MaxJSONBytes)
+		if err != nil {
+			continue // a damaged blob refers to nothing
 		}
 		dd, err := decodeDoc(data)
 		if err != nil || dd.Subject == nil {
 			continue
 		}
-		mt := dd.MediaType
-		if mt == "" {
-			switch {
-			case dd.Config != nil:
-				mt = ocispec.MediaTypeImageManifest
-			case dd.has("manifests"):
-				mt = ocispec.MediaTypeImageIndex
-			}
-		}
-		if !isManifestType(mt) && !isIndexType(mt) {
+		mt, ok := dd.referrerType()
+		if !ok {
 			continue
 		}
 		cands = append(cands, cand{ocispec.Descriptor{MediaType: mt, Digest: b.Digest, Size: b.Size}, dd.Subject.Digest})

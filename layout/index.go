@@ -24,6 +24,7 @@ import (
 // their order.
 type indexDoc struct {
 	fields  map[string]json.RawMessage
+	head    indexHeader // the typed view of fields, which no edit changes
 	entries []indexEntry
 }
 
@@ -75,7 +76,7 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 	if err := json.Unmarshal(rawManifests, &raws); err != nil {
 		return nil, fmt.Errorf("%s: manifests: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
 	}
-	d := &indexDoc{fields: fields, entries: make([]indexEntry, 0, len(raws))}
+	d := &indexDoc{fields: fields, head: h, entries: make([]indexEntry, 0, len(raws))}
 	for i, raw := range raws {
 		var desc ocispec.Descriptor
 		if !isJSONObject(raw) {
@@ -97,10 +98,7 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 
 // index returns the typed view of d.
 func (d *indexDoc) index() ocispec.Index {
-	var h indexHeader
-	if b, err := json.Marshal(d.fields); err == nil {
-		_ = json.Unmarshal(b, &h) // checked by parseIndexJSON
-	}
+	h := d.head
 	idx := ocispec.Index{
 		ArtifactType: h.ArtifactType,
 		Subject:      h.Subject,

@@ -61,15 +61,25 @@ func flockCtx(ctx context.Context, f *os.File, how int) error {
 	}
 }
 
+// openLockFile opens the lock file at path, creating it if absent (as ig does), never
+// following a symlink.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
 // lockPath opens (creating it if absent, as ig does) the lock file at path and takes an
 // exclusive or a shared flock on it, waiting until it is free or ctx is done.
 func lockPath(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	f, err := openLockFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
 	how := unix.LOCK_SH
 	if exclusive {

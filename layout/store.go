@@ -156,19 +156,13 @@ func mkdirDurable(dir string) error {
 // lockBlocking takes the exclusive index lock with a blocking flock(2), for Init, which has no
 // context.
 func lockBlocking(path string) (*fileLock, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+	f, err := openLockFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if err := flockRetry(f, unix.LOCK_EX); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
 	return &fileLock{f: f}, nil
 }
@@ -237,6 +231,6 @@ func readSmallFile(path string, max int64) (data []byte, err error) {
 
 // isJSONObject reports whether data's first non-space byte opens a JSON object.
 func isJSONObject(data []byte) bool {
-	t := bytes.TrimLeft(data, " \t\r\n")
-	return len(t) > 0 && t[0] == '{'
+	i := firstNonSpace(data)
+	return i >= 0 && data[i] == '{'
 }

@@ -306,16 +306,8 @@ func (v *verifier) sniffReferrer(bf *blobFile, data []byte) {
 	if err != nil || d.Subject == nil {
 		return
 	}
-	mt := d.MediaType
-	if mt == "" {
-		switch {
-		case d.Config != nil:
-			mt = ocispec.MediaTypeImageManifest
-		case d.has("manifests"):
-			mt = ocispec.MediaTypeImageIndex
-		}
-	}
-	if !isManifestType(mt) && !isIndexType(mt) {
+	mt, ok := d.referrerType()
+	if !ok {
 		return
 	}
 	v.mu.Lock()

@@ -67,6 +67,22 @@ func (d *doc) has(name string) bool {
 	return ok
 }
 
+// referrerType returns the media type of a document that has a subject, from its mediaType or,
+// when that is absent, from its shape (a config: a manifest; manifests: an index). ok is false
+// when it is neither a manifest nor an index.
+func (d *doc) referrerType() (mediaType string, ok bool) {
+	mt := d.MediaType
+	if mt == "" {
+		switch {
+		case d.Config != nil:
+			mt = ocispec.MediaTypeImageManifest
+		case d.has("manifests"):
+			mt = ocispec.MediaTypeImageIndex
+		}
+	}
+	return mt, isManifestType(mt) || isIndexType(mt)
+}
+
 // children returns d's successors for a document of media type mt: config then layers for a
 // manifest, manifests for an index. subject is not a successor.
 func (d *doc) children(mt string) []child {

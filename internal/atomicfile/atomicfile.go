@@ -8,29 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
-
-// tempInfix sits between ".<base>" and the random suffix of a temp file's name.
-const tempInfix = ".tmp-"
 
 // TempPrefix returns the prefix of the names of the temp files that Write creates for the file
 // named base: ".<base>.tmp-". Write's temp files are ".<base>.tmp-<random>" in the same
 // directory as the file.
 func TempPrefix(base string) string {
-	return "." + base + tempInfix
-}
-
-// IsTemp reports whether name (a base name) looks like one of Write's temp files for any file:
-// ".<something>.tmp-<random>".
-func IsTemp(name string) bool {
-	if !strings.HasPrefix(name, ".") {
-		return false
-	}
-	i := strings.LastIndex(name, tempInfix)
-	return i > 1 && i+len(tempInfix) < len(name)
+	return "." + base + ".tmp-"
 }
 
 // Write replaces the file at path with what r yields, so that a reader of path sees either the

@@ -21,8 +21,8 @@ var ErrInvalid = errors.New("invalid " + Env)
 // Now returns SOURCE_DATE_EPOCH as a UTC time when it is set, else the current time in UTC,
 // truncated to whole seconds either way. It returns ErrInvalid for a malformed value.
 func Now() (time.Time, error) {
-	v, ok := os.LookupEnv(Env)
-	if !ok || v == "" {
+	v := os.Getenv(Env)
+	if v == "" {
 		return time.Now().UTC().Truncate(time.Second), nil
 	}
 	sec, err := strconv.ParseInt(v, 10, 64)
@@ -30,13 +30,4 @@ func Now() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%s=%q: %w", Env, v, ErrInvalid)
 	}
 	return time.Unix(sec, 0).UTC(), nil
-}
-
-// Epoch reports whether SOURCE_DATE_EPOCH is set, and the time it names.
-func Epoch() (time.Time, bool, error) {
-	if v := os.Getenv(Env); v == "" {
-		return time.Time{}, false, nil
-	}
-	t, err := Now()
-	return t, err == nil, err
 }
