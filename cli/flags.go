@@ -38,12 +38,11 @@ func rulesFlag() *ucli.StringFlag {
 
 // ruleSet parses --rules.
 func ruleSet(cliContext *ucli.Context) (spec.RuleSet, error) {
-	switch v := cliContext.String("rules"); v {
-	case string(spec.RulesSeed), string(spec.RulesIG):
-		return spec.RuleSet(v), nil
-	default:
-		return "", usagef("invalid --rules %q: want seed or ig", v)
+	r, err := spec.ParseRuleSet(cliContext.String("rules"))
+	if err != nil {
+		return "", usagef("invalid --rules: %v", err)
 	}
+	return r, nil
 }
 
 // keyValue splits a KEY=VALUE flag value; flag names the flag in the error.

@@ -1,11 +1,30 @@
 package spec
 
+import ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 import "fmt"
 
 // Arches returns the architectures a gadget can be built for, in the order their manifests
 // appear in a gadget index: amd64, then arm64.
 func Arches() []string {
 	return []string{"amd64", "arm64"}
+}
+
+// gadgetPlatform reports whether p is a platform a gadget manifest may have: linux/amd64 or
+// linux/arm64.
+func gadgetPlatform(p *ocispec.Platform) bool {
+	return p != nil && p.OS == "linux" && archRank(p.Architecture) >= 0
+}
+
+// archRank is arch's place in a gadget index (amd64 first), or -1 for another architecture.
+func archRank(arch string) int {
+	switch arch {
+	case "amd64":
+		return 0
+	case "arm64":
+		return 1
+	}
+	return -1
 }
 
 // NormalizeArch returns the OCI (Go) name of an architecture: amd64 for amd64 or x86_64,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -17,16 +16,6 @@ func EmptyConfig() ocispec.Descriptor {
 	d := ocispec.DescriptorEmptyJSON
 	d.Data = slices.Clone(d.Data)
 	return d
-}
-
-// ConfigDescriptor returns the config descriptor of metadata stored byte for byte as the
-// config blob: media type MediaTypeConfig, its digest and size. It does not parse metadata.
-func ConfigDescriptor(metadata []byte) ocispec.Descriptor {
-	return ocispec.Descriptor{
-		MediaType: MediaTypeConfig,
-		Digest:    digest.FromBytes(metadata),
-		Size:      int64(len(metadata)),
-	}
 }
 
 // Manifest returns the JSON of one architecture's gadget manifest: schemaVersion 2, mediaType
@@ -112,7 +101,7 @@ func Index(entries []ocispec.Descriptor, annotations map[string]string) ([]byte,
 			return nil, fmt.Errorf("%s: no platform: %w", where, ErrBadDescriptor)
 		}
 		arch := e.Platform.Architecture
-		if !slices.Contains(Arches(), arch) || e.Platform.OS != "linux" {
+		if !gadgetPlatform(e.Platform) {
 			return nil, fmt.Errorf("%s: platform %s/%s, want linux/amd64 or linux/arm64: %w", where, e.Platform.OS, arch, ErrBadDescriptor)
 		}
 		if seen[arch] {
@@ -122,7 +111,7 @@ func Index(entries []ocispec.Descriptor, annotations map[string]string) ([]byte,
 	}
 	sorted := slices.Clone(entries)
 	slices.SortStableFunc(sorted, func(a, b ocispec.Descriptor) int {
-		return slices.Index(Arches(), a.Platform.Architecture) - slices.Index(Arches(), b.Platform.Architecture)
+		return archRank(a.Platform.Architecture) - archRank(b.Platform.Architecture)
 	})
 	return json.Marshal(ocispec.Index{
 		Versioned:   specs.Versioned{SchemaVersion: 2},

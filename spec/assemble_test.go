@@ -17,7 +17,7 @@ func layer(mediaType, content string) ocispec.Descriptor {
 }
 
 func TestManifestGolden(t *testing.T) {
-	config := ConfigDescriptor([]byte("name: x\n"))
+	config := configDescriptor([]byte("name: x\n"))
 	config.Annotations = map[string]string{AnnotationTitle: "x"}
 	got, err := Manifest(config, []ocispec.Descriptor{layer(MediaTypeEBPF, "elf"), layer(MediaTypeBTFGen, "tgz")},
 		map[string]string{AnnotationTitle: "x", AnnotationCreated: "1970-01-01T00:00:00Z", "a&b": "<c>"})
@@ -152,7 +152,7 @@ func TestIndexSorts(t *testing.T) {
 
 func TestManifestBad(t *testing.T) {
 	ebpf, wasm, btfgen := layer(MediaTypeEBPF, "e"), layer(MediaTypeWasm, "w"), layer(MediaTypeBTFGen, "b")
-	config := ConfigDescriptor([]byte("name: x\n"))
+	config := configDescriptor([]byte("name: x\n"))
 	badDigest := ebpf
 	badDigest.Digest = "sha256:1234"
 	empty := ebpf
@@ -221,7 +221,7 @@ func TestIndexBad(t *testing.T) {
 }
 
 func BenchmarkManifest(b *testing.B) {
-	config := ConfigDescriptor([]byte("name: x\n"))
+	config := configDescriptor([]byte("name: x\n"))
 	layers := []ocispec.Descriptor{layer(MediaTypeEBPF, "e"), layer(MediaTypeWasm, "w"), layer(MediaTypeBTFGen, "b")}
 	annotations := Annotations(&Metadata{Name: "x"}, time.Unix(0, 0), nil)
 	b.ReportAllocs()
@@ -230,4 +230,9 @@ func BenchmarkManifest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// configDescriptor is the config descriptor of metadata stored byte for byte as the config blob.
+func configDescriptor(metadata []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: MediaTypeConfig, Digest: digest.FromBytes(metadata), Size: int64(len(metadata))}
 }

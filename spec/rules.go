@@ -113,7 +113,6 @@ func (v *Violation) Finding() (severity, rule, where, message string) {
 
 // checker collects the violations of one check.
 type checker struct {
-	r     RuleSet
 	ctx   context.Context
 	fetch FetchFunc
 	out   []error
@@ -162,7 +161,7 @@ func (r RuleSet) CheckManifest(ctx context.Context, desc ocispec.Descriptor, m o
 	if !IsGadgetManifest(m) {
 		return nil
 	}
-	c := &checker{r: r, ctx: ctx, fetch: fetch}
+	c := &checker{ctx: ctx, fetch: fetch}
 	where := "manifest " + desc.Digest.String()
 	arch := ""
 	if desc.Platform != nil {
@@ -323,7 +322,7 @@ func (r RuleSet) CheckIndex(ctx context.Context, desc ocispec.Descriptor, idx oc
 	if !anyGadget {
 		return nil
 	}
-	c := &checker{r: r, ctx: ctx, fetch: fetch}
+	c := &checker{ctx: ctx, fetch: fetch}
 	where := "index " + desc.Digest.String()
 	entryWhere := func(i int) string { return fmt.Sprintf("%s manifests[%d] %s", where, i, idx.Manifests[i].Digest) }
 	var arches []string
@@ -337,8 +336,8 @@ func (r RuleSet) CheckIndex(ctx context.Context, desc ocispec.Descriptor, idx oc
 			}
 			continue
 		}
-		if a := e.Platform.Architecture; !slices.Contains(Arches(), a) || e.Platform.OS != "linux" {
-			c.add(RulePlatform, entryWhere(i), false, nil, "platform %s/%s, want linux/amd64 or linux/arm64", e.Platform.OS, a)
+		if !gadgetPlatform(e.Platform) {
+			c.add(RulePlatform, entryWhere(i), false, nil, "platform %s/%s, want linux/amd64 or linux/arm64", e.Platform.OS, e.Platform.Architecture)
 			continue
 		}
 		arch := e.Platform.Architecture
@@ -347,7 +346,7 @@ func (r RuleSet) CheckIndex(ctx context.Context, desc ocispec.Descriptor, idx oc
 				c.add(RulePlatformUnique, entryWhere(i), false, nil, "a second %s manifest", arch)
 				continue
 			}
-			if len(arches) > 0 && slices.Index(Arches(), arch) < slices.Index(Arches(), arches[len(arches)-1]) {
+			if len(arches) > 0 && archRank(arch) < archRank(arches[len(arches)-1]) {
 				c.add(RulePlatformOrder, entryWhere(i), false, nil, "%s after %s, want amd64 first", arch, arches[len(arches)-1])
 			}
 		}
@@ -451,7 +450,7 @@ func (r RuleSet) CheckRefTarget(ctx context.Context, desc ocispec.Descriptor, fe
 	}
 	name := desc.Annotations[AnnotationRefName]
 	where := fmt.Sprintf("index.json ref %q (%s)", name, desc.Digest)
-	c := &checker{r: r, ctx: ctx, fetch: fetch}
+	c := &checker{ctx: ctx, fetch: fetch}
 	gadget := false
 	switch desc.MediaType {
 	case ocispec.MediaTypeImageManifest:
