@@ -1,8 +1,10 @@
 package spec
 
-import ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+import (
+	"fmt"
 
-import "fmt"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 // Arches returns the architectures a gadget can be built for, in the order their manifests
 // appear in a gadget index: amd64, then arm64.
