@@ -154,20 +154,10 @@ func newDecompressor(preferExec bool) *decompressor {
 	return d
 }
 
-// readKernel reads the kernel BTF of one archive entry, decompressed in memory. s (may be
-// nil) holds buffers reused from kernel to kernel; the result may alias them (s.data, or the
-// memory file's mapping), so it is valid until the next call with s or s.close(). With a nil
-// s the result is the caller's own.
-func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerScratch) (data []byte, err error) {
-	if s == nil {
-		s = &workerScratch{}
-		defer func() {
-			if s.memMap != nil {
-				data = bytes.Clone(data)
-			}
-			s.close()
-		}()
-	}
+// readKernel reads the kernel BTF of one archive entry, decompressed in memory. s holds
+// buffers reused from kernel to kernel; the result may alias them (s.data, or the memory
+// file's mapping), so it is valid until the next call with s or s.close().
+func (d *decompressor) readKernel(ctx context.Context, e kernelEntry, s *workerScratch) ([]byte, error) {
 	buf := s.data
 	f, err := os.Open(e.path)
 	if err != nil {
@@ -286,6 +276,46 @@ func (d *decompressor) execXZ(ctx context.Context, f *os.File, e kernelEntry, s 
 	return data, nil
 }
 
+// memFile returns the worker's memory file for xz's output: a memfd of memTarCap bytes,
+// sealed against growing and shrinking (so the mapping never points past its end), mapped
+// read-only once, made on first use. Its pages are reused by the next kernel.
+func (s *workerScratch) memFile() (*os.File, error) {
+	if s.mem != nil || s.memErr != nil {
+		return s.mem, s.memErr
+	}
+	fd, err := unix.MemfdCreate("btfgen-xz", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	var m []byte
+	if err == nil {
+		if err = unix.Ftruncate(fd, memTarCap); err == nil {
+			_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL)
+		}
+		if err == nil {
+			m, err = unix.Mmap(fd, 0, int(memTarCap), unix.PROT_READ, unix.MAP_SHARED)
+		}
+		if err != nil {
+			_ = unix.Close(fd)
+		}
+	}
+	if err != nil {
+		s.memErr = err
+		return nil, err
+	}
+	s.mem, s.memMap, s.memCap = os.NewFile(uintptr(fd), "btfgen-xz"), m, memTarCap
+	return s.mem, nil
+}
+
+// close releases the memory file. Nothing may use a kernel read through it afterwards.
+func (s *workerScratch) close() {
+	if s.memMap != nil {
+		_ = unix.Munmap(s.memMap)
+		s.memMap = nil
+	}
+	if s.mem != nil {
+		_ = s.mem.Close()
+		s.mem = nil
+	}
+}
+
 // execXZStream runs xz -dc on r and reads the kernel from its output through a pipe. The tar
 // reader stops at the kernel's own entry; the rest is drained so that xz checks the whole
 // stream.
@@ -337,30 +367,31 @@ func grow(buf []byte, n int) []byte {
 	return make([]byte, n)
 }
 
-// kernelFromTar picks the kernel's own BTF from a btfhub tarball: the entry <release>.btf;
-// else an entry named vmlinux (raw BTF, or an ELF whose .BTF section is taken); else the only
-// entry ending in .btf. Module BTF entries are ignored. Returns an error wrapping
-// ErrBadArchive when the tar is broken or holds no kernel BTF.
-func kernelFromTar(r io.Reader, release string) ([]byte, error) {
-	return kernelFromTarBuf(r, release, nil)
-}
-
-// kernelFromTarBuf is kernelFromTar reading the kernel's own entry into buf when it fits. It
-// returns as soon as that entry is read.
+// kernelFromTarBuf picks the kernel's own BTF from a btfhub tarball read from r: the entry
+// <release>.btf; else an entry named vmlinux (raw BTF, or an ELF whose .BTF section is taken);
+// else the only entry ending in .btf. Module BTF entries are ignored. The kernel's own entry is
+// read into buf when it fits (buf may be nil), and it returns as soon as that entry is read.
+// Returns an error wrapping ErrBadArchive when the tar is broken or holds no kernel BTF.
 func kernelFromTarBuf(r io.Reader, release string, buf []byte) ([]byte, error) {
 	return kernelFromTarSrc(r, nil, release, buf)
 }
 
-// kernelFromTarBytes is kernelFromTar over a whole tarball in memory: the entry returned is a
-// slice of data, not a copy.
+// kernelFromTarBytes is kernelFromTarBuf over a whole tarball in memory: the entry returned is
+// a slice of data, not a copy.
 func kernelFromTarBytes(data []byte, release string) ([]byte, error) {
-	return kernelFromTarSrc(bytes.NewReader(data), data, release, nil)
+	return kernelFromTarSrc(nil, data, release, nil)
 }
 
-// kernelFromTarSrc reads the tar from r; when whole is not nil, r is a bytes.Reader over whole
-// and entries are sliced from whole where the tar reader left r, at the start of their data.
-func kernelFromTarSrc(r io.Reader, whole []byte, release string, buf []byte) ([]byte, error) {
-	br, _ := r.(*bytes.Reader)
+// kernelFromTarSrc reads the tar from stream, or when stream is nil from whole in memory:
+// then entries are sliced from whole where the tar reader left off, at the start of their
+// data, instead of being copied.
+func kernelFromTarSrc(stream io.Reader, whole []byte, release string, buf []byte) ([]byte, error) {
+	r := stream
+	var br *bytes.Reader // over whole, when reading from memory
+	if r == nil {
+		br = bytes.NewReader(whole)
+		r = br
+	}
 	tr := tar.NewReader(r)
 	var vmlinux, single []byte
 	btfEntries := 0
@@ -386,7 +417,7 @@ func kernelFromTarSrc(r io.Reader, whole []byte, release string, buf []byte) ([]
 			return nil, fmt.Errorf("tar entry %s: %d bytes: %w", h.Name, h.Size, ErrBadArchive)
 		}
 		var data []byte
-		if whole != nil && !isSparse(h) {
+		if br != nil && !isSparse(h) {
 			pos := int64(len(whole)) - int64(br.Len())
 			if h.Size > int64(len(whole))-pos {
 				return nil, fmt.Errorf("tar entry %s: %v: %w", h.Name, io.ErrUnexpectedEOF, ErrBadArchive)

@@ -50,7 +50,7 @@ func TestKernelFromTar(t *testing.T) {
 				how string
 				f   func([]byte, string) ([]byte, error)
 			}{
-				{"stream", func(b []byte, r string) ([]byte, error) { return kernelFromTar(bytes.NewReader(b), r) }},
+				{"stream", func(b []byte, r string) ([]byte, error) { return kernelFromTarBuf(bytes.NewReader(b), r, nil) }},
 				{"in memory", kernelFromTarBytes},
 			} {
 				got, err := read.f(tc.tar, "5.4.0-1")
@@ -75,7 +75,7 @@ func TestReadKernelVmlinuxELF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := kernelFromTar(bytes.NewReader(tarOf(t, "vmlinux", string(obj))), "x")
+	got, err := kernelFromTarBuf(bytes.NewReader(tarOf(t, "vmlinux", string(obj))), "x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +89,12 @@ func FuzzArchiveEntry(f *testing.F) {
 	f.Add(tarOf(f, "vmlinux", "\x7fELF"))
 	f.Add(tarOf(f, "a.btf", "a", "b.btf", "b"))
 	if e, err := walkArchive(context.Background(), "testdata/archive", "all", nil); err == nil && len(e) > 0 {
-		if data, err := newDecompressor(false).readKernel(context.Background(), e[0], nil); err == nil {
+		if data, err := readKernelAlone(context.Background(), newDecompressor(false), e[0]); err == nil {
 			f.Add(tarOf(f, "5.4.0-1.btf", string(data[:4096])))
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := kernelFromTar(bytes.NewReader(data), "5.4.0-1")
+		got, err := kernelFromTarBuf(bytes.NewReader(data), "5.4.0-1", nil)
 		if err != nil && got != nil {
 			t.Fatal("error with a result")
 		}
@@ -129,7 +129,7 @@ func TestReadKernelXZ(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Run(e.release, func(t *testing.T) {
-			want, err := goxz.readKernel(ctx, e, nil)
+			want, err := readKernelAlone(ctx, goxz, e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func TestReadKernelXZ(t *testing.T) {
 				t.Fatal(err)
 			}
 			// without scratch, the result outlives the memory file
-			if own, err := exec.readKernel(ctx, e, nil); err != nil || !bytes.Equal(own, want) {
+			if own, err := readKernelAlone(ctx, exec, e); err != nil || !bytes.Equal(own, want) {
 				t.Fatalf("without scratch: %d bytes, %v; want %d bytes", len(own), err, len(want))
 			}
 			defer func(c int64) { memTarCap = c }(memTarCap)
@@ -187,7 +187,7 @@ func TestReadKernelXZWithoutNoSparse(t *testing.T) {
 	if err != nil || len(entries) == 0 {
 		t.Fatal(len(entries), err)
 	}
-	want, err := newDecompressor(false).readKernel(context.Background(), entries[0], nil)
+	want, err := readKernelAlone(context.Background(), newDecompressor(false), entries[0])
 	if err != nil {
 		t.Fatal(err)
 	}

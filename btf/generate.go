@@ -18,7 +18,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/therootcompany/xz"
-	"golang.org/x/sys/unix"
 )
 
 // Options configures Generate and GeneratePerObject. The zero value walks the whole archive
@@ -44,7 +43,8 @@ type Options struct {
 	// skipped) and the total. It is called from one goroutine at a time.
 	Progress func(done, total int)
 
-	// execXZ lets tests and benchmarks force the pure-Go xz reader (false) or the program.
+	// forceGoXZ lets tests and benchmarks force the pure-Go xz reader even where the xz
+	// program is found.
 	forceGoXZ bool
 }
 
@@ -104,6 +104,7 @@ func GeneratePerObject(ctx context.Context, opts Options, objects []string, outD
 		ext = ".tar.zst"
 	}
 	names := map[string]string{}
+	outNames := make([]string, len(objs))
 	sets := make([][]*Object, len(objs))
 	for i, o := range objs {
 		n := strings.TrimSuffix(filepath.Base(objects[i]), ".o") + ext
@@ -111,6 +112,7 @@ func GeneratePerObject(ctx context.Context, opts Options, objects []string, outD
 			return nil, fmt.Errorf("objects %s and %s would both write %s: %w", prev, objects[i], n, ErrBadOptions)
 		}
 		names[n] = objects[i]
+		outNames[i] = n
 		sets[i] = []*Object{o}
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -132,7 +134,7 @@ func GeneratePerObject(ctx context.Context, opts Options, objects []string, outD
 		}
 	}()
 	for i := range objs {
-		f, err := os.Create(filepath.Join(outDir, strings.TrimSuffix(filepath.Base(objects[i]), ".o")+ext))
+		f, err := os.Create(filepath.Join(outDir, outNames[i]))
 		if err != nil {
 			return nil, err
 		}
@@ -218,6 +220,10 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 			return nil, err
 		}
 	}
+	var all []*Object // every set's objects, for the candidate index of each kernel
+	for _, set := range sets {
+		all = append(all, set...)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 
 	// Workers take kernels in archive order; the writer consumes results in the same order, so
@@ -237,7 +243,7 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 			var scratch workerScratch
 			defer scratch.close()
 			for i := range next {
-				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets, &scratch)
+				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets, all, &scratch)
 			}
 		}()
 	}
@@ -303,7 +309,7 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 		if err := w.close(); err != nil {
 			return nil, err
 		}
-		res.Bytes += w.n
+		res.Bytes += w.cw.n
 	}
 	slices.Sort(res.Skipped)
 	if len(kerrs) > 0 {
@@ -326,49 +332,9 @@ type workerScratch struct {
 	memErr  error    // why it could not be made
 }
 
-// memFile returns the worker's memory file for xz's output: a memfd of memTarCap bytes,
-// sealed against growing and shrinking (so the mapping never points past its end), mapped
-// read-only once, made on first use. Its pages are reused by the next kernel.
-func (s *workerScratch) memFile() (*os.File, error) {
-	if s.mem != nil || s.memErr != nil {
-		return s.mem, s.memErr
-	}
-	fd, err := unix.MemfdCreate("btfgen-xz", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	var m []byte
-	if err == nil {
-		if err = unix.Ftruncate(fd, memTarCap); err == nil {
-			_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL)
-		}
-		if err == nil {
-			m, err = unix.Mmap(fd, 0, int(memTarCap), unix.PROT_READ, unix.MAP_SHARED)
-		}
-		if err != nil {
-			_ = unix.Close(fd)
-		}
-	}
-	if err != nil {
-		s.memErr = err
-		return nil, err
-	}
-	s.mem, s.memMap, s.memCap = os.NewFile(uintptr(fd), "btfgen-xz"), m, memTarCap
-	return s.mem, nil
-}
-
-// close releases the memory file. Nothing may use a kernel read through it afterwards.
-func (s *workerScratch) close() {
-	if s.memMap != nil {
-		_ = unix.Munmap(s.memMap)
-		s.memMap = nil
-	}
-	if s.mem != nil {
-		_ = s.mem.Close()
-		s.mem = nil
-	}
-}
-
-// minimizeKernel reads, parses and minimises one kernel for each object set. Nothing it
-// returns aliases the scratch buffers.
-func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets [][]*Object, scratch *workerScratch) kernelResult {
+// minimizeKernel reads, parses and minimises one kernel for each object set; all is the
+// objects of every set. Nothing it returns aliases the scratch buffers.
+func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets [][]*Object, all []*Object, scratch *workerScratch) kernelResult {
 	if err := ctx.Err(); err != nil {
 		return kernelResult{err: err}
 	}
@@ -382,10 +348,6 @@ func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets 
 	}
 	scratch.types = raw.types
 	kern := &Kernel{raw: raw}
-	var all []*Object
-	for _, set := range sets {
-		all = append(all, set...)
-	}
 	names := kern.candidateIndex(all) // one scan of the kernel for every output
 	out := make([][]byte, len(sets))
 	for i, set := range sets {
@@ -401,7 +363,6 @@ type archiveWriter struct {
 	cw   *countingWriter
 	comp io.WriteCloser
 	tw   *tar.Writer
-	n    int64
 }
 
 type countingWriter struct {
@@ -457,6 +418,5 @@ func (w *archiveWriter) close() error {
 	if err := w.comp.Close(); err != nil {
 		return err
 	}
-	w.n = w.cw.n
 	return nil
 }

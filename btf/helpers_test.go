@@ -1,6 +1,7 @@
 package btf
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ var loadTestKernels = sync.OnceValues(func() ([]testKernel, error) {
 	d := newDecompressor(false)
 	var out []testKernel
 	for _, e := range entries {
-		data, err := d.readKernel(ctx, e, nil)
+		data, err := readKernelAlone(ctx, d, e)
 		if err != nil {
 			return nil, err
 		}
@@ -74,15 +75,25 @@ func testObjectPaths(tb testing.TB) []string {
 	return paths
 }
 
+// loadTestObjects loads paths with loadObjects.
 func loadTestObjects(tb testing.TB, paths []string) []*Object {
 	tb.Helper()
-	var objs []*Object
-	for _, p := range paths {
-		o, err := LoadObject(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		objs = append(objs, o)
+	objs, err := loadObjects(paths)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return objs
+}
+
+// readKernelAlone is d.readKernel with a scratch of its own, released before it returns: the
+// result is the caller's own (copied out of the memory file's mapping when it was used).
+func readKernelAlone(ctx context.Context, d *decompressor, e kernelEntry) (data []byte, err error) {
+	s := &workerScratch{}
+	defer func() {
+		if s.memMap != nil {
+			data = bytes.Clone(data)
+		}
+		s.close()
+	}()
+	return d.readKernel(ctx, e, s)
 }

@@ -26,7 +26,7 @@ func (m *marks) hasMember(id uint32, idx int) bool {
 // maxMarkDepth bounds the recursion of the marking functions: real BTF nests a few levels.
 const maxMarkDepth = 1000
 
-func (m *marks) enter(b *rawBTF, id uint32) error {
+func (m *marks) enter(id uint32) error {
 	m.depth++
 	if m.depth > maxMarkDepth {
 		return fmt.Errorf("type %d: nested deeper than %d: %w", id, maxMarkDepth, ErrBadBTF)
@@ -45,7 +45,7 @@ func errUnsupportedKind(b *rawBTF, id uint32) error {
 // structs and unions are kept without members; any other kind (forward declarations,
 // functions, variables, sections, tags) fails, as bpftool's "unsupported kind".
 func (m *marks) markType(b *rawBTF, id uint32, followPointers bool) error {
-	if err := m.enter(b, id); err != nil {
+	if err := m.enter(id); err != nil {
 		return err
 	}
 	defer m.leave()
@@ -93,7 +93,7 @@ func (m *marks) markType(b *rawBTF, id uint32, followPointers bool) error {
 // its members, recursively, except behind a pointer where it is kept empty; forward
 // declarations are kept.
 func (m *marks) markTypeMatch(b *rawBTF, id uint32, behindPtr bool) error {
-	if err := m.enter(b, id); err != nil {
+	if err := m.enter(id); err != nil {
 		return err
 	}
 	defer m.leave()

@@ -26,9 +26,6 @@ func ParseKernel(data []byte) (*Kernel, error) {
 	return &Kernel{raw: raw}, nil
 }
 
-// Types returns the number of types of the kernel BTF, void included.
-func (k *Kernel) Types() int { return len(k.raw.types) }
-
 // candidateIndex follows libbpf's bpf_core_add_cands over the whole kernel in one pass for
 // all the objects' local types: for each local essential name, the IDs, in increasing order,
 // of the named kernel types with that essential name and a kind some local type is compatible

@@ -22,12 +22,6 @@ type Object struct {
 	locals []string // essential local type names that need candidates, sorted, unique
 }
 
-// Name returns the name the object was loaded under (its path for LoadObject).
-func (o *Object) Name() string { return o.name }
-
-// Relocations returns the number of CO-RE relocation records of the object.
-func (o *Object) Relocations() int { return len(o.relos) }
-
 // LoadObject opens an eBPF ELF object and calls ReadObject.
 func LoadObject(path string) (_ *Object, err error) {
 	f, err := os.Open(path)

@@ -132,7 +132,7 @@ func parseRawBTFInto(data []byte, types []rawType) (*rawBTF, error) {
 		t := rawType{nameOff: le32(d[off:]), info: le32(d[off+4:]), sizeType: le32(d[off+8:]),
 			extra: uint32(off + 12)}
 		off += 12
-		vlen := int(t.info & 0xffff)
+		vlen := t.vlen()
 		var n int
 		switch t.kind() {
 		case kindPtr, kindTypedef, kindVolatile, kindConst, kindRestrict, kindFunc, kindTypeTag:
@@ -283,15 +283,9 @@ func (b *rawBTF) u32(off uint32) uint32 { return le32(b.data[off:]) }
 func (b *rawBTF) typ(id uint32) *rawType { return &b.types[id] }
 
 // str returns the NUL-terminated string at off, or "" when off is out of range.
-func (b *rawBTF) str(off uint32) string {
-	if off >= uint32(len(b.strs)) {
-		return ""
-	}
-	s := b.strs[off:]
-	return string(s[:bytes.IndexByte(s, 0)])
-}
+func (b *rawBTF) str(off uint32) string { return string(b.strBytes(off)) }
 
-// strBytes is str without a copy.
+// strBytes is str without a copy: nil when off is out of range.
 func (b *rawBTF) strBytes(off uint32) []byte {
 	if off >= uint32(len(b.strs)) {
 		return nil

@@ -13,7 +13,8 @@ import (
 // coreSpecMaxLen is libbpf's BPF_CORE_SPEC_MAX_LEN.
 const coreSpecMaxLen = 64
 
-// errNoMatch is the internal "0" of libbpf's tri-state matchers; errors are the "< 0".
+// errTooDeep is libbpf's -E2BIG for a spec longer than BPF_CORE_SPEC_MAX_LEN. libbpf's
+// tri-state matchers return (false, nil) here for its "0" (no match) and an error for its "< 0".
 var errTooDeep = fmt.Errorf("spec longer than %d: %w", coreSpecMaxLen, ErrRelocation)
 
 type accessor struct {
