@@ -61,6 +61,10 @@ var (
 	// ErrTooLarge is returned when a JSON document is over its size cap.
 	ErrTooLarge = errors.New("too large")
 
+	// ErrRefExists is returned by AddEntries when a ref is already in index.json for another
+	// digest and AddOptions.Force is not set.
+	ErrRefExists = errors.New("ref exists")
+
 	// ErrGraphIncomplete is returned by Tag when a blob of the graph to tag is absent or
 	// damaged, so that no ref ever points at an incomplete graph.
 	ErrGraphIncomplete = errors.New("graph incomplete")
