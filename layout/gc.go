@@ -192,35 +192,9 @@ func (s *Store) mark(ctx context.Context, d *indexDoc) (map[digest.Digest]bool, 
 		return nil, nil, err
 	}
 	// Referrers: small JSON blobs not kept yet whose subject is kept, until none is left.
-	type cand struct {
-		desc    ocispec.Descriptor
-		subject digest.Digest
-	}
-	var cands []cand
-	for _, b := range blobs {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		if marked[b.Digest] || b.Size > MaxJSONBytes || b.Size < 2 {
-			continue
-		}
-		desc := ocispec.Descriptor{Digest: b.Digest, Size: b.Size}
-		if !s.mayBeJSONObject(desc) {
-			continue // an ELF, wasm or tar layer: read 4 KiB of it, not all
-		}
-		data, err := s.ReadAll(ctx, desc, MaxJSONBytes)
-		if err != nil {
-			continue // a damaged blob refers to nothing
-		}
-		dd, err := decodeDoc(data)
-		if err != nil || dd.Subject == nil {
-			continue
-		}
-		mt, ok := dd.referrerType()
-		if !ok {
-			continue
-		}
-		cands = append(cands, cand{ocispec.Descriptor{MediaType: mt, Digest: b.Digest, Size: b.Size}, dd.Subject.Digest})
+	cands, err := s.referrersOf(ctx, blobs, func(d digest.Digest) bool { return marked[d] })
+	if err != nil {
+		return nil, nil, err
 	}
 	for changed := true; changed; {
 		changed = false

@@ -1,0 +1,248 @@
+package layout
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Closure is what a set of index.json entries carries with it: for export and copy.
+type Closure struct {
+	// Entries are the index.json entries to carry, in index.json order (entries given that are
+	// not in index.json come last, in the order given): the entries asked for, the digest-tag
+	// signature entries of every digest in the closure (sha256-<hex>, sha256-<hex>.sig and other
+	// cosign suffixes), and the unnamed entries whose digest is in the closure.
+	Entries []ocispec.Descriptor
+	// Blobs are every blob the entries reach, their referrers included, each digest once, in
+	// walk pre-order: a manifest or index comes before what it points at.
+	Blobs []ocispec.Descriptor
+	// Bytes is the total size of Blobs.
+	Bytes int64
+}
+
+// subjectRef is a manifest or index blob of the layout that has a subject.
+type subjectRef struct {
+	desc    ocispec.Descriptor
+	subject digest.Digest
+}
+
+// digestTagRE matches the tag of a digest-tag signature, attestation or SBOM (cosign's
+// sha256-<hex>.sig, .att, .sbom; the referrers tag schema's sha256-<hex>), with an optional
+// repository before it.
+var digestTagRE = regexp.MustCompile(`(?:^|:)(sha256)-([a-f0-9]{64})(?:\.[a-z]+)?$`)
+
+// digestTagOf returns the digest a digest-tag ref names, or "".
+func digestTagOf(ref string) digest.Digest {
+	m := digestTagRE.FindStringSubmatch(ref)
+	if m == nil {
+		return ""
+	}
+	return digest.NewDigestFromEncoded(digest.Algorithm(m[1]), m[2])
+}
+
+// Closure returns what entries carry: every blob they reach, their OCI 1.1 referrers (manifests
+// and indexes whose subject is in the closure, found by reading the layout's small JSON blobs;
+// a referrer's own referrers too) and the digest-tag signature entries of index.json that name a
+// digest of the closure, with what those reach in turn. Manifests and indexes are read
+// verified; other blobs must be present with their declared size (Exists). A blob that is
+// absent or damaged stops Closure with an error naming it and how it is reached, wrapping
+// ErrGraphIncomplete. Closure reads index.json under the shared lock once and takes no other
+// lock: a concurrent gc may still remove blobs of entries that are not named.
+func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &Closure{}
+	seen := map[digest.Digest]bool{}
+	walk := func(root ocispec.Descriptor) error {
+		if seen[root.Digest] {
+			return nil
+		}
+		return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+			if seen[desc.Digest] {
+				return nil
+			}
+			if !isManifestType(desc.MediaType) && !isIndexType(desc.MediaType) {
+				ok, err := s.Exists(ctx, desc)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+				}
+			}
+			seen[desc.Digest] = true
+			c.Blobs = append(c.Blobs, desc)
+			c.Bytes += desc.Size
+			return nil
+		})
+	}
+	wrap := func(what string, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("layout %s: %s: %w: %w", s.root, what, err, ErrGraphIncomplete)
+	}
+
+	// The entries asked for, in index.json order, then the others in the order given.
+	picked := make([]bool, len(d.entries))
+	var extra []ocispec.Descriptor
+	for _, want := range entries {
+		i := slices.IndexFunc(d.entries, func(e indexEntry) bool {
+			return e.desc.Digest == want.Digest && refName(e.desc) == refName(want)
+		})
+		if i < 0 {
+			extra = append(extra, want)
+			continue
+		}
+		picked[i] = true
+	}
+	for i, e := range d.entries {
+		if picked[i] {
+			if err := walk(e.desc); err != nil {
+				return nil, wrap(describeEntry(i, e.desc), err)
+			}
+		}
+	}
+	for _, e := range extra {
+		if err := walk(e); err != nil {
+			return nil, wrap(describeDesc(e), err)
+		}
+	}
+
+	// Referrers and digest-tag signatures, until nothing more joins.
+	var refs []subjectRef
+	refsRead := false
+	for changed := true; changed; {
+		changed = false
+		if !refsRead {
+			if refs, err = s.referrers(ctx, nil); err != nil {
+				return nil, err
+			}
+			refsRead = true
+		}
+		for _, r := range refs {
+			if !seen[r.desc.Digest] && seen[r.subject] {
+				if err := walk(r.desc); err != nil {
+					return nil, wrap("referrer "+string(r.desc.Digest), err)
+				}
+				changed = true
+			}
+		}
+		for i, e := range d.entries {
+			if picked[i] {
+				continue
+			}
+			if sub := digestTagOf(refName(e.desc)); sub != "" && seen[sub] {
+				if ok, _ := s.Exists(ctx, e.desc); !ok {
+					continue // a dangling signature tag: nothing to carry
+				}
+				picked[i] = true
+				if err := walk(e.desc); err != nil {
+					return nil, wrap(describeEntry(i, e.desc), err)
+				}
+				changed = true
+			}
+		}
+	}
+	for i, e := range d.entries {
+		if picked[i] || (refName(e.desc) == "" && seen[e.desc.Digest]) {
+			c.Entries = append(c.Entries, e.desc)
+		}
+	}
+	c.Entries = append(c.Entries, extra...)
+	return c, nil
+}
+
+// describeEntry names index.json entry i for errors: index.json[3](ref x).
+func describeEntry(i int, desc ocispec.Descriptor) string {
+	if r := refName(desc); r != "" {
+		return fmt.Sprintf("%s[%d](ref %s)", IndexFile, i, r)
+	}
+	return fmt.Sprintf("%s[%d](%s)", IndexFile, i, short(desc.Digest))
+}
+
+// describeDesc names a descriptor for errors: its ref, else its digest.
+func describeDesc(desc ocispec.Descriptor) string {
+	if r := refName(desc); r != "" {
+		return "ref " + r
+	}
+	return string(desc.Digest)
+}
+
+// Referrers returns the manifests and indexes of the layout whose subject is desc (OCI 1.1
+// referrers), sorted by digest. Each descriptor has the referrer's media type, its
+// artifactType (or, for a manifest without one, its config's media type, as the referrers API
+// reports it) and its annotations. They are found by reading the layout's JSON-looking blobs
+// of at most MaxJSONBytes; damaged blobs are skipped (verify reports them). It returns nil
+// when there is none.
+func (s *Store) Referrers(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	refs, err := s.referrers(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispec.Descriptor
+	for _, r := range refs {
+		if r.subject == desc.Digest {
+			out = append(out, r.desc)
+		}
+	}
+	return out, nil
+}
+
+// referrers lists the manifest and index blobs of the layout that have a subject, sorted by
+// digest, skipping the digests skip reports. It reads only blobs of at most MaxJSONBytes whose
+// first bytes look like a JSON object.
+func (s *Store) referrers(ctx context.Context, skip func(digest.Digest) bool) ([]subjectRef, error) {
+	blobs, err := s.listBlobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.referrersOf(ctx, blobs, skip)
+}
+
+// referrersOf is referrers over a blob list of listBlobs.
+func (s *Store) referrersOf(ctx context.Context, blobs []GCBlob, skip func(digest.Digest) bool) ([]subjectRef, error) {
+	var out []subjectRef
+	for _, b := range blobs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if (skip != nil && skip(b.Digest)) || b.Size > MaxJSONBytes || b.Size < 2 {
+			continue
+		}
+		desc := ocispec.Descriptor{Digest: b.Digest, Size: b.Size}
+		if !s.mayBeJSONObject(desc) {
+			continue // an ELF, wasm or tar layer: read 4 KiB of it, not all
+		}
+		data, err := s.ReadAll(ctx, desc, MaxJSONBytes)
+		if err != nil {
+			continue // a damaged blob refers to nothing
+		}
+		dd, err := decodeDoc(data)
+		if err != nil || dd.Subject == nil {
+			continue
+		}
+		mt, ok := dd.referrerType()
+		if !ok {
+			continue
+		}
+		desc.MediaType = mt
+		desc.ArtifactType = dd.ArtifactType
+		if desc.ArtifactType == "" && dd.Config != nil && isManifestType(mt) {
+			desc.ArtifactType = dd.Config.MediaType
+		}
+		if len(dd.Annotations) > 0 {
+			desc.Annotations = dd.Annotations
+		}
+		out = append(out, subjectRef{desc: desc, subject: dd.Subject.Digest})
+	}
+	slices.SortFunc(out, func(a, b subjectRef) int { return strings.Compare(string(a.desc.Digest), string(b.desc.Digest)) })
+	return out, nil
+}

@@ -1,0 +1,151 @@
+package layout
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// AddOptions tunes AddEntries. The zero value refuses to move an existing ref.
+type AddOptions struct {
+	// Force lets a named entry replace an entry of the same name that points at another
+	// digest. Without it such a conflict is an error (ErrRefExists) and nothing is written.
+	Force bool
+}
+
+// AddResult says what AddEntries changed.
+type AddResult struct {
+	Added     int // entries appended
+	Replaced  int // named entries moved to another digest (only with Force)
+	Unchanged int // entries already in index.json as given
+}
+
+// AddEntries merges entries into index.json in one locked read-modify-write, for import and
+// copy. A named entry (org.opencontainers.image.ref.name) whose ref is already there for the
+// same digest is left as it is; for another digest it is replaced where it stands when
+// opts.Force is set, else AddEntries returns ErrRefExists naming every such ref and writes
+// nothing. An unnamed entry is appended unless an unnamed entry of its digest is there already.
+// New entries keep the order given. Under the exclusive index lock, before writing, every
+// entry's graph is checked present and sound as Tag does; when one is not, AddEntries returns
+// ErrGraphIncomplete naming the entry and the first missing or damaged blob, and writes
+// nothing. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report bad entries.
+func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) (*AddResult, error) {
+	for _, e := range entries {
+		if err := checkEntry(e); err != nil {
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
+	}
+	var res AddResult
+	err := s.update(ctx, func(d *indexDoc) error {
+		res = AddResult{}
+		checked := map[digest.Digest]bool{}
+		for _, e := range entries {
+			if checked[e.Digest] {
+				continue
+			}
+			if err := s.checkGraph(ctx, e); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("layout %s: %s: %w: %w", s.root, describeDesc(e), err, ErrGraphIncomplete)
+			}
+			checked[e.Digest] = true
+		}
+		var conflicts []string
+		for _, e := range entries {
+			name := refName(e)
+			switch {
+			case name == "" && hasUnnamed(d, e.Digest), name != "" && currentDigest(d, name) == e.Digest && !hasOtherDigest(d, name, e.Digest):
+				res.Unchanged++
+			case name == "" || currentDigest(d, name) == "":
+				d.entries = append(d.entries, indexEntry{desc: e})
+				res.Added++
+			case !opts.Force:
+				conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, currentDigest(d, name), e.Digest))
+			default:
+				replaceNamed(d, e)
+				res.Replaced++
+			}
+		}
+		if len(conflicts) > 0 {
+			return fmt.Errorf("layout %s: %s (use force to move them): %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// checkEntry checks the fields of an index.json entry to add.
+func checkEntry(e ocispec.Descriptor) error {
+	if name := refName(e); name != "" {
+		if err := checkRef(name); err != nil {
+			return err
+		}
+	}
+	if err := checkDigest(e.Digest); err != nil {
+		return fmt.Errorf("%s: %w", describeDesc(e), err)
+	}
+	if err := checkMediaType(e.MediaType); err != nil {
+		return fmt.Errorf("%s: %s: %w", describeDesc(e), e.Digest, err)
+	}
+	if e.Size < 0 {
+		return fmt.Errorf("%s: size %d: %w", describeDesc(e), e.Size, ErrSizeMismatch)
+	}
+	return nil
+}
+
+// hasUnnamed reports whether index.json has an unnamed entry of digest dg.
+func hasUnnamed(d *indexDoc, dg digest.Digest) bool {
+	for _, e := range d.entries {
+		if refName(e.desc) == "" && e.desc.Digest == dg {
+			return true
+		}
+	}
+	return false
+}
+
+// hasOtherDigest reports whether an entry named name points at another digest than dg.
+func hasOtherDigest(d *indexDoc, name string, dg digest.Digest) bool {
+	for _, e := range d.entries {
+		if refName(e.desc) == name && e.desc.Digest != dg {
+			return true
+		}
+	}
+	return false
+}
+
+// currentDigest returns the digest the last entry named name points at (the one ig reads).
+func currentDigest(d *indexDoc, name string) digest.Digest {
+	var dg digest.Digest
+	for _, e := range d.entries {
+		if refName(e.desc) == name {
+			dg = e.desc.Digest
+		}
+	}
+	return dg
+}
+
+// replaceNamed puts e where the first entry of its name stands and drops the others of that
+// name, as Tag does.
+func replaceNamed(d *indexDoc, e ocispec.Descriptor) {
+	name := refName(e)
+	out := d.entries[:0:0]
+	placed := false
+	for _, cur := range d.entries {
+		if refName(cur.desc) != name {
+			out = append(out, cur)
+			continue
+		}
+		if !placed {
+			out = append(out, indexEntry{desc: e})
+			placed = true
+		}
+	}
+	d.entries = out
+}
