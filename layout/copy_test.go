@@ -1,0 +1,195 @@
+package layout
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+func TestCopy(t *testing.T) {
+	src := newStore(t)
+	c := t.Context()
+	a := buildImage(t, src, "a")
+	b := buildImage(t, src, "b")
+	if err := src.Tag(c, a.index, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Tag(c, b.index, "b"); err != nil {
+		t.Fatal(err)
+	}
+	sig := referrerOf(t, src, a.index, "sig")
+	ra, err := src.Resolve(c, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dst := newStore(t)
+	var last, total int64
+	res, err := Copy(c, src, dst, []ocispec.Descriptor{ra}, CopyOptions{Jobs: 3, Progress: func(d, t int64) { last, total = d, t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(a.all()) + 3 // the referrer, its empty config and its layer
+	if res.Blobs != want || res.Copied != want || res.Entries.Added != 1 || res.Written != res.Bytes || last != total || total != res.Bytes {
+		t.Fatalf("result %+v (progress %d/%d), want %d blobs copied and 1 entry added", res, last, total, want)
+	}
+	if got, err := dst.Resolve(c, "a"); err != nil || got.Digest != a.index.Digest {
+		t.Fatalf("a in target: %v %v", got.Digest, err)
+	}
+	if _, err := dst.Resolve(c, "b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("b was not asked for, but Resolve says %v", err)
+	}
+	if refs, _ := dst.Referrers(c, a.index); len(refs) != 1 || refs[0].Digest != sig.Digest {
+		t.Fatalf("referrer not carried: %v", refs)
+	}
+	verifyClean(t, dst)
+
+	// Again: nothing written.
+	res, err = Copy(c, src, dst, []ocispec.Descriptor{ra}, CopyOptions{})
+	if err != nil || res.Copied != 0 || res.Entries.Unchanged != 1 {
+		t.Fatalf("second copy: %+v %v", res, err)
+	}
+
+	// A ref of the target pointing elsewhere: refused whole, then forced.
+	rb, _ := src.Resolve(c, "b")
+	moved := rb
+	moved.Annotations = map[string]string{ocispec.AnnotationRefName: "a"}
+	before := readIndexBytes(t, dst)
+	if _, err := Copy(c, src, dst, []ocispec.Descriptor{moved}, CopyOptions{}); !errors.Is(err, ErrRefExists) {
+		t.Fatalf("conflict: err = %v, want ErrRefExists", err)
+	}
+	if !slices.Equal(before, readIndexBytes(t, dst)) {
+		t.Fatal("index.json changed by a refused copy")
+	}
+	if res, err := Copy(c, src, dst, []ocispec.Descriptor{moved}, CopyOptions{Force: true}); err != nil || res.Entries.Replaced != 1 {
+		t.Fatalf("forced: %+v %v", res, err)
+	}
+	// a's old blobs are garbage now; once collected, the target is clean.
+	plan, err := dst.PlanGC(c)
+	if err != nil || len(plan.Blobs) != want {
+		t.Fatalf("gc plan after the move: %v %v, want %d blobs", plan, err, want)
+	}
+	if err := dst.ApplyGC(c, plan); err != nil {
+		t.Fatal(err)
+	}
+	verifyClean(t, dst)
+}
+
+// verifyClean fails unless s verifies with no finding at all.
+func verifyClean(tb testing.TB, s *Store) {
+	tb.Helper()
+	rep, err := Verify(tb.Context(), s.Path(), VerifyOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !rep.OK || len(rep.Problems) > 0 {
+		tb.Fatalf("verify %s: %v", s.Path(), rep.Problems)
+	}
+}
+
+func TestCopyDamagedSource(t *testing.T) {
+	src := newStore(t)
+	c := t.Context()
+	a := buildImage(t, src, "a")
+	if err := src.Tag(c, a.index, "a"); err != nil {
+		t.Fatal(err)
+	}
+	ra, _ := src.Resolve(c, "a")
+	bad := a.layers[1]
+	path := filepath.Join(src.Path(), "blobs", "sha256", bad.Digest.Encoded())
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[100] ^= 1
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := newStore(t)
+	before := readIndexBytes(t, dst)
+	_, err = Copy(c, src, dst, []ocispec.Descriptor{ra}, CopyOptions{})
+	if !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), string(bad.Digest)) {
+		t.Fatalf("err = %v, want ErrDigestMismatch naming %s", err, bad.Digest)
+	}
+	if !slices.Equal(before, readIndexBytes(t, dst)) {
+		t.Fatal("index.json changed")
+	}
+	if ok, _ := dst.Exists(c, bad); ok {
+		t.Fatal("the damaged blob was published")
+	}
+}
+
+func TestCopyIGStore(t *testing.T) {
+	src, err := Open(copyDir(t, igStore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := t.Context()
+	refs, err := src.Refs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := newStore(t)
+	if _, err := Copy(c, src, dst, refs, CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	verifyClean(t, dst) // no dangling entry, no garbage blob: only what the refs carry
+	got, err := dst.Refs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(entryNames(got), entryNames(refs)) {
+		t.Fatalf("refs\n got %v\nwant %v", entryNames(got), entryNames(refs))
+	}
+}
+
+// TestCopyWaitsForIndexLock holds the target's index.json.lock as ig would (flock on another
+// open file) and checks that Copy waits for it, then lands.
+func TestCopyWaitsForIndexLock(t *testing.T) {
+	src := newStore(t)
+	c := t.Context()
+	a := buildImage(t, src, "a")
+	if err := src.Tag(c, a.index, "a"); err != nil {
+		t.Fatal(err)
+	}
+	ra, _ := src.Resolve(c, "a")
+	dst := newStore(t)
+	f, err := os.OpenFile(filepath.Join(dst.Path(), LockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Copy(c, src, dst, []ocispec.Descriptor{ra}, CopyOptions{})
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("Copy returned (%v) while the index lock was held", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if strings.Contains(string(readIndexBytes(t, dst)), `"a"`) {
+		t.Fatal("ref written before the lock was released")
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	verifyClean(t, dst)
+}
