@@ -81,7 +81,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			tagCommand(),
 			rmCommand(),
 			gcCommand(),
+			copyCommand(),
 			btfgenCommand(),
+			exportCommand(),
 		},
 	}
 	for _, c := range app.Commands {

@@ -1,0 +1,324 @@
+package tarball
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+// ExportOptions says what Export writes. The zero value exports every named entry of the
+// layout as a plain tar with mtime 0.
+type ExportOptions struct {
+	// Entries are the index.json entries to export (as Store.Resolve returns them); nil or
+	// empty exports every named entry (Store.Refs). What they carry comes along: see
+	// layout.Store.Closure.
+	Entries []ocispec.Descriptor
+
+	// Compression of the output; "" is None.
+	Compression Compression
+
+	// Exclude, when set, lists blobs to leave out: those the far side holds already (see
+	// HeldBlobs). index.json still lists every entry, so such a delta imports only on top of
+	// its base.
+	Exclude BlobSet
+
+	// ModTime is the mtime of every tar entry; the zero value means the Unix epoch. Callers pass
+	// SOURCE_DATE_EPOCH here when it is set.
+	ModTime time.Time
+
+	// PartSize, for ExportFile only, splits the output into parts FILE.000, FILE.001... of at
+	// most PartSize bytes (at least MinSplitSize); 0 writes one file. Export returns
+	// ErrBadOptions when it is set.
+	PartSize int64
+
+	// Progress, when set, is called about five times a second from another goroutine with the
+	// blob bytes written so far and the total of the blobs to write, and once more at the end.
+	Progress func(done, total int64)
+}
+
+// ExportResult is what an export wrote. It is the JSON object of `gadgetpack export --json`.
+type ExportResult struct {
+	// Path is the file ExportFile wrote (the parts' common prefix when split); "" for Export.
+	Path string `json:"path,omitempty"`
+	// Refs are the names of the named entries of the exported index.json, in its order.
+	Refs []string `json:"refs"`
+	// Entries is the number of entries of the exported index.json.
+	Entries int `json:"entries"`
+	// Blobs and BlobBytes count the blobs in the tar.
+	Blobs     int   `json:"blobs"`
+	BlobBytes int64 `json:"blob_bytes"`
+	// Excluded and ExcludedBytes count the blobs of the closure left out by Exclude.
+	Excluded      int   `json:"excluded"`
+	ExcludedBytes int64 `json:"excluded_bytes"`
+	// Compression is the output's compression.
+	Compression Compression `json:"compression"`
+	// Size is the number of bytes written (compressed, all parts together).
+	Size int64 `json:"size"`
+	// Digest is the sha256 of the bytes written, when they form one file or stream; "" for a
+	// split output (each Part has its own).
+	Digest digest.Digest `json:"digest,omitempty"`
+	// Parts are the files ExportFile wrote, with their sizes and digests (the lines of the
+	// checksum file); one part, Path itself, when not split.
+	Parts []Part `json:"parts,omitempty"`
+	// LayoutDigest is the sha256 of the exported index.json: what verify prints as the layout
+	// digest of the tarball, and of a fresh layout it is imported into.
+	LayoutDigest digest.Digest `json:"layout_digest"`
+}
+
+// layoutFileJSON is the exported oci-layout file, the bytes layout.Init writes.
+var layoutFileJSON = []byte(`{"imageLayoutVersion":"` + ocispec.ImageLayoutVersion + `"}`)
+
+// Export writes the tar of the layout's entries to w: what ig image export writes and ig image
+// import reads. Entries are regular files only, with no directory entry and no "./" prefix,
+// mtime opts.ModTime, uid and gid 0, empty user and group names, mode 0644, USTAR headers (PAX
+// only for a name over 100 bytes or a blob of 8 GiB or more): oci-layout first, then every
+// blob of the closure in walk pre-order (a manifest before what it points at), then a fresh
+// index.json of the closure's entries. The same layout and options give the same bytes.
+//
+// Blobs are streamed through Store.Fetch, verified: a blob that does not hash to its digest
+// stops the export with the layout's error naming it (ErrDigestMismatch, ErrShortRead...), and
+// the bytes already written to w are then not a valid tarball. Nothing is staged; memory stays
+// a few MiB whatever the layout's size. Export does not close w.
+//
+// It returns ErrBadOptions for bad options, layout.ErrNotFound when the layout has no named
+// entry and opts.Entries is empty, and Closure's errors (layout.ErrGraphIncomplete...).
+func Export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOptions) (*ExportResult, error) {
+	if opts.PartSize != 0 {
+		return nil, fmt.Errorf("part size with a stream output: %w", ErrBadOptions)
+	}
+	hw := &hashWriter{w: w, h: sha256.New()}
+	res, err := export(ctx, s, hw, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.Size = hw.n
+	res.Digest = digest.NewDigest(digest.SHA256, hw.h)
+	return res, nil
+}
+
+// ExportFile is Export to the file path, or to its parts path.000, path.001... when
+// opts.PartSize is set, beside a checksum file path.sha256 in sha256sum's format listing the
+// file or every part (see FileWriter). The output appears only when the export has succeeded:
+// until then it is written to temp files beside it, which a failure removes, so that a corrupt
+// layout leaves no output behind.
+func ExportFile(ctx context.Context, s *layout.Store, path string, opts ExportOptions) (*ExportResult, error) {
+	fw, err := NewFileWriter(path, opts.PartSize)
+	if err != nil {
+		return nil, err
+	}
+	defer fw.Abort()
+	cw := &countWriter{w: fw}
+	res, err := export(ctx, s, cw, opts)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := fw.Commit()
+	if err != nil {
+		return nil, err
+	}
+	res.Path, res.Size, res.Parts = path, cw.n, parts
+	if opts.PartSize == 0 {
+		res.Digest = parts[0].Digest
+	}
+	return res, nil
+}
+
+func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOptions) (*ExportResult, error) {
+	if _, err := ParseCompression(string(opts.Compression)); err != nil {
+		return nil, err
+	}
+	entries := opts.Entries
+	if len(entries) == 0 {
+		refs, err := s.Refs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(refs) == 0 {
+			return nil, fmt.Errorf("layout %s: no named entry to export: %w", s.Path(), layout.ErrNotFound)
+		}
+		entries = refs
+	}
+	cl, err := s.Closure(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	idxJSON, err := indexJSON(cl.Entries)
+	if err != nil {
+		return nil, err
+	}
+	res := &ExportResult{
+		Entries:      len(cl.Entries),
+		Refs:         []string{},
+		Compression:  opts.Compression,
+		LayoutDigest: digest.FromBytes(idxJSON),
+	}
+	if res.Compression == "" {
+		res.Compression = None
+	}
+	for _, e := range cl.Entries {
+		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
+			res.Refs = append(res.Refs, name)
+		}
+	}
+	blobs := make([]ocispec.Descriptor, 0, len(cl.Blobs))
+	for _, b := range cl.Blobs {
+		if opts.Exclude.Has(b.Digest) {
+			res.Excluded++
+			res.ExcludedBytes += b.Size
+			continue
+		}
+		blobs = append(blobs, b)
+		res.BlobBytes += b.Size
+	}
+	res.Blobs = len(blobs)
+
+	var done atomic.Int64
+	stop := startProgress(opts.Progress, &done, res.BlobBytes)
+	defer stop()
+
+	comp, err := NewCompressor(w, opts.Compression)
+	if err != nil {
+		return nil, err
+	}
+	tw := tar.NewWriter(comp)
+	mtime := opts.ModTime
+	if mtime.IsZero() {
+		mtime = time.Unix(0, 0)
+	}
+	if err := writeEntry(tw, layout.LayoutFile, int64(len(layoutFileJSON)), mtime, bytes.NewReader(layoutFileJSON)); err != nil {
+		return nil, err
+	}
+	if err := writeBlobs(ctx, s, tw, blobs, mtime, &done); err != nil {
+		return nil, err
+	}
+	if err := writeEntry(tw, layout.IndexFile, int64(len(idxJSON)), mtime, bytes.NewReader(idxJSON)); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("tar end: %w", err)
+	}
+	if err := comp.Close(); err != nil {
+		return nil, fmt.Errorf("%s end: %w", opts.Compression, err)
+	}
+	return res, nil
+}
+
+// indexJSON is the exported index.json: compact, fields in the image-spec's order, entries as
+// given; the bytes layout writes for the same entries.
+func indexJSON(entries []ocispec.Descriptor) ([]byte, error) {
+	if entries == nil {
+		entries = []ocispec.Descriptor{}
+	}
+	idx := ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: entries,
+	}
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	return data, nil
+}
+
+// maxUSTARSize is one more than the largest size a USTAR header holds (11 octal digits).
+const maxUSTARSize = 1 << 33
+
+// header returns the tar header of a file: the fields ig's reader needs and nothing that
+// varies between machines.
+func header(name string, size int64, mtime time.Time) *tar.Header {
+	h := &tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		Size:     size,
+		Mode:     0o644,
+		ModTime:  mtime,
+		Format:   tar.FormatUSTAR,
+	}
+	if len(name) > 100 || size >= maxUSTARSize {
+		h.Format = tar.FormatPAX
+	}
+	return h
+}
+
+// writeEntry writes one regular file of size bytes read from r.
+func writeEntry(tw *tar.Writer, name string, size int64, mtime time.Time, r io.Reader) error {
+	if err := tw.WriteHeader(header(name, size, mtime)); err != nil {
+		return fmt.Errorf("tar entry %s: %w", name, err)
+	}
+	if _, err := io.Copy(tw, r); err != nil {
+		return fmt.Errorf("tar entry %s: %w", name, err)
+	}
+	return nil
+}
+
+// startProgress calls progress about five times a second until the returned stop, which calls
+// it once more.
+func startProgress(progress func(done, total int64), done *atomic.Int64, total int64) (stop func()) {
+	if progress == nil {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				progress(done.Load(), total)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			wg.Wait()
+			progress(done.Load(), total)
+		})
+	}
+}
+
+// hashWriter hashes and counts what it writes to w.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (hw *hashWriter) Write(p []byte) (int, error) {
+	n, err := writeHashed(hw.w, hw.h, p)
+	hw.n += int64(n)
+	return n, err
+}
+
+// countWriter counts what it writes to w.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (cw *countWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	cw.n += int64(n)
+	return n, err
+}

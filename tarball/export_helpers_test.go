@@ -1,0 +1,215 @@
+package tarball
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+// Test helpers of export (prefixed ex, apart from import's).
+
+// exShared returns a path in ../shared beside the repository, skipping the test (failing in
+// CI) when it is absent.
+func exShared(tb testing.TB, parts ...string) string {
+	tb.Helper()
+	p := filepath.Join(append([]string{"..", "..", "shared"}, parts...)...)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("shared fixture %s: %v", p, err)
+		}
+		tb.Skipf("shared fixture %s: %v", p, err)
+	}
+	return p
+}
+
+// exCopyTree copies a directory of regular files.
+func exCopyTree(tb testing.TB, src, dst string) {
+	tb.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// exIGStore returns a copy of the real ig store of ../shared/interop/ig-store (signed gadgets:
+// cosign's .sig tag, an OCI 1.1 referrer, notation), opened.
+func exIGStore(tb testing.TB) *layout.Store {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "ig-store")
+	exCopyTree(tb, exShared(tb, "interop", "ig-store"), dir)
+	s, err := layout.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// exIGExport returns the real `ig image export` tarball of trace_open, extracted into a layout.
+func exIGExport(tb testing.TB) (*layout.Store, string) {
+	tb.Helper()
+	tarPath := exShared(tb, "interop", "ig-export", "trace_open.tar")
+	dir := filepath.Join(tb.TempDir(), "trace_open")
+	exExtract(tb, tarPath, dir)
+	s, err := layout.Open(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, tarPath
+}
+
+// exExtract extracts a plain tar of regular files (as export writes them) into dir with Go's
+// archive/tar, refusing anything else: the import that does not depend on package tarball.
+func exExtract(tb testing.TB, tarPath, dir string) {
+	tb.Helper()
+	f, err := os.Open(tarPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	exExtractReader(tb, f, dir)
+}
+
+func exExtractReader(tb testing.TB, r io.Reader, dir string) {
+	tb.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg || !filepath.IsLocal(h.Name) {
+			tb.Fatalf("tar entry %q: type %c: not a local regular file", h.Name, h.Typeflag)
+		}
+		p := filepath.Join(dir, h.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := io.Copy(out, tr); err != nil {
+			tb.Fatal(err)
+		}
+		if err := out.Close(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// exVerify runs layout.Verify on dir and fails on any error finding.
+func exVerify(tb testing.TB, dir string) *layout.Report {
+	tb.Helper()
+	rep, err := layout.Verify(context.Background(), dir, layout.VerifyOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !rep.OK {
+		for _, p := range rep.Problems {
+			tb.Log(p)
+		}
+		tb.Fatalf("layout %s does not verify", dir)
+	}
+	return rep
+}
+
+// exManifest writes an image manifest of config and layers into s (an empty config when
+// config is zero) and returns its descriptor; subject, when set, makes it a referrer.
+func exManifest(tb testing.TB, s *layout.Store, config ocispec.Descriptor, layers []ocispec.Descriptor, subject *ocispec.Descriptor, artifactType string) ocispec.Descriptor {
+	tb.Helper()
+	ctx := context.Background()
+	if config.Digest == "" {
+		config = exBlob(tb, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+	}
+	if layers == nil {
+		layers = []ocispec.Descriptor{}
+	}
+	m := ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: artifactType,
+		Config:       config,
+		Layers:       layers,
+		Subject:      subject,
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	desc, err := s.WriteBlob(ctx, bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	desc.MediaType = ocispec.MediaTypeImageManifest
+	desc.ArtifactType = artifactType
+	return desc
+}
+
+// exBlob writes data into s as a blob of mediaType.
+func exBlob(tb testing.TB, s *layout.Store, mediaType string, data []byte) ocispec.Descriptor {
+	tb.Helper()
+	desc, err := s.WriteBlob(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	desc.MediaType = mediaType
+	return desc
+}
+
+// exTarEntry is one entry of a tar, with its header and the sha256 of its content.
+type exTarEntry struct {
+	hdr  *tar.Header
+	data []byte // content, for files up to 1 MiB
+}
+
+// exReadTar reads every entry of a plain tar.
+func exReadTar(tb testing.TB, r io.Reader) []exTarEntry {
+	tb.Helper()
+	tr := tar.NewReader(r)
+	var out []exTarEntry
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		e := exTarEntry{hdr: h}
+		if h.Size <= 1<<20 {
+			if e.data, err = io.ReadAll(tr); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		out = append(out, e)
+	}
+}
