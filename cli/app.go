@@ -81,7 +81,6 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			tagCommand(),
 			rmCommand(),
 			gcCommand(),
-			copyCommand(),
 			btfgenCommand(),
 			exportCommand(),
 		},
