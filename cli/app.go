@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 )
@@ -39,10 +40,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "gadgetpack: %v\n", err)
 	}
 	var usage *usageError
-	if errors.As(err, &usage) {
+	if errors.As(err, &usage) || isMissingRequiredFlag(err) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// isMissingRequiredFlag reports urfave/cli's error for a required flag left out (its type is
+// unexported; the message is `Required flag "to" not set` or `Required flags "a, b" not set`).
+func isMissingRequiredFlag(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "Required flag") && strings.HasSuffix(msg, " not set")
 }
 
 // streams are the standard streams of one run, so that tests run commands in process.
@@ -81,6 +89,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			tagCommand(),
 			rmCommand(),
 			gcCommand(),
+			copyCommand(),
 			btfgenCommand(),
 			exportCommand(),
 		},

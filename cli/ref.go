@@ -36,3 +36,27 @@ func resolveRef(ctx context.Context, store *layout.Store, ref string) (ocispec.D
 	}
 	return ocispec.Descriptor{}, "", fmt.Errorf("ref %s in %s: %w", ref, store.Path(), layout.ErrNotFound)
 }
+
+// entriesFor returns the index.json entries that REF arguments name (resolveRef each), or every
+// named entry of the layout when there are none, for the commands that carry refs elsewhere.
+func entriesFor(ctx context.Context, store *layout.Store, refs []string) ([]ocispec.Descriptor, error) {
+	if len(refs) == 0 {
+		all, err := store.Refs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("layout %s holds no ref: %w", store.Path(), layout.ErrNotFound)
+		}
+		return all, nil
+	}
+	out := make([]ocispec.Descriptor, 0, len(refs))
+	for _, r := range refs {
+		desc, _, err := resolveRef(ctx, store, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, desc)
+	}
+	return out, nil
+}

@@ -24,11 +24,11 @@ type CopyOptions struct {
 
 // CopyResult says what Copy did.
 type CopyResult struct {
-	Entries AddResult // what happened to the target's index.json entries
-	Blobs   int       // blobs of the closure
-	Bytes   int64     // their total size
-	Copied  int       // blobs written into the target
-	Written int64     // their total size
+	Entries AddResult `json:"entries"` // what happened to the target's index.json entries
+	Blobs   int       `json:"blobs"`   // blobs of the closure
+	Bytes   int64     `json:"bytes"`   // their total size
+	Copied  int       `json:"copied"`  // blobs written into the target
+	Written int64     `json:"written"` // their total size
 }
 
 // Copy copies entries of src (index.json entries, as Refs or Resolve return them) with
@@ -36,7 +36,7 @@ type CopyResult struct {
 // signatures) into dst. Blobs dst lacks are streamed into it through Push, which verifies
 // them (a damaged source blob stops the copy with ErrDigestMismatch or ErrSizeMismatch naming
 // it); blobs dst has are not read. Then the entries are merged into dst's index.json in one
-// write under dst's index lock (AddEntries, which checks the graph complete under the lock),
+// write under dst's index lock (AddEntries; a ref conflict is found before any blob is written, which checks the graph complete under the lock),
 // the protocol ig's local store follows, so copying into ig's store while ig runs is safe: Copy
 // waits for the lock as long as ctx allows. On error no ref of dst has changed; blobs already
 // copied stay, unreferenced, for gc. src is only read.
@@ -44,6 +44,9 @@ func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, op
 	cl, err := src.Closure(ctx, entries)
 	if err != nil {
 		return nil, err
+	}
+	if err := dst.CheckEntries(ctx, cl.Entries, AddOptions{Force: opts.Force}); err != nil {
+		return nil, err // before any blob is written
 	}
 	res := &CopyResult{Blobs: len(cl.Blobs), Bytes: cl.Bytes}
 	jobs := opts.Jobs

@@ -18,9 +18,9 @@ type AddOptions struct {
 
 // AddResult says what AddEntries changed.
 type AddResult struct {
-	Added     int // entries appended
-	Replaced  int // named entries moved to another digest (only with Force)
-	Unchanged int // entries already in index.json as given
+	Added     int `json:"added"`     // entries appended
+	Replaced  int `json:"replaced"`  // named entries moved to another digest (only with Force)
+	Unchanged int `json:"unchanged"` // entries already in index.json as given
 }
 
 // AddEntries merges entries into index.json in one locked read-modify-write, for import and
@@ -55,21 +55,7 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 			checked[e.Digest] = true
 		}
 		var conflicts []string
-		for _, e := range entries {
-			name := refName(e)
-			switch {
-			case name == "" && hasUnnamed(d, e.Digest), name != "" && currentDigest(d, name) == e.Digest && !hasOtherDigest(d, name, e.Digest):
-				res.Unchanged++
-			case name == "" || currentDigest(d, name) == "":
-				d.entries = append(d.entries, indexEntry{desc: e})
-				res.Added++
-			case !opts.Force:
-				conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, currentDigest(d, name), e.Digest))
-			default:
-				replaceNamed(d, e)
-				res.Replaced++
-			}
-		}
+		res, conflicts = merge(d, entries, opts)
 		if len(conflicts) > 0 {
 			return fmt.Errorf("layout %s: %s (use force to move them): %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
 		}
@@ -79,6 +65,45 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 		return nil, err
 	}
 	return &res, nil
+}
+
+// CheckEntries reports, without the lock and without writing, whether AddEntries would refuse
+// entries because of a ref of the layout that points elsewhere (ErrRefExists naming them), so
+// that a command can stop before it writes any blob. AddEntries checks again under the lock.
+func (s *Store) CheckEntries(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) error {
+	for _, e := range entries {
+		if err := checkEntry(e); err != nil {
+			return fmt.Errorf("layout %s: %w", s.root, err)
+		}
+	}
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if _, conflicts := merge(d, entries, opts); len(conflicts) > 0 {
+		return fmt.Errorf("layout %s: %s (use force to move them): %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
+	}
+	return nil
+}
+
+// merge applies entries to d as AddEntries does and returns what changed, or the conflicts.
+func merge(d *indexDoc, entries []ocispec.Descriptor, opts AddOptions) (res AddResult, conflicts []string) {
+	for _, e := range entries {
+		name := refName(e)
+		switch {
+		case name == "" && hasUnnamed(d, e.Digest), name != "" && currentDigest(d, name) == e.Digest && !hasOtherDigest(d, name, e.Digest):
+			res.Unchanged++
+		case name == "" || currentDigest(d, name) == "":
+			d.entries = append(d.entries, indexEntry{desc: e})
+			res.Added++
+		case !opts.Force:
+			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, currentDigest(d, name), e.Digest))
+		default:
+			replaceNamed(d, e)
+			res.Replaced++
+		}
+	}
+	return res, conflicts
 }
 
 // checkEntry checks the fields of an index.json entry to add.
