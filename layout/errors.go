@@ -3,29 +3,33 @@ package layout
 import (
 	"errors"
 	"fmt"
+
+	"oras.land/oras-go/v2/errdef"
 )
 
 // Sentinel errors. Every error of this package that comes from the content of a layout or from
 // an argument wraps one of them, with a message naming the file, ref or digest; test with
-// errors.Is.
+// errors.Is. Where the layout stands in for oras-go's content interfaces (content.Storage,
+// content.TagResolver), the sentinel is errdef's own value, so that oras.Copy and its callers
+// recognize it.
 var (
 	// ErrNotFound is returned when a blob, a ref or an index.json entry is absent.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errdef.ErrNotFound
 
 	// ErrAlreadyExists is returned by Push when the blob is already in the layout.
-	ErrAlreadyExists = errors.New("already exists")
+	ErrAlreadyExists = errdef.ErrAlreadyExists
 
 	// ErrInvalidDigest is returned for a digest that does not parse, names an algorithm this
 	// package cannot compute, or has a malformed encoded part.
-	ErrInvalidDigest = errors.New("invalid digest")
+	ErrInvalidDigest = errdef.ErrInvalidDigest
 
 	// ErrInvalidReference is returned for a ref that is empty, looks like a digest, or breaks
 	// the image-layout grammar of org.opencontainers.image.ref.name.
-	ErrInvalidReference = errors.New("invalid reference")
+	ErrInvalidReference = errdef.ErrInvalidReference
 
 	// ErrInvalidMediaType is returned for a descriptor whose media type is empty or not of the
 	// RFC 6838 form type/subtype.
-	ErrInvalidMediaType = errors.New("invalid media type")
+	ErrInvalidMediaType = errdef.ErrInvalidMediaType
 
 	// ErrSizeMismatch is returned when content is longer or shorter than its descriptor says.
 	// ErrShortRead and ErrTrailingData wrap it.
@@ -58,8 +62,9 @@ var (
 	// type says.
 	ErrBadManifest = errors.New("invalid manifest")
 
-	// ErrTooLarge is returned when a JSON document is over its size cap.
-	ErrTooLarge = errors.New("too large")
+	// ErrTooLarge is returned when a JSON document is over its size cap. It wraps oras-go's
+	// errdef.ErrSizeExceedsLimit.
+	ErrTooLarge = fmt.Errorf("too large: %w", errdef.ErrSizeExceedsLimit)
 
 	// ErrRefExists is returned by AddEntries when a ref is already in index.json for another
 	// digest and AddOptions.Force is not set.
