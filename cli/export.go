@@ -130,13 +130,12 @@ func writeExportResult(w io.Writer, r *tarball.ExportResult, out string) error {
 		fmt.Fprintf(w, " %s", r.Compression)
 	}
 	fmt.Fprintln(w)
-	for _, p := range r.Parts {
-		if len(r.Parts) > 1 {
-			fmt.Fprintf(w, "part %s %s %d bytes\n", p.Path, p.Digest, p.Size)
-		}
-	}
 	if r.Digest != "" {
 		fmt.Fprintf(w, "digest %s\n", r.Digest)
+	} else {
+		for _, p := range r.Parts { // split: each part has its digest
+			fmt.Fprintf(w, "part %s %s %d bytes\n", p.Path, p.Digest, p.Size)
+		}
 	}
 	_, err := fmt.Fprintf(w, "layout digest %s\n", r.LayoutDigest)
 	return err

@@ -213,3 +213,57 @@ func exReadTar(tb testing.TB, r io.Reader) []exTarEntry {
 		out = append(out, e)
 	}
 }
+
+// exLayout is a small layout made for export tests: two tagged images sharing a layer, an OCI
+// 1.1 referrer of the first (by subject, not in index.json), a digest-tag signature of the
+// second (an index.json entry named ...:sha256-<hex>.sig), and a blob nothing points at.
+type exLayout struct {
+	s          *layout.Store
+	v1, v2     ocispec.Descriptor // the images' manifests, as tagged
+	referrer   ocispec.Descriptor // subject v1
+	sig        ocispec.Descriptor // tagged example.com/app:sha256-<v2>.sig
+	big        ocispec.Descriptor // v2's 3 MiB random layer
+	unreferred ocispec.Descriptor
+}
+
+const (
+	exRefV1 = "example.com/app:v1"
+	exRefV2 = "example.com/app:v2"
+)
+
+func exMakeLayout(tb testing.TB) *exLayout {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := layout.Init(filepath.Join(tb.TempDir(), "layout"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := &exLayout{s: s}
+	shared := exBlob(tb, s, ocispec.MediaTypeImageLayer, exRandom(70000, 10))
+	l.big = exBlob(tb, s, ocispec.MediaTypeImageLayer, exRandom(3<<20, 11))
+	cfg1 := exBlob(tb, s, "application/vnd.gadget.config.v1+yaml", []byte("name: one\n"))
+	cfg2 := exBlob(tb, s, "application/vnd.gadget.config.v1+yaml", []byte("name: two\n"))
+	l.v1 = exManifest(tb, s, cfg1, []ocispec.Descriptor{shared, exBlob(tb, s, ocispec.MediaTypeImageLayer, []byte("v1 only"))}, nil, "")
+	l.v2 = exManifest(tb, s, cfg2, []ocispec.Descriptor{shared, l.big}, nil, "")
+	l.referrer = exManifest(tb, s, ocispec.Descriptor{}, []ocispec.Descriptor{exBlob(tb, s, "application/vnd.example.signature", []byte("signature of v1"))}, &l.v1, "application/vnd.example.signature")
+	l.sig = exManifest(tb, s, ocispec.Descriptor{}, []ocispec.Descriptor{exBlob(tb, s, "application/vnd.dev.cosign.simplesigning.v1+json", []byte(`{"critical":{}}`))}, nil, "")
+	l.unreferred = exBlob(tb, s, "application/octet-stream", []byte("nobody points at me"))
+	for _, e := range []struct {
+		ref string
+		d   ocispec.Descriptor
+	}{
+		{exRefV1, l.v1},
+		{exRefV2, l.v2},
+		{"example.com/app:sha256-" + l.v2.Digest.Encoded() + ".sig", l.sig},
+	} {
+		if err := s.Tag(ctx, e.d, e.ref); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, p := range []*ocispec.Descriptor{&l.v1, &l.v2, &l.sig} {
+		if *p, err = s.Resolve(ctx, p.Digest.String()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return l
+}
