@@ -28,7 +28,7 @@ test: build
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # The main job on the bundled example, with nothing but Go: build the testdata gadgets for
-# amd64 and arm64 into a layout, verify it, list and inspect it.
+# amd64 and arm64 into a layout, verify it, list and inspect it, export it to a tarball.
 DEMO := out/demo
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -40,10 +40,13 @@ demo: build
 	@echo '== what it holds'
 	$(BIN) list --layout $(DEMO)/bundle
 	$(BIN) inspect --layout $(DEMO)/bundle trace_exec
+	@echo '== export the layout to one tarball (the tar ig image import reads), with bundle.tar.sha256'
+	SOURCE_DATE_EPOCH=1700000000 $(BIN) export --layout $(DEMO)/bundle -o $(DEMO)/bundle.tar
 
 # Benchmarks side by side with the physical limit and the peer tools; see scripts/bench.sh.
 bench: build
 	./scripts/bench.sh
+	./scripts/bench-tarball.sh
 
 # Each fuzz target for FUZZTIME (default 20s).
 FUZZTIME ?= 20s

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# make bench, tarball part: export and import of a 1 GiB layout side by side, in one run, with
+# tar (the physical limit of moving the bytes) and skopeo (the peer tool).
+#   BENCH_BYTES   size of the benchmark layout (default 1 GiB)
+#   BENCH_DIR     where the fixtures are cached (default ${TMPDIR:-/tmp}/gadgetpack-bench); the
+#                 layout is the one scripts/bench.sh makes (same recipe, same cache)
+#   BENCH_RUNS    hyperfine runs per command (default 5)
+# Prints the figures and their ratios; exits non-zero only if a command fails, not on a missed
+# goal (goals are read, not asserted).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_BYTES=${BENCH_BYTES:-1073741824}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/gadgetpack-bench}
+RUNS=${BENCH_RUNS:-5}
+GP=$PWD/gadgetpack
+JOBS=$(nproc)
+[ -x "$GP" ] || go build -trimpath -o "$GP" .
+for t in hyperfine /usr/bin/time python3 sha256sum openssl tar skopeo; do
+  command -v "$t" >/dev/null || { echo "bench: $t is needed (apt-get install hyperfine time python3 openssl tar skopeo)"; exit 1; }
+done
+
+# A layout of BENCH_BYTES of random blobs (sizes from 256 KiB to 32 MiB) under one image
+# manifest: scripts/bench.sh's recipe, so that both scripts share the cached fixture.
+make_layout() {
+  local dir=$1 bytes=$2
+  [ -f "$dir/.complete-$bytes" ] && return 0
+  rm -rf "$dir" && mkdir -p "$dir/blobs/sha256"
+  printf '{"imageLayoutVersion":"1.0.0"}' > "$dir/oci-layout"
+  local total=0 i=0 layers="" sizes=(262144 1048576 4194304 33554432 8388608 524288 16777216 2097152)
+  while [ "$total" -lt "$bytes" ]; do
+    local size=${sizes[$((i % ${#sizes[@]}))]}
+    [ $((total + size)) -gt "$bytes" ] && size=$((bytes - total))
+    head -c "$size" /dev/urandom > "$dir/blobs/tmp"
+    local hex; hex=$(sha256sum "$dir/blobs/tmp" | cut -d' ' -f1)
+    mv "$dir/blobs/tmp" "$dir/blobs/sha256/$hex"
+    layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"sha256:$hex\",\"size\":$size}"
+    total=$((total + size)); i=$((i + 1))
+  done
+  printf '{}' > "$dir/blobs/tmp"; local chex; chex=$(sha256sum "$dir/blobs/tmp" | cut -d' ' -f1); mv "$dir/blobs/tmp" "$dir/blobs/sha256/$chex"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:%s","size":2},"layers":[%s]}' "$chex" "$layers" > "$dir/blobs/tmp"
+  local mhex msize; mhex=$(sha256sum "$dir/blobs/tmp" | cut -d' ' -f1); msize=$(stat -c %s "$dir/blobs/tmp")
+  mv "$dir/blobs/tmp" "$dir/blobs/sha256/$mhex"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"example.com/bench/data:latest"}}]}' "$mhex" "$msize" > "$dir/index.json"
+  touch "$dir/.complete-$bytes"
+}
+
+# peak_rss CMD...: the maximum resident set size of CMD in KiB.
+peak_rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
+
+# mean_of JSON: the mean time of each command in a hyperfine export, one per line.
+mean_of() { python3 -c 'import json,sys; [print("%.4f" % r["mean"]) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
+
+echo "== fixtures: $(numfmt --to=iec "$BENCH_BYTES") layout in $BENCH_DIR ($JOBS CPUs)"
+make_layout "$BENCH_DIR/verify" "$BENCH_BYTES"
+L=$BENCH_DIR/verify
+REF=example.com/bench/data:latest
+W=$BENCH_DIR/tarball     # outputs, on the same file system as the layout
+rm -rf "$W" && mkdir -p "$W"
+mb=$(python3 -c "print($BENCH_BYTES/1048576)")
+FILES="oci-layout blobs/sha256 index.json"
+
+echo
+echo "== export: gadgetpack export vs tar cf of the same files vs skopeo copy oci: -> oci-archive:"
+echo "   (warm cache; every output is removed and the disk synced before each run; gadgetpack"
+echo "   -o FILE fsyncs its output and hashes it for FILE.sha256, so tar cf is shown with and"
+echo "   without a final fsync, and gadgetpack -o - > FILE without one)"
+hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$W/export.json" \
+  --prepare "rm -rf $W/out* $W/.out*; sync" \
+  -n 'tar cf' "tar cf $W/out.tar -C $L $FILES" \
+  -n 'tar cf + fsync' "tar cf $W/out.tar -C $L $FILES && sync $W/out.tar" \
+  -n 'gadgetpack export -o FILE' "$GP export --quiet --layout $L -o $W/out.tar" \
+  -n 'gadgetpack export -o - > FILE' "$GP export --quiet --layout $L -o - > $W/out.tar 2>/dev/null" \
+  -n 'skopeo copy oci: oci-archive:' "skopeo copy --quiet oci:$L:$REF oci-archive:$W/out.tar:$REF" >/dev/null
+read -r t_tar t_tarsync t_gp t_gpstd t_skopeo < <(mean_of "$W/export.json" | xargs)
+rm -rf "$W"/out*
+rss_export=$(peak_rss "$GP" export --quiet --layout "$L" -o "$W/bundle.tar")
+python3 - "$mb" "$t_tar" "$t_tarsync" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" <<'PY'
+import sys
+mb, tar, tarsync, gp, gpstd, sk, rss = map(float, sys.argv[1:])
+for name, t in [("tar cf", tar), ("tar cf + fsync", tarsync), ("gadgetpack export -o FILE", gp),
+                ("gadgetpack export -o - > FILE", gpstd), ("skopeo copy oci: oci-archive:", sk)]:
+    print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s)")
+print(f"peak RSS gadgetpack export {rss/1024:.1f} MiB (goal < 64 MiB)")
+print(f"ratio export/tar cf {tar/gp:.3f}, -o - vs tar cf {tar/gpstd:.3f}, vs tar cf + fsync {tarsync/gp:.3f}   (goal >= 0.9)")
+print(f"ratio export/skopeo {sk/gp:.3f}   (goal > 1: faster than skopeo)")
+PY
+
+echo
+if ! "$GP" import --help >/dev/null 2>&1; then
+  echo "== import: skipped (this gadgetpack has no import command)"
+else
+echo "== import: gadgetpack import vs tar xf then a parallel sha256 of the blobs vs skopeo copy oci-archive: -> oci:"
+echo "   (limit: tar xf, then openssl's SHA-NI sha256 of the blob files on $JOBS CPUs)"
+hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$W/import.json" \
+  --prepare "rm -rf $W/in; sync" \
+  -n "tar xf + sha256 x$JOBS" "mkdir $W/in && tar xf $W/bundle.tar -C $W/in && find $W/in/blobs/sha256 -type f -print0 | xargs -0 -P$JOBS -n4 openssl dgst -sha256 >/dev/null" \
+  -n 'gadgetpack import' "$GP import --quiet --layout $W/in $W/bundle.tar" \
+  -n 'skopeo copy oci-archive: oci:' "skopeo copy --quiet oci-archive:$W/bundle.tar:$REF oci:$W/in:$REF" >/dev/null
+read -r t_xf t_imp t_skimp < <(mean_of "$W/import.json" | xargs)
+rm -rf "$W/in"
+rss_import=$(peak_rss "$GP" import --quiet --layout "$W/in" "$W/bundle.tar")
+python3 - "$mb" "$t_xf" "$t_imp" "$t_skimp" "$rss_import" <<'PY'
+import sys
+mb, xf, imp, sk, rss = map(float, sys.argv[1:])
+for name, t in [("tar xf + parallel sha256", xf), ("gadgetpack import", imp), ("skopeo copy oci-archive: oci:", sk)]:
+    print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s)")
+print(f"peak RSS gadgetpack import {rss/1024:.1f} MiB (goal < 64 MiB)")
+print(f"ratio import/(tar xf + sha256) {xf/imp:.3f}   (goal >= 0.8)")
+print(f"ratio import/skopeo {sk/imp:.3f}   (goal > 1: faster than skopeo)")
+PY
+fi
+rm -rf "$W"
+
+echo
+echo "== go benchmarks (tarball)"
+GADGETPACK_BENCH_BYTES=$BENCH_BYTES go test -run '^$' -bench . -benchtime 3x ./tarball/ | grep -E '^(Benchmark|ok|FAIL)'
