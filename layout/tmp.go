@@ -24,6 +24,10 @@ import (
 // file, so a cleaner that won the race between create and flock cannot make it write into a
 // removed file.
 //
+// An import's Stage (stage.go) works the same way with a folder, <layout>/.gadgetpack-tmp/stage-
+// <random>/, holding its flock on the folder itself: a cleaner that gets the flock removes the
+// whole folder while holding it.
+//
 // atomicfile's ".index.json.tmp-<random>" and ".oci-layout.tmp-<random>" in the root are
 // written only by a holder of the index lock (Tag, Untag, Init), so whoever holds that lock
 // knows any such file is stale; CleanTemp removes them only while holding it.
@@ -145,10 +149,18 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if !e.Type().IsRegular() || (only != nil && !only(filepath.Join(TempDir, e.Name()))) {
+		if only != nil && !only(filepath.Join(TempDir, e.Name())) {
 			continue
 		}
-		dead, err := writerTempDead(filepath.Join(dir, e.Name()), remove)
+		var dead bool
+		switch {
+		case e.IsDir() && strings.HasPrefix(e.Name(), stagePrefix):
+			dead, err = stageDead(filepath.Join(dir, e.Name()), remove) // an import's stage (stage.go)
+		case e.Type().IsRegular():
+			dead, err = writerTempDead(filepath.Join(dir, e.Name()), remove)
+		default:
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("layout %s: %w", s.root, err)
 		}
@@ -186,7 +198,7 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 }
 
 // CleanTemp removes the temp files left by dead writers: blob temp files in TempDir whose
-// writer no longer holds its flock, and atomicfile temps of index.json and oci-layout in the
+// writer no longer holds its flock, stage folders of imports whose process died (see Stage), and atomicfile temps of index.json and oci-layout in the
 // root (removed under the exclusive index lock, since only a lock holder writes them). It
 // returns the removed files as paths relative to the layout root, sorted. Temp files of live
 // writers are left alone, and so is anything CleanTemp does not recognize (oras-go's ingest/

@@ -1,0 +1,423 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// stagePrefix is the name prefix of a stage's folder in TempDir.
+const stagePrefix = "stage-"
+
+// Stage is a staging area for an all-or-nothing import into a layout. Push verifies each blob
+// while it streams it into a private folder .gadgetpack-tmp/stage-<random>/ and fsyncs it;
+// CheckGraph checks entries against the staged blobs and the layout's; Commit publishes every
+// staged blob into blobs/ and merges the entries into index.json in one write (AddEntries);
+// Discard removes everything the stage made. Before Commit nothing of the stage is visible in
+// the layout, and a refused import leaves the layout's tree as it was.
+//
+// The stage's folder is created at the first blob it writes (with TempDir, and the layout's
+// own folder for NewStageAt, when they are missing), and the stage holds an exclusive flock on
+// it until Commit or Discard: CleanTemp and gc remove the folder of a stage whose process died,
+// never a live one's.
+//
+// A Stage is not safe for concurrent use; its Fetch is, between Push calls.
+type Stage struct {
+	s        Store                   // the layout, which may not be initialized yet
+	dir      string                  // the stage folder; "" until created
+	lock     *os.File                // dir, opened and flocked
+	madeDirs []string                // the layout's folder and its parents, as the stage created them
+	madeTemp bool                    // the stage created TempDir
+	staged   map[digest.Digest]int64 // blobs written into dir, with their sizes
+	order    []digest.Digest         // staged, in push order
+	present  map[digest.Digest]int64 // blobs Push found in the layout already
+	closed   bool
+}
+
+// NewStage returns an empty stage for s. It writes nothing yet.
+func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Stage{s: *s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}}, nil
+}
+
+// NewStageAt returns an empty stage for the layout at path, which need not exist yet: a
+// missing path, or an empty directory, becomes a layout at Commit (Init). Discard then leaves no
+// trace: the folders the stage created are removed. It returns ErrNotLayout (as Open does) for
+// a path that holds anything else than a layout. It writes nothing yet.
+func NewStageAt(ctx context.Context, path string) (*Stage, error) {
+	if s, err := Open(path); err == nil {
+		return s.NewStage(ctx)
+	} else if !errors.Is(err, ErrNotLayout) {
+		return nil, err
+	}
+	root, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	}
+	ents, err := os.ReadDir(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("layout %s: %w", path, err)
+	default:
+		for _, e := range ents {
+			// A dead stage's leftovers in a layout that was never made are not content.
+			if e.Name() != TempDir {
+				return nil, fmt.Errorf("layout %s: not empty and no OCI image layout (%s): %w", path, e.Name(), ErrNotLayout)
+			}
+		}
+	}
+	s := &Store{root: root}
+	return s.NewStage(ctx)
+}
+
+// Path returns the absolute path of the stage's layout.
+func (st *Stage) Path() string { return st.s.root }
+
+// open creates the stage folder (and what is missing above it) and takes its flock.
+func (st *Stage) open() error {
+	if st.closed {
+		return fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
+	}
+	if st.dir != "" {
+		return nil
+	}
+	if err := st.mkdirRoot(st.s.root); err != nil {
+		return fmt.Errorf("layout %s: %w", st.s.root, err)
+	}
+	tmp := filepath.Join(st.s.root, TempDir)
+	if err := os.Mkdir(tmp, 0o755); err == nil {
+		st.madeTemp = true
+	} else if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("layout %s: %w", st.s.root, err)
+	}
+	for range 8 {
+		dir, err := os.MkdirTemp(tmp, stagePrefix+"*")
+		if err != nil {
+			return fmt.Errorf("layout %s: %w", st.s.root, err)
+		}
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			_ = os.Remove(dir)
+			return fmt.Errorf("layout %s: %w", st.s.root, err)
+		}
+		if err := flockRetry(f, unix.LOCK_EX); err != nil {
+			_ = f.Close()
+			_ = os.Remove(dir)
+			return err
+		}
+		if sameFile(f, dir) {
+			st.dir, st.lock = dir, f
+			return nil
+		}
+		// A cleaner removed it between mkdir and flock: take another name.
+		_ = f.Close()
+	}
+	return fmt.Errorf("layout %s: stage folders in %s keep disappearing", st.s.root, TempDir)
+}
+
+// mkdirRoot creates dir and its missing parents, remembering each one it created for Discard.
+func (st *Stage) mkdirRoot(dir string) error {
+	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := st.mkdirRoot(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	st.madeDirs = append(st.madeDirs, dir)
+	return nil
+}
+
+// stagedPath returns the path of d's staged file.
+func (st *Stage) stagedPath(d digest.Digest) string {
+	return filepath.Join(st.dir, d.Algorithm().String()+"-"+d.Encoded())
+}
+
+// Push reads the content r yields as the blob desc describes, verifying it on the way
+// (ErrShortRead, ErrTrailingData or ErrDigestMismatch, naming the digest, when it does not
+// match; nothing is kept then). A blob that the layout holds already (a regular file of the
+// right size) is read and verified all the same, so that a stream is checked whole, but not
+// written. Otherwise the content goes into a file of the stage through a 1 MiB buffer and is
+// fsynced before Push returns. Push returns ErrAlreadyExists, without reading r, for a digest
+// pushed before into this stage, and ErrInvalidDigest for a bad digest. ctx is checked between
+// chunks.
+func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	if st.closed {
+		return fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
+	}
+	v, err := NewVerifyReader(r, desc)
+	if err != nil {
+		return err
+	}
+	if _, ok := st.staged[desc.Digest]; ok {
+		return fmt.Errorf("blob %s: pushed twice: %w", desc.Digest, ErrAlreadyExists)
+	}
+	if _, ok := st.present[desc.Digest]; ok {
+		return fmt.Errorf("blob %s: pushed twice: %w", desc.Digest, ErrAlreadyExists)
+	}
+	have, err := st.s.Exists(ctx, desc)
+	if err != nil && !errors.Is(err, ErrNotLayout) {
+		return err
+	}
+	if have {
+		if err := drain(ctx, v); err != nil {
+			return err
+		}
+		st.present[desc.Digest] = desc.Size
+		return nil
+	}
+	if err := st.open(); err != nil {
+		return err
+	}
+	path := st.stagedPath(desc.Digest)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
+	}
+	_, err = st.s.copyToTemp(ctx, f, v)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, cerr)
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	st.staged[desc.Digest] = desc.Size
+	st.order = append(st.order, desc.Digest)
+	return nil
+}
+
+// drain reads r to its end through a pooled buffer, checking ctx between chunks.
+func drain(ctx context.Context, r io.Reader) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := r.Read(*bp)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Has reports whether Push has taken desc's blob: staged, or found in the layout.
+func (st *Stage) Has(desc ocispec.Descriptor) bool {
+	if n, ok := st.staged[desc.Digest]; ok {
+		return n == desc.Size
+	}
+	n, ok := st.present[desc.Digest]
+	return ok && n == desc.Size
+}
+
+// Staged returns how many blobs the stage wrote and their total size.
+func (st *Stage) Staged() (blobs int, bytes int64) {
+	for _, n := range st.staged {
+		bytes += n
+	}
+	return len(st.staged), bytes
+}
+
+// Fetch opens desc's blob for a verified read, as Store.Fetch does: from the stage when it is
+// staged there, else from the layout (ErrNotFound when neither has it).
+func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, ok := st.staged[desc.Digest]
+	if !ok {
+		rc, err := st.s.Fetch(ctx, desc)
+		if errors.Is(err, ErrNotLayout) || errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+		}
+		return rc, err
+	}
+	if n != desc.Size {
+		return nil, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
+	}
+	path := st.stagedPath(desc.Digest)
+	fi, err := lstatRegular(path)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: staged file: %w", desc.Digest, err)
+	}
+	f, err := openNoFollow(path, fi)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: staged file: %w", desc.Digest, err)
+	}
+	v, err := NewVerifyReader(f, desc)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &blobReader{ctx: ctx, f: f, v: v}, nil
+}
+
+// exists reports whether desc's blob is staged or in the layout, of desc's size.
+func (st *Stage) exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if n, ok := st.staged[desc.Digest]; ok {
+		if n != desc.Size {
+			return false, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
+		}
+		return true, nil
+	}
+	ok, err := st.s.Exists(ctx, desc)
+	if errors.Is(err, ErrNotLayout) {
+		return false, nil
+	}
+	return ok, err
+}
+
+// CheckGraph checks that every entry's graph is complete and sound over the staged blobs and
+// the layout's, as AddEntries checks it in the layout alone: manifests and indexes are read
+// and verified (from the stage first), other blobs must be staged or present with their
+// declared size. A delta whose base the layout lacks fails here. It returns an error wrapping
+// ErrGraphIncomplete that names the entry, the first missing or damaged blob and how it is
+// reached; ErrTooLarge and ErrBadManifest come wrapped in it for documents over MaxJSONBytes or
+// that do not parse.
+func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) error {
+	checked := map[digest.Digest]bool{}
+	for _, e := range entries {
+		if checked[e.Digest] {
+			continue
+		}
+		err := Walk(ctx, st.Fetch, e, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+			if isManifestType(desc.MediaType) || isIndexType(desc.MediaType) {
+				return nil // read by Walk
+			}
+			ok, err := st.exists(ctx, desc)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("layout %s: %s: %w: %w", st.s.root, describeDesc(e), err, ErrGraphIncomplete)
+		}
+		checked[e.Digest] = true
+	}
+	return nil
+}
+
+// Commit makes the import happen: it checks the entries' graphs (CheckGraph), initializes the
+// layout if the stage was made for a path that is none yet (Init), publishes every staged blob
+// into blobs/ (no-replace rename, folder fsynced: a blob another writer published meanwhile is
+// kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
+// ErrRefExists unless opts.Force) and removes the stage. On an error before publishing nothing
+// has changed in the layout; after it, the published blobs stay until a gc (they are
+// unreferenced when AddEntries refuses). The stage is finished either way.
+func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) (res *AddResult, err error) {
+	if st.closed {
+		return nil, fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
+	}
+	defer st.Discard()
+	if err := st.CheckGraph(ctx, entries); err != nil {
+		return nil, err
+	}
+	if err := checkLayoutFile(st.s.root); err != nil {
+		if _, err := Init(st.s.root); err != nil {
+			return nil, err
+		}
+	}
+	dirs := map[string]bool{}
+	for _, d := range st.order {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		path, err := st.s.blobPath(d)
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Dir(path)
+		if !dirs[dir] {
+			if err := mkdirDurable(dir); err != nil {
+				return nil, fmt.Errorf("layout %s: %w", st.s.root, err)
+			}
+			dirs[dir] = true
+		}
+		if err := atomicfile.Publish(st.stagedPath(d), path, false); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("layout %s: publishing blob %s: %w", st.s.root, d, err)
+		}
+	}
+	store := st.s
+	return store.AddEntries(ctx, entries, opts)
+}
+
+// Discard removes the stage: its folder and files, TempDir when the stage created it and it is
+// empty, and the layout's folder and its parents when the stage created them and they are
+// empty. It is a no-op after
+// Commit or a first Discard. It returns nothing: what it cannot remove, a gc removes once this
+// process is gone.
+func (st *Stage) Discard() {
+	if st.closed {
+		return
+	}
+	st.closed = true
+	if st.dir != "" {
+		_ = os.RemoveAll(st.dir)
+		_ = st.lock.Close()
+		st.dir, st.lock = "", nil
+	}
+	if st.madeTemp {
+		_ = os.Remove(filepath.Join(st.s.root, TempDir))
+	}
+	for i := len(st.madeDirs) - 1; i >= 0; i-- {
+		if os.Remove(st.madeDirs[i]) != nil {
+			break
+		}
+	}
+}
+
+// stageDead reports whether the stage folder at path belongs to a dead stage, taking its flock
+// without waiting. With remove set it removes the folder while holding the flock. A folder that
+// vanished meanwhile is reported as not dead.
+func stageDead(path string, remove bool) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer func() { _ = f.Close() }()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
+			return false, nil // a live stage
+		}
+		return false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if !sameFile(f, path) {
+		return false, nil
+	}
+	if remove {
+		if err := os.RemoveAll(path); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
