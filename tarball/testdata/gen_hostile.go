@@ -32,7 +32,9 @@ type entry struct {
 	mode     int64
 }
 
-func file(name string, data []byte) entry { return entry{name: name, typeflag: tar.TypeReg, data: data} }
+func file(name string, data []byte) entry {
+	return entry{name: name, typeflag: tar.TypeReg, data: data}
+}
 
 func digestOf(data []byte) string {
 	s := sha256.Sum256(data)
