@@ -49,6 +49,9 @@ func runExport(cliContext *ucli.Context) error {
 	if err != nil {
 		return usagef("invalid --compress %q: want none, gzip or zstd", cliContext.String("compress"))
 	}
+	if out == "-" && isTerminal(streamsOf(cliContext).out) {
+		return usagef("export: stdout is a terminal: give -o FILE, or redirect stdout")
+	}
 	opts := tarball.ExportOptions{Compression: comp}
 	if s := cliContext.String("split"); cliContext.IsSet("split") {
 		if out == "-" {

@@ -85,9 +85,10 @@ var layoutFileJSON = []byte(`{"imageLayoutVersion":"` + ocispec.ImageLayoutVersi
 // Export writes the tar of the layout's entries to w: what ig image export writes and ig image
 // import reads. Entries are regular files only, with no directory entry and no "./" prefix,
 // mtime opts.ModTime, uid and gid 0, empty user and group names, mode 0644, USTAR headers (PAX
-// only for a name over 100 bytes or a blob of 8 GiB or more): oci-layout first, then every
-// blob of the closure in walk pre-order (a manifest before what it points at), then a fresh
-// index.json of the closure's entries. The same layout and options give the same bytes.
+// only for a name over 100 bytes, a blob of 8 GiB or more, or an mtime past 2242): oci-layout
+// first, then every blob of the closure in walk pre-order (a manifest before what it points
+// at), then a fresh index.json of the closure's entries. The same layout and options give the
+// same bytes.
 //
 // Blobs are streamed through Store.Fetch, verified: a blob that does not hash to its digest
 // stops the export with the layout's error naming it (ErrDigestMismatch, ErrShortRead...), and
@@ -235,7 +236,8 @@ func indexJSON(entries []ocispec.Descriptor) ([]byte, error) {
 	return data, nil
 }
 
-// maxUSTARSize is one more than the largest size a USTAR header holds (11 octal digits).
+// maxUSTARSize is one more than the largest size or mtime a USTAR header holds (11 octal
+// digits).
 const maxUSTARSize = 1 << 33
 
 // header returns the tar header of a file: the fields ig's reader needs and nothing that
@@ -249,7 +251,7 @@ func header(name string, size int64, mtime time.Time) *tar.Header {
 		ModTime:  mtime,
 		Format:   tar.FormatUSTAR,
 	}
-	if len(name) > 100 || size >= maxUSTARSize {
+	if len(name) > 100 || size >= maxUSTARSize || mtime.Unix() < 0 || mtime.Unix() >= maxUSTARSize {
 		h.Format = tar.FormatPAX
 	}
 	return h

@@ -698,3 +698,19 @@ func TestExportProgress(t *testing.T) {
 		t.Fatalf("%d progress calls, last %d of %d; want %d", calls, last, total, res.BlobBytes)
 	}
 }
+
+// TestExportFarMtime: an mtime past what USTAR holds (2242) still exports, in PAX headers.
+func TestExportFarMtime(t *testing.T) {
+	l := exMakeLayout(t)
+	far := time.Unix(1<<33+5, 0)
+	data, _ := exportBytes(t, l.s, ExportOptions{ModTime: far})
+	entries := exReadTar(t, bytes.NewReader(data))
+	if len(entries) < 3 {
+		t.Fatalf("%d entries", len(entries))
+	}
+	for _, e := range entries {
+		if !e.hdr.ModTime.Equal(far) || e.hdr.Typeflag != tar.TypeReg {
+			t.Fatalf("%s: mtime %v type %c, want %v", e.hdr.Name, e.hdr.ModTime, e.hdr.Typeflag, far)
+		}
+	}
+}
