@@ -37,3 +37,13 @@ var (
 	// what the tarball carries; nothing is imported.
 	ErrRuleViolation = errors.New("gadget rules broken")
 )
+
+// Sentinel errors of writing a tarball (Export, ExportFile, FileWriter, ParseSize,
+// ParseCompression, HeldBlobs). Export's other errors are package layout's (ErrNotFound,
+// ErrDigestMismatch, ErrGraphIncomplete...), naming the ref or digest.
+var (
+	// ErrBadOptions is returned for an invalid option: an unknown compression, a split size
+	// that does not parse or is below MinSplitSize, an output that needs more than MaxParts
+	// parts.
+	ErrBadOptions = errors.New("invalid options")
+)
