@@ -1,19 +1,13 @@
 package tarball
 
 import (
-	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/gadgetpack/gadgetpack/layout"
@@ -36,8 +30,9 @@ func (s BlobSet) Has(d digest.Digest) bool {
 // is hashed: the far side's import verifies what it gets. It is what export's --exclude-from
 // reads to make a delta.
 //
-// It returns layout.ErrNotLayout for a directory that is not a layout and ErrBadOptions for
-// a file that is not a tarball, or holds an entry with an absolute or ".." name.
+// It reads a tarball with Reader, so it returns its errors: ErrCorrupt for a file that is not a
+// layout's tarball, ErrUnsafeEntry for an entry no layout holds (an absolute or ".." name, a
+// link...). It returns layout.ErrNotLayout for a directory that is not a layout.
 func HeldBlobs(ctx context.Context, path string) (BlobSet, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -109,73 +104,37 @@ func heldInLayout(ctx context.Context, path string) (BlobSet, error) {
 	return set, nil
 }
 
-// Magic numbers of the compressions a tarball may have.
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
+// heldMaxSize is the stream cap of a base tarball: only its names are read, so any size goes.
+const heldMaxSize = 1 << 50
 
 func heldInTar(ctx context.Context, name string, r io.Reader) (BlobSet, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(4)
-	var in io.Reader = br
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
-		z, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("tarball %s: %w: %w", name, ErrBadOptions, err)
-		}
-		defer z.Close()
-		in = z
-	case bytes.HasPrefix(head, zstdMagic):
-		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
-		if err != nil {
-			return nil, fmt.Errorf("tarball %s: %w: %w", name, ErrBadOptions, err)
-		}
-		defer z.Close()
-		in = z
+	rd, err := NewReader(r, ReaderOptions{MaxSize: heldMaxSize})
+	if err != nil {
+		return nil, fmt.Errorf("tarball %s: %w", name, err)
 	}
+	defer rd.Close()
 	set := BlobSet{}
-	tr := tar.NewReader(in)
 	sawLayout := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		h, err := tr.Next()
+		e, err := rd.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("tarball %s: %w: %w", name, ErrBadOptions, err)
+			return nil, fmt.Errorf("tarball %s: %w", name, err)
 		}
-		n := h.Name
-		if strings.HasPrefix(n, "/") || strings.Contains("/"+n+"/", "/../") {
-			return nil, fmt.Errorf("tarball %s: entry %q: unsafe name: %w", name, h.Name, ErrBadOptions)
-		}
-		n = strings.TrimSuffix(strings.TrimPrefix(filepath.ToSlash(filepath.Clean(n)), "./"), "/")
-		if n == layout.LayoutFile {
+		switch e.Kind {
+		case KindLayoutFile:
 			sawLayout = true
+		case KindBlob:
+			set[e.Digest] = struct{}{}
 		}
-		if !h.FileInfo().Mode().IsRegular() {
-			continue
-		}
-		rest, ok := strings.CutPrefix(n, layout.BlobsDir+"/")
-		if !ok {
-			continue
-		}
-		alg, enc, ok := strings.Cut(rest, "/")
-		if !ok {
-			continue
-		}
-		d := digest.NewDigestFromEncoded(digest.Algorithm(alg), enc)
-		if d.Validate() != nil {
-			return nil, fmt.Errorf("tarball %s: entry %q: not a digest: %w", name, h.Name, ErrBadOptions)
-		}
-		set[d] = struct{}{}
 	}
 	if !sawLayout {
-		return nil, fmt.Errorf("tarball %s: no %s entry, not a layout's tarball: %w", name, layout.LayoutFile, ErrBadOptions)
+		return nil, fmt.Errorf("tarball %s: no %s entry, not a layout's tarball: %w", name, layout.LayoutFile, ErrCorrupt)
 	}
 	return set, nil
 }

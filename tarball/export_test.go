@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -611,12 +612,21 @@ func TestHeldBlobsRefuses(t *testing.T) {
 	exWriteTar(t, dotdot, map[string]string{"oci-layout": `{"imageLayoutVersion":"1.0.0"}`, "../blobs/sha256/" + strings.Repeat("a", 64): "x"})
 	notDigest := filepath.Join(dir, "notdigest.tar")
 	exWriteTar(t, notDigest, map[string]string{"oci-layout": `{"imageLayoutVersion":"1.0.0"}`, "blobs/sha256/xyz": "x"})
-	plainDir := t.TempDir()
-	for _, p := range []string{notTar, noLayout, dotdot, notDigest, plainDir, filepath.Join(dir, "missing")} {
-		t.Run(filepath.Base(p), func(t *testing.T) {
-			held, err := HeldBlobs(ctx, p)
-			if err == nil || held != nil {
-				t.Fatalf("HeldBlobs(%s) = %d blobs, %v", p, len(held), err)
+	for _, tc := range []struct {
+		name, path string
+		want       error
+	}{
+		{"not a tar", notTar, ErrCorrupt},
+		{"no oci-layout", noLayout, ErrCorrupt},
+		{"dot dot", dotdot, ErrUnsafeEntry},
+		{"not a digest", notDigest, ErrUnsafeEntry},
+		{"plain directory", t.TempDir(), layout.ErrNotLayout},
+		{"missing", filepath.Join(dir, "missing"), fs.ErrNotExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			held, err := HeldBlobs(ctx, tc.path)
+			if !errors.Is(err, tc.want) || held != nil {
+				t.Fatalf("HeldBlobs(%s) = %d blobs, %v; want %v", tc.path, len(held), err, tc.want)
 			}
 		})
 	}
