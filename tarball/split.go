@@ -130,6 +130,9 @@ func NewFileWriter(path string, partSize int64) (*FileWriter, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("output %s: %s is not a directory: %w", path, filepath.Dir(path), fs.ErrInvalid)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("output %s: is a directory: %w", path, fs.ErrInvalid)
+	}
 	return &FileWriter{path: path, partSize: partSize, maxParts: MaxParts}, nil
 }
 

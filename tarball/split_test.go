@@ -342,6 +342,7 @@ func TestNewFileWriterRefuses(t *testing.T) {
 		{"no directory", filepath.Join(dir, "missing", "b.tar"), 0},
 		{"empty", "", 0},
 		{"trailing slash", dir + "/", 0},
+		{"a directory", dir, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewFileWriter(tc.path, tc.partSize); err == nil {
