@@ -186,6 +186,10 @@ type verifier struct {
 	ruleKeys map[string]bool
 	docs     map[digest.Digest]*doc   // manifests and indexes read (nil: unreadable)
 	data     map[digest.Digest][]byte // captured referrer documents, to walk them unread
+
+	// src, for a layout read as a stream (VerifyStream), reads its blobs, which are no files:
+	// documents not captured in data, and the rule funcs' reads.
+	src FetchFunc
 }
 
 // add records a problem; safe for concurrent use.
@@ -213,13 +217,7 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 	if idxData != nil {
 		rep.LayoutDigest = digest.FromBytes(idxData)
 	}
-	if v.opts.Expect != "" && rep.LayoutDigest != v.opts.Expect {
-		got := string(rep.LayoutDigest)
-		if got == "" {
-			got = "none (no readable index.json)"
-		}
-		v.errorf(RuleExpect, IndexFile, ErrDigestMismatch, "layout digest %s, expected %s", got, v.opts.Expect)
-	}
+	v.checkExpect(rep)
 	v.scanRoot()
 	if err := v.scanBlobs(ctx); err != nil {
 		return nil, err
@@ -249,7 +247,23 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	v.reportUnreferenced()
+	v.conclude(rep)
+	return rep, nil
+}
 
+// checkExpect checks the layout digest against opts.Expect.
+func (v *verifier) checkExpect(rep *Report) {
+	if v.opts.Expect != "" && rep.LayoutDigest != v.opts.Expect {
+		got := string(rep.LayoutDigest)
+		if got == "" {
+			got = "none (no readable index.json)"
+		}
+		v.errorf(RuleExpect, IndexFile, ErrDigestMismatch, "layout digest %s, expected %s", got, v.opts.Expect)
+	}
+}
+
+// conclude puts the problems, sorted, into rep, and its verdict.
+func (v *verifier) conclude(rep *Report) {
 	rep.Problems = v.sorted()
 	rep.OK = true
 	for _, p := range rep.Problems {
@@ -258,7 +272,6 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 			break
 		}
 	}
-	return rep, nil
 }
 
 // sorted returns the problems, errors first, then by where, rule and message.
@@ -295,6 +308,11 @@ func (v *verifier) checkLayoutFile() {
 		v.errorf(RuleLayoutFile, LayoutFile, err, "%s", trimRoot(v.root, err))
 		return
 	}
+	v.checkLayoutData(data)
+}
+
+// checkLayoutData checks the content of oci-layout.
+func (v *verifier) checkLayoutData(data []byte) {
 	if err := parseLayoutFile(v.root, data); err != nil {
 		v.errorf(RuleLayoutFile, LayoutFile, err, "%s", trimRoot(v.root, err))
 	}
@@ -323,13 +341,19 @@ func (v *verifier) readIndex() (*doc, []byte) {
 		}
 		return nil, nil
 	}
+	return v.parseIndex(data), data
+}
+
+// parseIndex parses index.json's content and checks its shape; problems are recorded. It
+// returns nil when it does not parse.
+func (v *verifier) parseIndex(data []byte) *doc {
 	d, err := decodeDoc(data)
 	if err != nil {
 		v.errorf(RuleJSON, IndexFile, ErrBadIndex, "does not parse as an image index: %s", docError(err))
-		return nil, data
+		return nil
 	}
 	v.checkIndexShape(d, IndexFile, "", true)
-	return d, data
+	return d
 }
 
 // reportProgress calls opts.Progress every 200 ms until the returned stop func is called, and

@@ -261,6 +261,9 @@ func (v *verifier) readDoc(ctx context.Context, bf *blobFile) ([]byte, error) {
 	if data, ok := v.data[bf.dg]; ok {
 		return data, nil
 	}
+	if v.src != nil {
+		return readAllVerified(ctx, v.src, bf.desc(), MaxJSONBytes)
+	}
 	own := bf.state.CompareAndSwap(statePending, stateClaimed)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)

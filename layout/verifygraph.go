@@ -260,11 +260,15 @@ func (v *verifier) runRule(ctx context.Context, rt ruleTask) {
 			v.errorf(ruleGadgetDefault, rt.where, nil, "rule check of %s panicked: %v", rt.desc.Digest, r)
 		}
 	}()
+	fetch := v.fetch
+	if v.src != nil {
+		fetch = v.src
+	}
 	var errs []error
 	if rt.index {
-		errs = v.opts.CheckIndex(ctx, rt.desc, rt.d.index(), v.fetch)
+		errs = v.opts.CheckIndex(ctx, rt.desc, rt.d.index(), fetch)
 	} else {
-		errs = v.opts.CheckManifest(ctx, rt.desc, rt.d.manifest(), v.fetch)
+		errs = v.opts.CheckManifest(ctx, rt.desc, rt.d.manifest(), fetch)
 	}
 	for _, err := range errs {
 		if err != nil {
