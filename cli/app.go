@@ -91,6 +91,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			gcCommand(),
 			copyCommand(),
 			btfgenCommand(),
+			pushCommand(),
+			pullCommand(),
 			exportCommand(),
 		},
 	}

@@ -1,0 +1,162 @@
+package registry
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	oras "oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+// copier runs the graph copies of one push or pull: one tracker for progress and the result,
+// and, for pushes, the repositories of the registry known to hold each blob, to mount it from
+// there instead of sending it again.
+type copier struct {
+	opts Options
+	t    *tracker
+
+	mu      sync.Mutex
+	holders map[digest.Digest][]string // repository paths on the destination registry
+}
+
+func newCopier(opts Options) *copier {
+	return &copier{opts: opts, t: newTracker(opts.Progress), holders: map[digest.Digest][]string{}}
+}
+
+// graphCopy is one copy of a graph.
+type graphCopy struct {
+	src  content.ReadOnlyGraphStorage
+	dst  content.Storage
+	root ocispec.Descriptor
+	// extended copies the referrers of root too (found through src's Predecessors, and theirs
+	// in turn), as oras.ExtendedCopyGraph does.
+	extended bool
+	// repo is the destination repository's path, for mounts; "" for a pull.
+	repo string
+	// layoutSrc, for a push, is the layout read from: when the registry already has a manifest,
+	// its blobs are counted as skipped by walking it there.
+	layoutSrc *layout.Store
+}
+
+// run copies g's graph, retrying transient failures with back-off, and returns the referrers it
+// found (and copied).
+func (c *copier) run(ctx context.Context, g graphCopy) ([]ocispec.Descriptor, error) {
+	var (
+		refMu     sync.Mutex
+		referrers []ocispec.Descriptor
+	)
+	opts := oras.ExtendedCopyGraphOptions{}
+	opts.Concurrency = c.opts.concurrency()
+	opts.MaxMetadataBytes = layout.MaxJSONBytes
+	opts.FindSuccessors = func(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		succ, err := content.Successors(ctx, fetcher, desc)
+		for _, s := range succ {
+			c.t.expect(g.repo, s)
+		}
+		return succ, err
+	}
+	opts.FindPredecessors = func(ctx context.Context, src content.ReadOnlyGraphStorage, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		preds, err := src.Predecessors(ctx, desc)
+		if err != nil {
+			return nil, err
+		}
+		refMu.Lock()
+		defer refMu.Unlock()
+		for _, p := range preds {
+			c.t.expect(g.repo, p)
+			if !slices.ContainsFunc(referrers, func(d ocispec.Descriptor) bool { return d.Digest == p.Digest }) {
+				referrers = append(referrers, p)
+			}
+		}
+		return preds, nil
+	}
+	opts.PostCopy = func(_ context.Context, desc ocispec.Descriptor) error {
+		c.t.finish(g.repo, desc, false)
+		c.hold(desc, g.repo)
+		return nil
+	}
+	opts.OnMounted = func(_ context.Context, desc ocispec.Descriptor) error {
+		c.t.finish(g.repo, desc, true)
+		c.hold(desc, g.repo)
+		return nil
+	}
+	opts.OnCopySkipped = func(ctx context.Context, desc ocispec.Descriptor) error {
+		c.skipped(ctx, g, desc)
+		return nil
+	}
+	if g.repo != "" {
+		opts.MountFrom = func(_ context.Context, desc ocispec.Descriptor) ([]string, error) {
+			return c.holdersOf(desc, g.repo), nil
+		}
+	}
+	src := countingSource{ReadOnlyGraphStorage: g.src, t: c.t, repo: g.repo}
+	c.t.expect(g.repo, g.root)
+
+	retries := c.opts.retries()
+	for attempt := 0; ; attempt++ {
+		var err error
+		if g.extended {
+			err = oras.ExtendedCopyGraph(ctx, src, g.dst, g.root, opts)
+		} else {
+			err = oras.CopyGraph(ctx, src, g.dst, g.root, opts.CopyGraphOptions)
+		}
+		if err == nil {
+			return referrers, nil
+		}
+		if attempt >= retries || !transient(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := min(500*time.Millisecond<<attempt, 5*time.Second)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// skipped counts desc as present at the destination; for a push of a manifest the registry
+// already has, its blobs are counted too (oras-go does not visit them).
+func (c *copier) skipped(ctx context.Context, g graphCopy, desc ocispec.Descriptor) {
+	c.t.finish(g.repo, desc, true)
+	c.hold(desc, g.repo)
+	if g.layoutSrc == nil {
+		return
+	}
+	_ = layout.Walk(ctx, g.layoutSrc.Fetch, desc, func(_ context.Context, d ocispec.Descriptor, _ string) error {
+		c.t.finish(g.repo, d, true)
+		c.hold(d, g.repo)
+		return nil
+	})
+}
+
+// hold records that repo holds desc.
+func (c *copier) hold(desc ocispec.Descriptor, repo string) {
+	if repo == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !slices.Contains(c.holders[desc.Digest], repo) {
+		c.holders[desc.Digest] = append(c.holders[desc.Digest], repo)
+	}
+}
+
+// holdersOf returns the repositories other than repo known to hold desc.
+func (c *copier) holdersOf(desc ocispec.Descriptor, repo string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range c.holders[desc.Digest] {
+		if r != repo {
+			out = append(out, r)
+		}
+	}
+	return out
+}
