@@ -1,0 +1,457 @@
+package tarball
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+// CheckIndexFunc and CheckManifestFunc are gadget rule funcs, as in layout.VerifyOptions.
+type (
+	CheckIndexFunc    = func(ctx context.Context, desc ocispec.Descriptor, idx ocispec.Index, fetch layout.FetchFunc) []error
+	CheckManifestFunc = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error
+)
+
+// ImportOptions tunes Import. The zero value imports with the default caps, refuses to move an
+// existing ref and checks no gadget rule.
+type ImportOptions struct {
+	// Force lets a ref of the tarball replace a ref of the layout that points elsewhere;
+	// without it that is an error (layout.ErrRefExists) and nothing is imported.
+	Force bool
+
+	// MaxSize caps the tar stream's size after decompression (ReaderOptions.MaxSize); if ≤ 0,
+	// DefaultMaxSize.
+	MaxSize int64
+
+	// CheckIndex and CheckManifest, when set, are the gadget rules: called, once the stream
+	// is staged, for the tarball's index.json (zero descriptor) and every index and manifest
+	// its entries reach, as layout.Verify calls them. An error finding refuses the import
+	// (ErrRuleViolation); warnings come back in ImportResult.Warnings.
+	CheckIndex    CheckIndexFunc
+	CheckManifest CheckManifestFunc
+
+	// Progress, when set, is called about five times a second from another goroutine with the
+	// bytes read from the input so far, and once more at the end.
+	Progress func(done int64)
+}
+
+// ImportResult says what Import did. It is the JSON object of `gadgetpack import --json`.
+type ImportResult struct {
+	// Path is the layout imported into.
+	Path string `json:"path"`
+	// Compression is the tarball's, as read from its bytes.
+	Compression Compression `json:"compression"`
+	// Refs are the names of the tarball's named entries, in its index.json's order.
+	Refs []string `json:"refs"`
+	// Entries is the number of entries of the tarball's index.json; Added, Replaced and
+	// Unchanged say what became of them in the layout's (layout.AddResult).
+	Entries   int `json:"entries"`
+	Added     int `json:"added"`
+	Replaced  int `json:"replaced"`
+	Unchanged int `json:"unchanged"`
+	// Blobs and BlobBytes count the blobs of the stream; Written and WrittenBytes those the
+	// layout did not hold and now does.
+	Blobs        int   `json:"blobs"`
+	BlobBytes    int64 `json:"blob_bytes"`
+	Written      int   `json:"written"`
+	WrittenBytes int64 `json:"written_bytes"`
+	// LayoutDigest is the sha256 of the tarball's index.json, as verify prints it.
+	LayoutDigest digest.Digest `json:"layout_digest"`
+	// Warnings are the rule funcs' warnings.
+	Warnings []layout.Problem `json:"warnings"`
+}
+
+// Import reads the layout tarball r yields (plain, gzip or zstd, told from its bytes) into the
+// layout at path, in one pass, all or nothing. path may be a layout, or a missing path or an
+// empty directory that becomes one (layout.NewStageAt).
+//
+// Each blob entry is hashed while it is written into a stage inside the layout's
+// .gadgetpack-tmp/ (layout.Stage) and must match its name; a blob the layout holds already is
+// hashed and not written again. After the stream: oci-layout must be 1.0.0 and index.json
+// valid (layout.ParseIndex); every entry's graph must be complete over the stream and the
+// layout (a delta without its base is refused, naming what is missing); the rule funcs of
+// opts run; a ref of the layout that points elsewhere refuses the import unless opts.Force.
+// Then the blobs are published and the entries merged into index.json in one locked write
+// (Stage.Commit). Every blob of the stream is imported, referenced or not (gc removes what
+// nothing reaches).
+//
+// When Import returns an error, the layout is as it was: nothing is written outside the stage,
+// which is removed (and a layout folder Import created is removed too). A process killed
+// during Import leaves its stage for the next gc or CleanTemp. Memory stays flat: blobs are
+// streamed; JSON documents are read one at a time under their caps.
+//
+// Errors name the tar entry, digest or ref and wrap ErrUnsafeEntry, ErrCorrupt (ErrTruncated),
+// ErrTooLarge, ErrRuleViolation, or layout's ErrDigestMismatch, ErrShortRead, ErrNotLayout,
+// ErrBadIndex, ErrGraphIncomplete, ErrRefExists.
+func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	st, err := layout.NewStageAt(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Discard()
+	rd, err := NewReader(r, ReaderOptions{MaxSize: opts.MaxSize})
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	if opts.Progress != nil {
+		stop := importProgress(opts.Progress, rd)
+		defer stop()
+	}
+	res := &ImportResult{Path: st.Path(), Compression: rd.Compression(), Refs: []string{}, Warnings: []layout.Problem{}}
+
+	var layoutData, indexData []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch e.Kind {
+		case KindLayoutFile:
+			if layoutData, err = rd.ReadAll(); err != nil {
+				return nil, err
+			}
+			if err := layout.CheckLayoutFile(layoutData); err != nil {
+				return nil, fmt.Errorf("tar entry %q: %w", e.Name, err)
+			}
+		case KindIndex:
+			if indexData, err = rd.ReadAll(); err != nil {
+				return nil, err
+			}
+		case KindBlob:
+			if err := st.Push(ctx, ocispec.Descriptor{Digest: e.Digest, Size: e.Size}, rd); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("tar entry %q: %w", e.Name, err)
+			}
+			res.Blobs++
+			res.BlobBytes += e.Size
+		}
+	}
+	if layoutData == nil {
+		return nil, fmt.Errorf("tarball: no %s entry: not an OCI image layout's tarball: %w", layout.LayoutFile, ErrCorrupt)
+	}
+	if indexData == nil {
+		return nil, fmt.Errorf("tarball: no %s entry: %w", layout.IndexFile, ErrCorrupt)
+	}
+	idx, err := layout.ParseIndex(indexData)
+	if err != nil {
+		return nil, fmt.Errorf("tar entry %q: %w", layout.IndexFile, err)
+	}
+	res.LayoutDigest = digest.FromBytes(indexData)
+	res.Entries = len(idx.Manifests)
+	for _, e := range idx.Manifests {
+		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
+			res.Refs = append(res.Refs, name)
+		}
+	}
+
+	if err := st.CheckGraph(ctx, idx.Manifests); err != nil {
+		return nil, err
+	}
+	warnings, err := checkRules(ctx, idx, st.Fetch, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = warnings
+	if !opts.Force {
+		if err := checkRefs(ctx, path, idx.Manifests); err != nil {
+			return nil, err
+		}
+	}
+	res.Written, res.WrittenBytes = st.Staged()
+	added, err := st.Commit(ctx, idx.Manifests, layout.AddOptions{Force: opts.Force})
+	if err != nil {
+		return nil, err
+	}
+	res.Added, res.Replaced, res.Unchanged = added.Added, added.Replaced, added.Unchanged
+	return res, nil
+}
+
+// ImportFiles is Import of a tarball file, or of the ordered parts of a split export: paths
+// are read one after the other as one stream (OpenParts). One path that does not exist but
+// whose PATH.000 does stands for the parts PATH.000, PATH.001... (see Parts).
+func ImportFiles(ctx context.Context, path string, files []string, opts ImportOptions) (*ImportResult, error) {
+	rc, err := OpenInput(files)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return Import(ctx, path, rc, opts)
+}
+
+// Parts returns the files a tarball argument stands for: paths as given, except that one path
+// that does not exist but whose PATH.000 does stands for the parts PATH.000, PATH.001... up to
+// the first missing one. It returns the error of os.Stat for a missing file otherwise.
+func Parts(paths []string) ([]string, error) {
+	if len(paths) == 1 {
+		if _, err := os.Stat(paths[0]); errors.Is(err, os.ErrNotExist) {
+			if _, perr := os.Stat(PartName(paths[0], 0)); perr == nil {
+				var parts []string
+				for i := range MaxParts {
+					p := PartName(paths[0], i)
+					if _, err := os.Stat(p); err != nil {
+						break
+					}
+					parts = append(parts, p)
+				}
+				return parts, nil
+			}
+		}
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s is a directory, not a tarball: %w", p, ErrCorrupt)
+		}
+	}
+	return paths, nil
+}
+
+// OpenInput opens the tarball files stand for (see Parts) as one stream. The caller closes it.
+func OpenInput(files []string) (io.ReadCloser, error) {
+	parts, err := Parts(files)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return os.Open(parts[0])
+	}
+	return OpenParts(parts)
+}
+
+// checkRefs refuses refs of entries that the layout at path has for another digest (the check
+// AddEntries makes again under the lock), before anything is published.
+func checkRefs(ctx context.Context, path string, entries []ocispec.Descriptor) error {
+	s, err := layout.Open(path)
+	if err != nil {
+		return nil // a new layout: no ref to move
+	}
+	refs, err := s.Refs(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]digest.Digest{}
+	for _, r := range refs {
+		have[r.Annotations[ocispec.AnnotationRefName]] = r.Digest
+	}
+	var conflicts []string
+	for _, e := range entries {
+		name := e.Annotations[ocispec.AnnotationRefName]
+		if cur, ok := have[name]; ok && name != "" && cur != e.Digest {
+			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, cur, e.Digest))
+		}
+	}
+	if len(conflicts) > 0 {
+		return fmt.Errorf("layout %s: %s (use --force to move them): %w", s.Path(), strings.Join(conflicts, "; "), layout.ErrRefExists)
+	}
+	return nil
+}
+
+// checkRules runs the rule funcs over the tarball's index.json and everything its entries
+// reach, as layout.Verify calls them: CheckIndex for index.json (zero descriptor) and for each
+// index, CheckManifest for each manifest, once per digest and platform. It returns the
+// warnings, or ErrRuleViolation listing the errors.
+func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, opts ImportOptions) ([]layout.Problem, error) {
+	if opts.CheckIndex == nil && opts.CheckManifest == nil {
+		return []layout.Problem{}, nil
+	}
+	var found []layout.Problem
+	add := func(where string, errs []error) {
+		for _, err := range errs {
+			if err != nil {
+				found = append(found, problemOf(where, err))
+			}
+		}
+	}
+	if opts.CheckIndex != nil {
+		add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, fetch))
+	}
+	seen := map[string]bool{}
+	for i, e := range idx.Manifests {
+		top := fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest)
+		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
+			top = fmt.Sprintf("%s[%d](ref %s)", layout.IndexFile, i, name)
+		}
+		err := walkDocs(ctx, fetch, e, top, func(desc ocispec.Descriptor, where string, data []byte) error {
+			key := string(desc.Digest)
+			if desc.Platform != nil {
+				p, _ := json.Marshal(desc.Platform)
+				key += string(p)
+			}
+			if seen[key] {
+				return nil
+			}
+			seen[key] = true
+			switch {
+			case isIndexMediaType(desc.MediaType) && opts.CheckIndex != nil:
+				var sub ocispec.Index
+				if err := json.Unmarshal(data, &sub); err != nil {
+					return err
+				}
+				add(where, opts.CheckIndex(ctx, desc, sub, fetch))
+			case isManifestMediaType(desc.MediaType) && opts.CheckManifest != nil:
+				var m ocispec.Manifest
+				if err := json.Unmarshal(data, &m); err != nil {
+					return err
+				}
+				add(where, opts.CheckManifest(ctx, desc, m, fetch))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	warnings := []layout.Problem{}
+	var errs []string
+	var first error
+	for _, p := range found {
+		if p.Severity == layout.SeverityWarning {
+			warnings = append(warnings, p)
+			continue
+		}
+		errs = append(errs, p.Where+": "+p.Message+" ["+p.Rule+"]")
+		if first == nil {
+			first = p.Err
+		}
+	}
+	if len(errs) > 0 {
+		err := fmt.Errorf("%d gadget rule errors: %s: %w", len(errs), strings.Join(errs, "; "), ErrRuleViolation)
+		if first != nil {
+			err = fmt.Errorf("%w (%w)", err, first)
+		}
+		return nil, err
+	}
+	return warnings, nil
+}
+
+// walkDocs calls fn on root and every index and manifest it reaches, with its content (read
+// verified through fetch, under layout.MaxJSONBytes) and its location.
+func walkDocs(ctx context.Context, fetch layout.FetchFunc, root ocispec.Descriptor, top string, fn func(desc ocispec.Descriptor, where string, data []byte) error) error {
+	return layout.Walk(ctx, fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+		if !isIndexMediaType(desc.MediaType) && !isManifestMediaType(desc.MediaType) {
+			return nil
+		}
+		data, err := readJSON(ctx, fetch, desc)
+		if err != nil {
+			return err
+		}
+		w := top
+		if where != "" {
+			w += " > " + where
+		}
+		return fn(desc, w, data)
+	})
+}
+
+// readJSON reads a whole document through fetch, verified, under layout.MaxJSONBytes.
+func readJSON(ctx context.Context, fetch layout.FetchFunc, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > layout.MaxJSONBytes || desc.Size < 0 {
+		return nil, fmt.Errorf("blob %s: %d bytes, cap %d: %w", desc.Digest, desc.Size, layout.MaxJSONBytes, ErrTooLarge)
+	}
+	rc, err := fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data := make([]byte, desc.Size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, err
+	}
+	// The verdict comes with the read after the last byte.
+	if n, err := rc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("blob %s: more than %d bytes: %w", desc.Digest, desc.Size, layout.ErrTrailingData)
+		}
+		return nil, err
+	}
+	return data, nil
+}
+
+// Media types of documents, as layout walks them.
+func isIndexMediaType(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == "application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+func isManifestMediaType(mt string) bool {
+	return mt == ocispec.MediaTypeImageManifest || mt == "application/vnd.docker.distribution.manifest.v2+json"
+}
+
+// finding is what a rule func's error may implement (spec.Violation does).
+type finding interface {
+	Finding() (severity, rule, where, message string)
+}
+
+// problemOf turns a rule func's error into a Problem located under where, as layout.Verify
+// does.
+func problemOf(where string, err error) layout.Problem {
+	p := layout.Problem{Severity: layout.SeverityError, Rule: "gadget", Where: where, Message: err.Error(), Err: err}
+	var f finding
+	if errors.As(err, &f) {
+		sev, rule, w, msg := f.Finding()
+		if sev == layout.SeverityWarning {
+			p.Severity = layout.SeverityWarning
+		}
+		if rule != "" {
+			p.Rule = rule
+		}
+		if w != "" {
+			p.Where = where + " > " + w
+		}
+		if msg != "" {
+			p.Message = msg
+		}
+	}
+	return p
+}
+
+// importProgress calls progress with the input bytes read every 200 ms until stop is called,
+// and once more from stop.
+func importProgress(progress func(int64), rd *Reader) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				progress(rd.InputBytes())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		progress(rd.InputBytes())
+	}
+}
