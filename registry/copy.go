@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	oras "oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/gadgetpack/gadgetpack/layout"
 )
@@ -44,8 +46,8 @@ type graphCopy struct {
 	layoutSrc *layout.Store
 }
 
-// run copies g's graph, retrying transient failures with back-off, and returns the referrers it
-// found (and copied).
+// run copies g's graph and returns the referrers it found (and copied). Requests are retried by
+// the HTTP transport, blob pushes by retryPusher.
 func (c *copier) run(ctx context.Context, g graphCopy) ([]ocispec.Descriptor, error) {
 	var (
 		refMu     sync.Mutex
@@ -97,28 +99,73 @@ func (c *copier) run(ctx context.Context, g graphCopy) ([]ocispec.Descriptor, er
 	}
 	src := countingSource{ReadOnlyGraphStorage: g.src, t: c.t, repo: g.repo}
 	c.t.expect(g.repo, g.root)
-
-	retries := c.opts.retries()
-	for attempt := 0; ; attempt++ {
-		var err error
-		if g.extended {
-			err = oras.ExtendedCopyGraph(ctx, src, g.dst, g.root, opts)
-		} else {
-			err = oras.CopyGraph(ctx, src, g.dst, g.root, opts.CopyGraphOptions)
-		}
-		if err == nil {
-			return referrers, nil
-		}
-		if attempt >= retries || !transient(err) || ctx.Err() != nil {
-			return nil, err
-		}
-		wait := min(500*time.Millisecond<<attempt, 5*time.Second)
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(wait):
-		}
+	dst := retryPusher{Storage: g.dst, src: src, retries: c.opts.retries()}
+	var target content.Storage = dst
+	if m, ok := g.dst.(registry.Mounter); ok {
+		target = mountingRetryPusher{retryPusher: dst, mounter: m}
 	}
+
+	var err error
+	if g.extended {
+		err = oras.ExtendedCopyGraph(ctx, src, target, g.root, opts)
+	} else {
+		err = oras.CopyGraph(ctx, src, target, g.root, opts.CopyGraphOptions)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return referrers, nil
+}
+
+// sleep waits d, or less when ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// retryPusher is a copy destination that pushes a blob again, read afresh from src, when a push
+// fails on a transient error: a 503 to an upload, a connection reset while a blob streams. The
+// HTTP transport cannot retry those, since a streamed body cannot be rewound.
+type retryPusher struct {
+	content.Storage
+	src     content.Fetcher
+	retries int
+}
+
+// Push pushes desc's content, then retries up to p.retries times with back-off (from 200 ms,
+// at most 3 s) while the failure is transient.
+func (p retryPusher) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	err := p.Storage.Push(ctx, desc, r)
+	for attempt := 0; err != nil && attempt < p.retries && transient(err) && ctx.Err() == nil; attempt++ {
+		if !sleep(ctx, min(200*time.Millisecond<<attempt, 3*time.Second)) {
+			break
+		}
+		rc, ferr := p.src.Fetch(ctx, desc)
+		if ferr != nil {
+			return err
+		}
+		err = p.Storage.Push(ctx, desc, rc)
+		_ = rc.Close()
+	}
+	return err
+}
+
+// mountingRetryPusher is a retryPusher to a registry, which can mount blobs from another
+// repository.
+type mountingRetryPusher struct {
+	retryPusher
+	mounter registry.Mounter
+}
+
+// Mount mounts desc from fromRepo, or pushes it (through getContent) when the registry does not.
+func (p mountingRetryPusher) Mount(ctx context.Context, desc ocispec.Descriptor, fromRepo string, getContent func() (io.ReadCloser, error)) error {
+	return p.mounter.Mount(ctx, desc, fromRepo, getContent)
 }
 
 // skipped counts desc as present at the destination; for a push of a manifest the registry

@@ -29,11 +29,11 @@ type Options struct {
 	// is used.
 	Concurrency int
 
-	// Retries is how many times a request, and then a whole graph copy, is tried again after a
-	// transient failure (connection reset, unexpected EOF, 408, 429, 5xx), waiting longer each
-	// time (from 200 ms, at most 3 s between requests, 5 s between copies). If 0, a default
-	// (currently 4) is used; if negative, nothing is retried. Refused connections, TLS
-	// failures, 401, 403 and 404 are never retried.
+	// Retries is how many times a request, and then the transfer of a blob, is tried again
+	// after a transient failure (connection reset, unexpected EOF, 408, 429, 5xx), waiting
+	// longer each time (from 200 ms, at most 3 s). If 0, a default (currently 4) is used; if
+	// negative, nothing is retried. Refused connections, TLS failures, 401, 403 and 404 are
+	// never retried.
 	Retries int
 
 	// Timeout bounds connecting, the TLS handshake and the wait for the headers of each

@@ -183,7 +183,7 @@ func push(ctx context.Context, store *layout.Store, host string, jobs []pushJob,
 	}
 	cl, err := newClient(host, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("push to %s: %w", host, err)
 	}
 	cp := newCopier(opts)
 	for _, job := range jobs {
