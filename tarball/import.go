@@ -106,7 +106,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 	}
 	defer rd.Close()
 	if opts.Progress != nil {
-		stop := importProgress(opts.Progress, rd)
+		stop := startInputProgress(opts.Progress, rd)
 		defer stop()
 	}
 	res := &ImportResult{Path: st.Path(), Compression: rd.Compression(), Refs: []string{}, Warnings: []layout.Problem{}}
@@ -430,9 +430,9 @@ func problemOf(where string, err error) layout.Problem {
 	return p
 }
 
-// importProgress calls progress with the input bytes read every 200 ms until stop is called,
+// startInputProgress calls progress with the input bytes read every 200 ms until stop is called,
 // and once more from stop.
-func importProgress(progress func(int64), rd *Reader) (stop func()) {
+func startInputProgress(progress func(int64), rd *Reader) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -94,9 +95,11 @@ type Reader struct {
 	tr     *tar.Reader
 	seen   map[string]bool
 	cur    *Entry
-	left   int64 // bytes of the current entry not yet read
-	err    error // sticky
-	hdrSum int64 // sizes of the headers read so far, with their header blocks
+	left   int64  // bytes of the current entry not yet read
+	err    error  // sticky
+	hdrSum int64  // sizes of the headers read so far, with their header blocks
+	name   string // the name of the last header read, for findings
+	offset int64  // where the current entry's content starts in the tar stream
 }
 
 // Magic numbers of the streams NewReader tells apart.
@@ -157,8 +160,9 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 // Compression returns the compression NewReader found.
 func (r *Reader) Compression() Compression { return r.comp }
 
-// InputBytes returns how many bytes have been read from the underlying reader so far.
-func (r *Reader) InputBytes() int64 { return r.in.n }
+// InputBytes returns how many bytes have been read from the underlying reader so far. It may
+// be called from another goroutine.
+func (r *Reader) InputBytes() int64 { return r.in.n.Load() }
 
 // Close releases the decompressor. It does not close the underlying reader.
 func (r *Reader) Close() error {
@@ -182,7 +186,7 @@ func (r *Reader) Next() (*Entry, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		r.cur, r.left = nil, 0
+		r.cur, r.left, r.name = nil, 0, ""
 		hdr, err := r.tr.Next()
 		if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
 			err = nil // GODEBUG=tarinsecurepath=0: classify names the problem
@@ -195,6 +199,7 @@ func (r *Reader) Next() (*Entry, error) {
 			r.err = r.streamErr("", err)
 			return nil, r.err
 		}
+		r.name, r.offset = hdr.Name, r.out.n
 		r.hdrSum += 512 + hdr.Size
 		if hdr.Size > r.opts.MaxSize || r.hdrSum > r.opts.MaxSize {
 			r.err = fmt.Errorf("tar entry %q: %d bytes: the stream would go past the %s cap: %w", hdr.Name, hdr.Size, sizeString(r.opts.MaxSize), ErrTooLarge)
@@ -413,15 +418,16 @@ type readerError struct{ err error }
 func (e *readerError) Error() string { return e.err.Error() }
 func (e *readerError) Unwrap() error { return e.err }
 
-// countingReader counts the bytes read from the input.
+// countingReader counts the bytes read from the input; the count may be read from another
+// goroutine (progress).
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -458,9 +464,9 @@ func (t *tarInput) Read(p []byte) (int, error) {
 	if t.n > t.rd.opts.MaxSize {
 		return n, &readerError{fmt.Errorf("over the %s cap on the stream's size: %w", sizeString(t.rd.opts.MaxSize), ErrTooLarge)}
 	}
-	if t.rd.comp != None && t.n > ratioFloor && t.n > t.rd.opts.MaxRatio*t.rd.in.n {
+	if t.rd.comp != None && t.n > ratioFloor && t.n > t.rd.opts.MaxRatio*t.rd.in.n.Load() {
 		return n, &readerError{fmt.Errorf("%s stream expands %d times (%d bytes from %d), over the %d:1 cap: a decompression bomb: %w",
-			t.rd.comp, t.n/max(t.rd.in.n, 1), t.n, t.rd.in.n, t.rd.opts.MaxRatio, ErrTooLarge)}
+			t.rd.comp, t.n/max(t.rd.in.n.Load(), 1), t.n, t.rd.in.n.Load(), t.rd.opts.MaxRatio, ErrTooLarge)}
 	}
 	if err != nil && err != io.EOF {
 		if errors.Is(err, io.ErrUnexpectedEOF) {

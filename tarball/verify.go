@@ -1,0 +1,737 @@
+package tarball
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/layout"
+)
+
+// Rules of the findings Verify makes itself about the tar, beside layout's.
+const (
+	RuleEntry  = "tar/entry"  // an entry a layout never holds (see ErrUnsafeEntry): import refuses it
+	RuleStream = "tar/stream" // a stream that is damaged, truncated or over a cap: read no further
+)
+
+// Defaults of VerifyOptions.
+const (
+	// DefaultMaxMemory is VerifyOptions.MaxMemory when it is not set.
+	DefaultMaxMemory = 64 << 20
+	// DefaultMaxJSONMemory is VerifyOptions.MaxJSONMemory when it is not set.
+	DefaultMaxJSONMemory = 128 << 20
+)
+
+// VerifyOptions tunes Verify. The zero value checks the OCI layout alone, with the default
+// caps, for a stream that cannot be read twice.
+type VerifyOptions struct {
+	// VerifyOptions are layout's: Expect, the rule funcs, Jobs (rule funcs run at once after
+	// the stream). Progress is called about five times a second with the input bytes read and
+	// Size, and once more at the end.
+	layout.VerifyOptions
+
+	// Path names the tarball in the report (Report.Path).
+	Path string
+
+	// Size is the input's size in bytes, for Progress; 0 when unknown.
+	Size int64
+
+	// MaxSize caps the tar stream's size after decompression (ReaderOptions.MaxSize).
+	MaxSize int64
+
+	// MaxMemory caps the blob bytes held in memory for the rule funcs: the layers of the
+	// manifests whose rules wait for them (a manifest comes before its layers in an export) and,
+	// for a stream that cannot be reopened, blobs that came before the manifest that needs
+	// them. If ≤ 0, DefaultMaxMemory.
+	MaxMemory int64
+
+	// MaxJSONMemory caps the bytes of JSON documents (blobs of at most layout.MaxJSONBytes that
+	// start as a JSON object) kept for the graph checks; if ≤ 0, DefaultMaxJSONMemory. Documents
+	// past it are read again through Reopen, or reported unreadable.
+	MaxJSONMemory int64
+
+	// Reopen, when set, opens the same stream again from its start: a blob that a rule func
+	// or a check needs and that was not kept is then read from a second pass (VerifyFiles sets
+	// it). ReaderAt, when set as well for an uncompressed stream, reads such a blob in place.
+	Reopen   func() (io.ReadCloser, error)
+	ReaderAt io.ReaderAt
+}
+
+// Verify checks the layout tarball r yields (plain, gzip or zstd, told from its bytes) without
+// extracting it, in one streaming pass, and returns the report layout.Verify gives for a
+// layout (layout.VerifyStream): oci-layout and index.json, every blob hashed against its name,
+// every descriptor reached (digest, size, data, media type), documents parsed, referrers, the
+// gadget rule funcs, opts.Expect, unreferenced blobs as warnings. Tar entries that import
+// refuses are errors of rule RuleEntry; a damaged or truncated stream, or one over a cap, is an
+// error of rule RuleStream, and the report covers what came before it.
+//
+// The rule funcs read layers through their fetch. A manifest comes before its layers in what
+// Export writes: its layers are held in memory as they pass (up to opts.MaxMemory) and its
+// CheckManifest runs once they are all there. For other orders (ig image export sorts blobs by
+// digest) a layer that came first is read again through opts.Reopen, or, for a stream read
+// once, kept in memory up to opts.MaxMemory; past that its rule reports that it cannot read it.
+//
+// The error is for what stops the check itself: the input cannot be read at all, or ctx done.
+func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*layout.Report, error) {
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.MaxJSONMemory <= 0 {
+		opts.MaxJSONMemory = DefaultMaxJSONMemory
+	}
+	v := &streamVerifier{
+		opts:    opts,
+		json:    map[digest.Digest][]byte{},
+		held:    map[digest.Digest]*heldBlob{},
+		parents: map[digest.Digest][]ocispec.Descriptor{},
+		wants:   map[digest.Digest][]*pendingRule{},
+		cache:   map[string][]error{},
+		offsets: map[digest.Digest]int64{},
+		seen:    map[digest.Digest]error{},
+	}
+	in := layout.StreamLayout{Path: opts.Path}
+	rd, err := NewReader(r, ReaderOptions{MaxSize: opts.MaxSize})
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
+			return nil, err
+		}
+		in.Problems = append(in.Problems, layout.Problem{Severity: layout.SeverityError, Rule: RuleStream, Where: "tarball", Message: err.Error(), Err: err})
+	} else {
+		defer rd.Close()
+		v.comp = rd.Compression()
+		if opts.Progress != nil {
+			stop := startInputProgress(func(n int64) { opts.Progress(n, opts.Size) }, rd)
+			defer stop()
+		}
+		if err := v.read(ctx, rd, &in); err != nil {
+			return nil, err
+		}
+	}
+	in.Fetch = v.fetch
+	lopts := opts.VerifyOptions
+	lopts.Progress = nil
+	if orig := lopts.CheckManifest; orig != nil {
+		lopts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
+			if errs, ok := v.cache[ruleKey(desc)]; ok {
+				return errs
+			}
+			return orig(ctx, desc, m, fetch)
+		}
+	}
+	return layout.VerifyStream(ctx, in, lopts)
+}
+
+// VerifyFiles is Verify of a tarball file, or of the parts of a split export read as one
+// stream (see Parts for what files stand for). It can read a blob twice, so rule funcs get
+// every layer whatever the order of the tar. Report.Path is files[0] unless opts.Path is set.
+func VerifyFiles(ctx context.Context, files []string, opts VerifyOptions) (*layout.Report, error) {
+	parts, err := Parts(files)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Path == "" {
+		opts.Path = files[0]
+	}
+	var total int64
+	for _, p := range parts {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		total += fi.Size()
+	}
+	if opts.Size == 0 {
+		opts.Size = total
+	}
+	opts.Reopen = func() (io.ReadCloser, error) { return OpenInput(parts) }
+	ra, err := openPartsAt(parts)
+	if err != nil {
+		return nil, err
+	}
+	defer ra.Close()
+	opts.ReaderAt = ra
+	rc, err := OpenInput(parts)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return Verify(ctx, rc, opts)
+}
+
+// streamVerifier is the state of one Verify pass.
+type streamVerifier struct {
+	opts     VerifyOptions
+	comp     Compression
+	json     map[digest.Digest][]byte // JSON documents kept
+	jsonSize int64
+	held     map[digest.Digest]*heldBlob // other blobs kept for rule funcs
+	heldSize int64
+	// parents are the descriptors that indexes seen so far give each manifest.
+	parents map[digest.Digest][]ocispec.Descriptor
+	// wants are the rules that wait for a blob, by its digest.
+	wants map[digest.Digest][]*pendingRule
+	// cache holds the rule funcs' findings run during the stream, by ruleKey.
+	cache map[string][]error
+	// seen are the digests of the blobs read so far, with their hash verdicts.
+	seen map[digest.Digest]error
+	// order is the held blobs, oldest first: those no waiting rule needs are dropped in this
+	// order to make room.
+	order []digest.Digest
+	// offsets are where each blob's content starts in an uncompressed stream.
+	offsets map[digest.Digest]int64
+}
+
+// heldBlob is a blob kept in memory for rule funcs.
+type heldBlob struct {
+	data []byte
+	refs int // rules waiting that need it; at 0 it may be dropped to make room
+}
+
+// pendingRule is a manifest whose CheckManifest waits for its blobs.
+type pendingRule struct {
+	desc   ocispec.Descriptor
+	m      ocispec.Manifest
+	needs  map[digest.Digest]bool
+	uses   []digest.Digest // held blobs it holds a ref on
+	failed bool            // a blob it needs cannot be held: the rule runs after the stream
+}
+
+// ruleKey is what tells two CheckManifest calls apart, as layout.Verify does: the digest and
+// the platform of the descriptor.
+func ruleKey(desc ocispec.Descriptor) string {
+	key := string(desc.Digest)
+	if desc.Platform != nil {
+		p, _ := json.Marshal(desc.Platform)
+		key += string(p)
+	}
+	return key
+}
+
+// read is the one pass over the stream: it fills in with what it finds.
+func (v *streamVerifier) read(ctx context.Context, rd *Reader, in *layout.StreamLayout) error {
+	bp := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			rule := RuleStream
+			if errors.Is(err, ErrUnsafeEntry) {
+				rule = RuleEntry
+			}
+			in.Problems = append(in.Problems, layout.Problem{Severity: layout.SeverityError, Rule: rule, Where: whereOf(rd.name), Message: err.Error(), Err: err})
+			if rule == RuleEntry {
+				continue
+			}
+			return nil
+		}
+		switch e.Kind {
+		case KindLayoutFile, KindIndex:
+			data, err := rd.ReadAll()
+			if err != nil {
+				in.Problems = append(in.Problems, layout.Problem{Severity: layout.SeverityError, Rule: RuleStream, Where: e.Path, Message: err.Error(), Err: err})
+				return nil
+			}
+			if e.Kind == KindLayoutFile {
+				in.LayoutFile = data
+			} else {
+				in.Index = data
+			}
+		case KindBlob:
+			if v.comp == None {
+				v.offsets[e.Digest] = rd.offset
+			}
+			b, err := v.readBlob(ctx, rd, e, bp)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				in.Problems = append(in.Problems, layout.Problem{Severity: layout.SeverityError, Rule: RuleStream, Where: e.Path, Message: err.Error(), Err: err})
+				return nil
+			}
+			in.Blobs = append(in.Blobs, b)
+		}
+	}
+}
+
+// whereOf is the Where of a finding about a tar entry.
+func whereOf(name string) string {
+	if name == "" {
+		return "tarball"
+	}
+	return name
+}
+
+// readBlob hashes one blob entry, keeping it when it is a JSON document or a blob rule funcs
+// wait for. The error is for a stream that cannot go on; a content that does not hash to its
+// name is the blob's Err.
+func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf []byte) (layout.StreamBlob, error) {
+	desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
+	b := layout.StreamBlob{Name: e.Path, Digest: e.Digest, Size: e.Size}
+	vr, err := layout.NewVerifyReader(rd, desc)
+	if err != nil {
+		return b, err
+	}
+	maybeJSON := e.Size <= layout.MaxJSONBytes && v.jsonSize+e.Size <= v.opts.MaxJSONMemory
+	// Blobs rule funcs wait for are held; from a stream that cannot be read again, others too
+	// (a manifest may come after its layers), as long as room can be made.
+	wanted := len(v.wants[e.Digest]) > 0
+	hold := (wanted || (v.opts.Reopen == nil && v.opts.CheckManifest != nil)) && v.makeRoom(e.Size)
+	// Held blobs are kept whole; others only once they look like a JSON object. Bytes of white
+	// space before the first '{' are kept in buf's chunk, so nothing is lost.
+	var data []byte
+	if hold {
+		data = make([]byte, 0, e.Size)
+	}
+	looked := hold
+	for {
+		if err := ctx.Err(); err != nil {
+			return b, err
+		}
+		n, rerr := vr.Read(buf)
+		if n > 0 && !looked && maybeJSON {
+			if i := firstNonSpace(buf[:n]); i >= 0 {
+				looked = true
+				if buf[i] == '{' {
+					nd := make([]byte, len(data), e.Size)
+					copy(nd, data)
+					data = nd
+				} else {
+					data, maybeJSON = nil, false
+				}
+			} else {
+				// Only white space so far: keep it, as a JSON document may follow.
+				data = append(data, buf[:n]...)
+				n = 0
+			}
+		}
+		if n > 0 && data != nil {
+			data = append(data, buf[:n]...)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if errors.Is(rerr, layout.ErrDigestMismatch) {
+				b.Err = rerr
+				break
+			}
+			if rd.err != nil {
+				return b, rd.err
+			}
+			return b, rerr
+		}
+	}
+	if maybeJSON && data != nil && isJSONObject(data) {
+		b.Data = data
+		v.jsonSize += e.Size
+	}
+	v.seen[e.Digest] = b.Err
+	if b.Err != nil {
+		v.dropWants(e.Digest)
+		return b, nil
+	}
+	if b.Data != nil {
+		v.json[e.Digest] = b.Data
+		v.document(ctx, desc, b.Data)
+	}
+	switch {
+	case b.Data != nil:
+		v.arrived(ctx, e.Digest)
+	case hold:
+		v.held[e.Digest] = &heldBlob{data: data}
+		v.heldSize += e.Size
+		v.order = append(v.order, e.Digest)
+		v.arrived(ctx, e.Digest)
+	default:
+		v.dropWants(e.Digest)
+	}
+	return b, nil
+}
+
+// firstNonSpace returns the index of the first byte of p that is not JSON white space, or -1.
+func firstNonSpace(p []byte) int {
+	for i, c := range p {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return i
+		}
+	}
+	return -1
+}
+
+// isJSONObject reports whether data's first non-space byte opens a JSON object.
+func isJSONObject(data []byte) bool {
+	i := firstNonSpace(data)
+	return i >= 0 && data[i] == '{'
+}
+
+// docShape is what document needs of a manifest or an index.
+type docShape struct {
+	MediaType string                `json:"mediaType"`
+	Config    *ocispec.Descriptor   `json:"config"`
+	Manifests *[]ocispec.Descriptor `json:"manifests"`
+}
+
+// document looks at a verified JSON blob: an index gives its manifests their descriptors; a
+// manifest gets its rule queued for its blobs.
+func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, data []byte) {
+	if v.opts.CheckManifest == nil {
+		return
+	}
+	var d docShape
+	if json.Unmarshal(data, &d) != nil {
+		return
+	}
+	switch {
+	case isIndexMediaType(d.MediaType) || (d.MediaType == "" && d.Manifests != nil):
+		for _, c := range *d.Manifests {
+			if !isManifestMediaType(c.MediaType) {
+				continue
+			}
+			if !containsKey(v.parents[c.Digest], c) {
+				v.parents[c.Digest] = append(v.parents[c.Digest], c)
+			}
+		}
+	case isManifestMediaType(d.MediaType) || (d.MediaType == "" && d.Config != nil):
+		var m ocispec.Manifest
+		if json.Unmarshal(data, &m) != nil {
+			return
+		}
+		desc.MediaType = d.MediaType
+		if desc.MediaType == "" {
+			desc.MediaType = ocispec.MediaTypeImageManifest
+		}
+		p := &pendingRule{desc: desc, m: m, needs: map[digest.Digest]bool{}}
+		for _, c := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+			if c.Digest == "" || c.Digest.Validate() != nil {
+				continue
+			}
+			switch {
+			case v.json[c.Digest] != nil:
+			case v.held[c.Digest] != nil:
+				v.held[c.Digest].refs++
+				p.uses = append(p.uses, c.Digest)
+			case v.seenBlob(c.Digest):
+				p.failed = true // came before, not kept: the rule runs after the stream
+			case !p.needs[c.Digest]:
+				p.needs[c.Digest] = true
+				v.wants[c.Digest] = append(v.wants[c.Digest], p)
+			}
+		}
+		if p.failed {
+			v.release(p)
+			return
+		}
+		if len(p.needs) == 0 {
+			v.run(ctx, p)
+		}
+	}
+}
+
+// containsKey reports whether descs has one with desc's rule key.
+func containsKey(descs []ocispec.Descriptor, desc ocispec.Descriptor) bool {
+	k := ruleKey(desc)
+	for _, d := range descs {
+		if ruleKey(d) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// arrived hands a kept blob to the rules waiting for it, running those that have all theirs.
+func (v *streamVerifier) arrived(ctx context.Context, d digest.Digest) {
+	waiting := v.wants[d]
+	delete(v.wants, d)
+	for _, p := range waiting {
+		if p.failed {
+			continue
+		}
+		delete(p.needs, d)
+		if h := v.held[d]; h != nil {
+			h.refs++
+			p.uses = append(p.uses, d)
+		}
+		if len(p.needs) == 0 {
+			v.run(ctx, p)
+		}
+	}
+}
+
+// dropWants fails the rules waiting for a blob that cannot be kept.
+func (v *streamVerifier) dropWants(d digest.Digest) {
+	waiting := v.wants[d]
+	delete(v.wants, d)
+	for _, p := range waiting {
+		if !p.failed {
+			p.failed = true
+			v.release(p)
+		}
+	}
+}
+
+// run calls CheckManifest for a manifest whose blobs are all kept, once per descriptor that
+// points at it (from the indexes seen; its own, bare, when none did), and caches the findings.
+// A call whose fetch missed a blob is not cached: it runs again after the stream.
+func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
+	descs := v.parents[p.desc.Digest]
+	if len(descs) == 0 {
+		descs = []ocispec.Descriptor{p.desc}
+	}
+	for _, desc := range descs {
+		key := ruleKey(desc)
+		if _, ok := v.cache[key]; ok {
+			continue
+		}
+		missed := false
+		fetch := func(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+			if data := v.kept(d.Digest); data != nil {
+				return verified(data, d)
+			}
+			missed = true
+			return nil, fmt.Errorf("blob %s: %w", d.Digest, layout.ErrNotFound)
+		}
+		errs := v.callRule(ctx, desc, p.m, fetch)
+		if !missed && ctx.Err() == nil {
+			v.cache[key] = errs
+		}
+	}
+	v.release(p)
+}
+
+// callRule calls CheckManifest, turning a panic into a finding as layout.Verify does.
+func (v *streamVerifier) callRule(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) (errs []error) {
+	defer func() {
+		if r := recover(); r != nil {
+			errs = []error{fmt.Errorf("rule check of %s panicked: %v", desc.Digest, r)}
+		}
+	}()
+	return v.opts.CheckManifest(ctx, desc, m, fetch)
+}
+
+// release drops a rule's refs on held blobs.
+func (v *streamVerifier) release(p *pendingRule) {
+	for _, d := range p.uses {
+		if h := v.held[d]; h != nil {
+			h.refs--
+		}
+	}
+	p.uses = nil
+}
+
+// makeRoom drops held blobs that no waiting rule needs, oldest first, until n more bytes fit
+// under MaxMemory, and reports whether they do.
+func (v *streamVerifier) makeRoom(n int64) bool {
+	if n > v.opts.MaxMemory {
+		return false
+	}
+	keep := v.order[:0]
+	for _, d := range v.order {
+		h := v.held[d]
+		if v.heldSize+n > v.opts.MaxMemory && h.refs <= 0 {
+			v.heldSize -= int64(len(h.data))
+			delete(v.held, d)
+			continue
+		}
+		keep = append(keep, d)
+	}
+	clear(v.order[len(keep):])
+	v.order = keep
+	return v.heldSize+n <= v.opts.MaxMemory
+}
+
+// seenBlob reports whether a blob has passed in the stream.
+func (v *streamVerifier) seenBlob(d digest.Digest) bool {
+	_, ok := v.seen[d]
+	return ok
+}
+
+// kept returns a blob's content when it is in memory.
+func (v *streamVerifier) kept(d digest.Digest) []byte {
+	if data := v.json[d]; data != nil {
+		return data
+	}
+	if h := v.held[d]; h != nil {
+		return h.data
+	}
+	return nil
+}
+
+// verified returns a verified reader of data as desc's content.
+func verified(data []byte, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	vr, err := layout.NewVerifyReader(bytes.NewReader(data), desc)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(vr), nil
+}
+
+// fetch is the FetchFunc of the checks after the stream: memory first, then the input again.
+// It is called from several goroutines; the maps are no longer written.
+func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if data := v.kept(desc.Digest); data != nil {
+		return verified(data, desc)
+	}
+	bad, ok := v.seen[desc.Digest]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("blob %s: not in the tarball: %w", desc.Digest, layout.ErrNotFound)
+	case bad != nil:
+		return nil, bad
+	}
+	if off, ok := v.offsets[desc.Digest]; ok && v.opts.ReaderAt != nil {
+		return verified2(io.NewSectionReader(v.opts.ReaderAt, off, desc.Size), desc, nil)
+	}
+	if v.opts.Reopen == nil {
+		return nil, fmt.Errorf("blob %s: came in the stream before what reads it, past the %s kept in memory: verify the tarball as a file to read it twice: %w",
+			desc.Digest, sizeString(v.opts.MaxMemory), layout.ErrNotFound)
+	}
+	return v.reread(ctx, desc)
+}
+
+// verified2 is verified for a stream, closing c with the reader.
+func verified2(r io.Reader, desc ocispec.Descriptor, c io.Closer) (io.ReadCloser, error) {
+	vr, err := layout.NewVerifyReader(r, desc)
+	if err != nil {
+		if c != nil {
+			_ = c.Close()
+		}
+		return nil, err
+	}
+	return &readCloser{Reader: vr, close: c}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close io.Closer
+}
+
+func (r *readCloser) Close() error {
+	if r.close == nil {
+		return nil
+	}
+	return r.close.Close()
+}
+
+// reread opens the input again and reads up to desc's entry: a second pass for one blob.
+func (v *streamVerifier) reread(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := v.opts.Reopen()
+	if err != nil {
+		return nil, err
+	}
+	rd, err := NewReader(rc, ReaderOptions{MaxSize: v.opts.MaxSize})
+	if err != nil {
+		_ = rc.Close()
+		return nil, err
+	}
+	both := closers{rd, rc}
+	for {
+		if err := ctx.Err(); err != nil {
+			_ = both.Close()
+			return nil, err
+		}
+		e, err := rd.Next()
+		if errors.Is(err, ErrUnsafeEntry) {
+			continue
+		}
+		if err != nil {
+			_ = both.Close()
+			if err == io.EOF {
+				return nil, fmt.Errorf("blob %s: not found reading the tarball again: %w", desc.Digest, layout.ErrNotFound)
+			}
+			return nil, err
+		}
+		if e.Kind == KindBlob && e.Digest == desc.Digest {
+			return verified2(rd, desc, both)
+		}
+	}
+}
+
+// closers closes each of its elements, returning the first error.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// partsAt reads the concatenation of files at an offset.
+type partsAt struct {
+	files  []*os.File
+	starts []int64 // offset of each file in the concatenation
+	size   int64
+}
+
+// openPartsAt opens files for reading at offsets across them.
+func openPartsAt(paths []string) (*partsAt, error) {
+	p := &partsAt{}
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			_ = f.Close()
+			_ = p.Close()
+			return nil, err
+		}
+		p.files = append(p.files, f)
+		p.starts = append(p.starts, p.size)
+		p.size += fi.Size()
+	}
+	return p, nil
+}
+
+func (p *partsAt) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		at := off + int64(n)
+		if at >= p.size {
+			return n, io.EOF
+		}
+		i := sort.Search(len(p.starts), func(i int) bool { return p.starts[i] > at }) - 1
+		m, err := p.files[i].ReadAt(b[n:], at-p.starts[i])
+		n += m
+		if err != nil && err != io.EOF {
+			return n, err
+		}
+		if m == 0 && err == io.EOF {
+			return n, io.ErrUnexpectedEOF // the file shrank
+		}
+	}
+	return n, nil
+}
+
+func (p *partsAt) Close() error {
+	var first error
+	for _, f := range p.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
