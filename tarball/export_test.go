@@ -229,10 +229,25 @@ func TestExportShape(t *testing.T) {
 	}
 }
 
-// TestExportIGExport: ig's own tarball, extracted and exported again, gives a tar of the same
-// files with the same contents (and index.json entries), in the shape ig writes.
+// TestExportIGExport: ig's own tarball, extracted with archive/tar or imported, then exported
+// again, gives a tar of the same files with the same contents (and index.json entries), in the
+// shape ig writes.
 func TestExportIGExport(t *testing.T) {
-	s, tarPath := exIGExport(t)
+	extracted, tarPath := exIGExport(t)
+	dir := filepath.Join(t.TempDir(), "imported")
+	if _, err := ImportFiles(context.Background(), dir, []string{tarPath}, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exVerify(t, dir)
+	imported, err := layout.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("extracted", func(t *testing.T) { exCompareIGExport(t, extracted, tarPath) })
+	t.Run("imported", func(t *testing.T) { exCompareIGExport(t, imported, tarPath) })
+}
+
+func exCompareIGExport(t *testing.T, s *layout.Store, tarPath string) {
 	f, err := os.Open(tarPath)
 	if err != nil {
 		t.Fatal(err)
@@ -416,6 +431,25 @@ func TestExportRoundTrip(t *testing.T) {
 				if !bytes.Equal(got, src) {
 					t.Fatalf("far index.json:\n%s\nwant the source's:\n%s", got, src)
 				}
+				// And through Import, from the stream or the files (the parts by their
+				// common name).
+				imported := filepath.Join(dir, "imported")
+				var ires *ImportResult
+				if how == "stream" {
+					ires, err = Import(ctx, imported, bytes.NewReader(data), ImportOptions{})
+				} else {
+					ires, err = ImportFiles(ctx, imported, []string{out}, ImportOptions{})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				irep := exVerify(t, imported)
+				if ires.Compression != c || ires.Blobs != len(cl.Blobs) || irep.LayoutDigest != res.LayoutDigest || irep.Blobs != len(cl.Blobs) {
+					t.Fatalf("imported: %+v; verify %+v; export %+v", ires, irep, res)
+				}
+				if got, _ := os.ReadFile(filepath.Join(imported, layout.IndexFile)); !bytes.Equal(got, src) {
+					t.Fatalf("imported index.json:\n%s\nwant the source's:\n%s", got, src)
+				}
 			})
 		}
 	}
@@ -590,7 +624,26 @@ func TestExportExclude(t *testing.T) {
 			if !exSameJSON(exIndexOf(t, entries).Manifests, all.Entries) {
 				t.Fatal("the delta's index.json does not list every entry")
 			}
-			// On top of the base, the delta makes the whole layout.
+			// Import: alone, the delta is refused and changes nothing; on top of its base
+			// it makes the whole layout.
+			lone := filepath.Join(t.TempDir(), "lone")
+			if _, err := Import(ctx, lone, bytes.NewReader(data), ImportOptions{}); !errors.Is(err, layout.ErrGraphIncomplete) {
+				t.Fatalf("import of the delta alone: %v, want ErrGraphIncomplete", err)
+			}
+			if _, err := os.Stat(lone); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the refused import left %s: %v", lone, err)
+			}
+			site := filepath.Join(t.TempDir(), "site")
+			if _, err := ImportFiles(ctx, site, []string{baseTar}, ImportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Import(ctx, site, bytes.NewReader(data), ImportOptions{}); err != nil {
+				t.Fatalf("import of the delta on its base: %v", err)
+			}
+			if rep := exVerify(t, site); rep.LayoutDigest != exVerify(t, l.s.Path()).LayoutDigest {
+				t.Fatalf("base + delta: layout digest %s, the source's differs", rep.LayoutDigest)
+			}
+			// The same by hand, with archive/tar.
 			far := filepath.Join(t.TempDir(), "far")
 			exCopyTree(t, baseDir, far)
 			os.Remove(filepath.Join(far, layout.IndexFile))
