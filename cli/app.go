@@ -94,6 +94,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			pushCommand(),
 			pullCommand(),
 			exportCommand(),
+			importCommand(),
 		},
 	}
 	for _, c := range app.Commands {

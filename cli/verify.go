@@ -4,25 +4,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/opencontainers/go-digest"
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/gadgetpack/gadgetpack/layout"
+	"github.com/gadgetpack/gadgetpack/tarball"
 )
 
 func verifyCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "verify",
-		Usage:     "check a layout byte by byte and report every problem",
-		ArgsUsage: "LAYOUT",
+		Usage:     "check a layout, or a tarball without extracting it, byte by byte and report every problem",
+		ArgsUsage: "LAYOUT|TARBALL|- [PART...]",
 		Description: "Hashes every blob, resolves every descriptor reachable from index.json, parses\n" +
 			"manifests, indexes and configs, and checks gadget artifacts against the seed's rules\n" +
 			"(--rules seed, the default) or what ig accepts today (--rules ig). It prints the layout\n" +
 			"digest (sha256 of index.json); --expect makes a different one an error. Exit code 1 when\n" +
-			"any error is found; warnings alone exit 0.\n\n" +
-			"   gadgetpack verify --expect sha256:4f1c... /media/usb/bundle",
+			"any error is found; warnings alone exit 0. A tarball (plain, gzip or zstd; - is stdin;\n" +
+			"the parts of a split export as FILE.000 FILE.001... or as FILE) gets the same checks in\n" +
+			"one streaming pass, plus its tar entries as import would take them.\n\n" +
+			"   gadgetpack verify --expect sha256:4f1c... /media/usb/bundle\n" +
+			"   gadgetpack verify /media/usb/bundle.tar",
 		Flags: []ucli.Flag{
 			rulesFlag(),
 			jsonFlag(),
@@ -35,7 +40,7 @@ func verifyCommand() *ucli.Command {
 }
 
 func runVerify(cliContext *ucli.Context) error {
-	if err := wantArgs(cliContext, 1, 1, "LAYOUT"); err != nil {
+	if err := wantArgs(cliContext, 1, -1, "LAYOUT|TARBALL|- [PART...]"); err != nil {
 		return err
 	}
 	rules, err := ruleSet(cliContext)
@@ -60,7 +65,7 @@ func runVerify(cliContext *ucli.Context) error {
 	path := cliContext.Args().First()
 	bar := newProgress(cliContext, "verify "+path)
 	opts.Progress = bar.bytes
-	report, err := layout.Verify(cliContext.Context, path, opts)
+	report, err := verifyPath(cliContext, opts)
 	bar.done()
 	if err != nil {
 		return err
@@ -78,6 +83,34 @@ func runVerify(cliContext *ucli.Context) error {
 		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report, layout.SeverityError))}
 	}
 	return nil
+}
+
+// verifyPath verifies what the arguments name: a layout directory, a tarball file or its
+// parts, or - for a tarball on stdin.
+func verifyPath(cliContext *ucli.Context, opts layout.VerifyOptions) (*layout.Report, error) {
+	args := cliContext.Args().Slice()
+	topts := tarball.VerifyOptions{VerifyOptions: opts, Path: args[0]}
+	if args[0] == "-" {
+		if len(args) > 1 {
+			return nil, usagef("verify: - (stdin) takes no parts")
+		}
+		in := streamsOf(cliContext).in
+		if inputIsTerminal(in) {
+			return nil, usagef("verify: stdin is a terminal: give a LAYOUT or TARBALL, or redirect stdin")
+		}
+		return tarball.Verify(cliContext.Context, in, topts)
+	}
+	if fi, err := os.Stat(args[0]); len(args) == 1 && (err == nil && fi.IsDir() || err != nil && !tarballParts(args[0])) {
+		return layout.Verify(cliContext.Context, args[0], opts)
+	}
+	return tarball.VerifyFiles(cliContext.Context, args, topts)
+}
+
+// tarballParts reports whether path is missing but the first part of a split export of it
+// exists.
+func tarballParts(path string) bool {
+	_, err := os.Stat(tarball.PartName(path, 0))
+	return err == nil
 }
 
 func countSeverity(r *layout.Report, severity string) int {

@@ -137,8 +137,11 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 			}
 		case KindBlob:
 			if err := st.Push(ctx, ocispec.Descriptor{Digest: e.Digest, Size: e.Size}, rd); err != nil {
-				if ctx.Err() != nil {
+				switch {
+				case ctx.Err() != nil:
 					return nil, ctx.Err()
+				case rd.err != nil:
+					return nil, rd.err // the stream's own error names the entry
 				}
 				return nil, fmt.Errorf("tar entry %q: %w", e.Name, err)
 			}

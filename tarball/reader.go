@@ -373,7 +373,7 @@ func (r *Reader) finish() error {
 		n, err := r.out.Read(buf[:])
 		for _, b := range buf[:n] {
 			if b != 0 {
-				return fmt.Errorf("data after the end of the tar archive, at byte %d: %w", r.out.n-int64(n), ErrCorrupt)
+				return fmt.Errorf("tarball: data after the end of the tar archive, at byte %d: %w", r.out.n-int64(n), ErrCorrupt)
 			}
 		}
 		if err == io.EOF {
