@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"os"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -28,4 +29,17 @@ import (
 // are index.json entries, not predecessors; Closure finds those.
 func (s *Store) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	return s.Referrers(ctx, node)
+}
+
+// OpenBlob opens desc's blob file for a read that is not verified here, for a sender whose
+// receiver checks the digest itself, as a registry does on upload: the file can then go to the
+// network as it is (sendfile), unhashed. It refuses what Fetch refuses before reading: a
+// symlink or special file (ErrNotRegular), a file of another size than desc.Size
+// (ErrSizeMismatch), an absent blob (ErrNotFound), a bad digest (ErrInvalidDigest). The caller
+// closes the file. Anything that keeps or trusts the content uses Fetch.
+func (s *Store) OpenBlob(ctx context.Context, desc ocispec.Descriptor) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.openBlob(desc)
 }

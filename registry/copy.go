@@ -105,6 +105,8 @@ func (c *copier) run(ctx context.Context, g graphCopy) ([]ocispec.Descriptor, er
 		target = mountingRetryPusher{retryPusher: dst, mounter: m}
 	}
 
+	stop := c.t.polling()
+	defer stop()
 	var err error
 	if g.extended {
 		err = oras.ExtendedCopyGraph(ctx, src, target, g.root, opts)

@@ -3,7 +3,10 @@ package registry
 import (
 	"context"
 	"io"
+	"os"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,6 +45,9 @@ type tracker struct {
 	done     int64
 	total    int64
 	blobs    int
+	// watched are blob files sent as they are (by sendfile, which reads them at their file
+	// position): their positions are the bytes sent, read by poll.
+	watched []watchedFile
 
 	// Sent and Skipped count the blobs (and bytes) sent and found present, for the result.
 	sent, skipped           int
@@ -136,6 +142,72 @@ func (t *tracker) reportLocked(k blobKey, desc ocispec.Descriptor, skipped bool)
 	})
 }
 
+// watchedFile is a blob file in flight, watched by tracker.poll.
+type watchedFile struct {
+	k    blobKey
+	desc ocispec.Descriptor
+	f    *os.File
+}
+
+// watch starts following the position of f, the file of desc sent to repo.
+func (t *tracker) watch(repo string, desc ocispec.Descriptor, f *os.File) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := blobKey{repo, desc.Digest}
+	t.watched = slices.DeleteFunc(t.watched, func(w watchedFile) bool { return w.k == k })
+	t.watched = append(t.watched, watchedFile{k: k, desc: desc, f: f})
+}
+
+// poll counts the bytes of the watched files sent since the last poll. A file that is closed or
+// whose blob is complete is no longer watched.
+func (t *tracker) poll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.watched = slices.DeleteFunc(t.watched, func(w watchedFile) bool {
+		if t.complete[w.k] {
+			return true
+		}
+		// Seek takes no lock of the file: it does not wait for sendfile.
+		off, err := w.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return true
+		}
+		if n := off - t.moved[w.k]; n > 0 {
+			t.moved[w.k] += n
+			t.done += n
+			t.reportLocked(w.k, w.desc, false)
+		}
+		return false
+	})
+}
+
+// pollEvery is how often tracker.poll runs while files are sent as they are.
+const pollEvery = 200 * time.Millisecond
+
+// polling runs t.poll every pollEvery until the returned stop is called.
+func (t *tracker) polling() (stop func()) {
+	if t.fn == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(pollEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				t.poll()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
 // countingSource is a copy source whose reads are counted by a tracker.
 type countingSource struct {
 	content.ReadOnlyGraphStorage
@@ -143,13 +215,18 @@ type countingSource struct {
 	repo string
 }
 
-// Fetch opens desc and counts what is read of it.
+// Fetch opens desc and counts what is read of it. A blob file (*os.File) is returned as it is,
+// so that it goes to the network by sendfile, and watched instead (see tracker.poll).
 func (s countingSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	rc, err := s.ReadOnlyGraphStorage.Fetch(ctx, desc)
-	if err != nil {
-		return nil, err
+	if err != nil || s.t.fn == nil {
+		return rc, err
 	}
 	s.t.restart(s.repo, desc)
+	if f, ok := rc.(*os.File); ok {
+		s.t.watch(s.repo, desc, f)
+		return f, nil
+	}
 	return &countingReader{rc: rc, t: s.t, repo: s.repo, desc: desc}, nil
 }
 

@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -76,5 +78,38 @@ func TestCountingSource(t *testing.T) {
 	rc.Close()
 	if len(reports) != 5 || reports[4].BlobDone != 5<<20 || tr.done != desc.Size {
 		t.Fatalf("%d reports, last %+v, done %d", len(reports), reports[len(reports)-1], tr.done)
+	}
+}
+
+// TestTrackerWatchesFiles: a blob file sent as it is counts as far as its file position.
+func TestTrackerWatchesFiles(t *testing.T) {
+	var last Progress
+	tr := newTracker(func(p Progress) { last = p })
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("y"), 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := ocispec.Descriptor{Digest: digest.FromString("y"), Size: 4 << 20}
+	tr.expect("r", desc)
+	tr.watch("r", desc, f)
+	if _, err := f.Seek(3<<20, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	tr.poll()
+	if last.BlobDone != 3<<20 || last.Done != 3<<20 {
+		t.Fatalf("after the file moved 3 MiB: %+v", last)
+	}
+	f.Close()
+	tr.poll()
+	if len(tr.watched) != 0 {
+		t.Fatal("a closed file is still watched")
+	}
+	tr.finish("r", desc, false)
+	if last.Done != desc.Size || last.Blobs != 1 {
+		t.Fatalf("at the end: %+v", last)
 	}
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -200,7 +201,7 @@ func push(ctx context.Context, store *layout.Store, host string, jobs []pushJob,
 			repos[job.dst.Repository] = repo
 		}
 		referrers, err := cp.run(ctx, graphCopy{
-			src: store, dst: repo, root: job.entry, extended: job.extended,
+			src: pushSource{store}, dst: repo, root: job.entry, extended: job.extended,
 			repo: job.dst.Repository, layoutSrc: store,
 		})
 		if err != nil {
@@ -222,4 +223,31 @@ func push(ctx context.Context, store *layout.Store, host string, jobs []pushJob,
 	}
 	res.fill(cp.t)
 	return res, nil
+}
+
+// pushSource is the layout as the source of a push: manifests and indexes are read verified,
+// since the copy follows what they point at; other blobs are sent as their files are, unhashed
+// here (by sendfile when nothing counts the bytes): the registry checks the digest of each
+// upload and refuses one that does not match.
+type pushSource struct{ *layout.Store }
+
+// Fetch opens desc for sending.
+func (s pushSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if isManifest(desc.MediaType) {
+		return s.Store.Fetch(ctx, desc)
+	}
+	return s.Store.OpenBlob(ctx, desc)
+}
+
+// isManifest reports whether mediaType is one of a manifest or an index, which a copy reads to
+// find what they point at.
+func isManifest(mediaType string) bool {
+	switch mediaType {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json",
+		"application/vnd.oci.artifact.manifest.v1+json":
+		return true
+	}
+	return false
 }

@@ -335,3 +335,29 @@ func TestPushDigestRef(t *testing.T) {
 		t.Fatalf("push of an absent ref: %v", err)
 	}
 }
+
+// TestPushCorruptBlob: a layer whose bytes changed on disk (same size) is sent unhashed, and
+// the registry refuses it: the push fails naming the digest, with or without progress.
+func TestPushCorruptBlob(t *testing.T) {
+	r := registrytest.Start(t, registrytest.Options{})
+	s := newLayout(t)
+	im := writeImage(t, s, "example.com/rot:v1", "rot", 50_000)
+	path := filepath.Join(s.Path(), "blobs", "sha256", im.layers[0].Digest.Encoded())
+	data := readBlob(t, s, im.layers[0].Digest)
+	data[100] ^= 1
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	for _, progress := range []func(Progress){nil, func(Progress) {}} {
+		opts := plain(r)
+		opts.Progress = progress
+		_, err := Push(t.Context(), s, "example.com/rot:v1", r.Ref("rot:v1"), opts)
+		if !errors.Is(err, ErrRegistry) || !strings.Contains(err.Error(), "DIGEST_INVALID") && !strings.Contains(err.Error(), "digest invalid") {
+			t.Fatalf("push of a rotten layer: %v, want the registry's refusal", err)
+		}
+		t.Log(err)
+	}
+}
