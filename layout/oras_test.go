@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -213,4 +215,49 @@ func fetchAll(tb testing.TB, s content.Fetcher, d ocispec.Descriptor) []byte {
 		tb.Fatal(err)
 	}
 	return data
+}
+
+// TestOpenBlob: the unverified read gives the file's bytes and refuses what Fetch refuses
+// before reading.
+func TestOpenBlob(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	im := buildImage(t, s, "open")
+	layer := im.layers[0]
+	f, err := s.OpenBlob(ctx, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || digest.FromBytes(data) != layer.Digest {
+		t.Fatalf("OpenBlob read %d bytes (%v), not the blob", len(data), err)
+	}
+	wrongSize := layer
+	wrongSize.Size++
+	link := writeBlob(t, s, "application/octet-stream", []byte("link target"))
+	linkPath := filepath.Join(s.Path(), "blobs", "sha256", link.Digest.Encoded())
+	if err := os.Remove(linkPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(s.Path(), "blobs", "sha256", layer.Digest.Encoded()), linkPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		desc ocispec.Descriptor
+		want error
+	}{
+		{"absent", ocispec.Descriptor{Digest: digest.FromString("absent"), Size: 6}, ErrNotFound},
+		{"another size", wrongSize, ErrSizeMismatch},
+		{"a symlink", link, ErrNotRegular},
+		{"a bad digest", ocispec.Descriptor{Digest: "sha256:abc", Size: 1}, ErrInvalidDigest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := s.OpenBlob(ctx, tc.desc)
+			if !errors.Is(err, tc.want) || f != nil {
+				t.Fatalf("OpenBlob = %v, %v; want %v", f, err, tc.want)
+			}
+		})
+	}
 }
