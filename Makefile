@@ -28,7 +28,8 @@ test: build
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # The main job on the bundled example, with nothing but Go: build the testdata gadgets for
-# amd64 and arm64 into a layout, verify it, list and inspect it, export it to a tarball.
+# amd64 and arm64 into a layout, verify it, list and inspect it; export it to a tarball, verify
+# that, import it into a fresh layout (the far side) and check both ends have one layout digest.
 DEMO := out/demo
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -42,6 +43,16 @@ demo: build
 	$(BIN) inspect --layout $(DEMO)/bundle trace_exec
 	@echo '== export the layout to one tarball (the tar ig image import reads), with bundle.tar.sha256'
 	SOURCE_DATE_EPOCH=1700000000 $(BIN) export --layout $(DEMO)/bundle -o $(DEMO)/bundle.tar
+	@echo '== verify the tarball without extracting it'
+	$(BIN) verify $(DEMO)/bundle.tar
+	@echo '== import it into a fresh layout (the far side) and verify that'
+	$(BIN) import --layout $(DEMO)/far-side $(DEMO)/bundle.tar
+	$(BIN) verify $(DEMO)/far-side
+	@echo '== the layout digest at each end (they must be equal)'
+	@here=$$($(BIN) verify --quiet $(DEMO)/bundle | cut -d' ' -f2); \
+	far=$$($(BIN) verify --quiet $(DEMO)/far-side | cut -d' ' -f2); \
+	echo "bundle    $$here"; echo "far-side  $$far"; \
+	test "$$here" = "$$far" || { echo "demo: the layout digests differ"; exit 1; }
 
 # Benchmarks side by side with the physical limit and the peer tools; see scripts/bench.sh.
 bench: build
