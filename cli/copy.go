@@ -18,11 +18,15 @@ func copyCommand() *ucli.Command {
 		Aliases:   []string{"cp"},
 		Usage:     "copy refs, with their signatures and referrers, into another layout or ig's store",
 		ArgsUsage: "[REF...]",
-		Description: "With no REF every ref is copied. DST is created when missing. Blobs it has are not\n" +
-			"   read again; refs are merged into its index.json in one write under index.json.lock, the\n" +
-			"   lock ig takes, so copying into ig's store while ig runs is safe. A ref of DST that points\n" +
-			"   elsewhere is an error unless --force.\n\n" +
-			"   gadgetpack copy --layout ./bundle --to /var/lib/ig/oci-store trace_exec",
+		Description: "Copies the refs (every ref without REF) with everything they reach, their digest-tag\n" +
+			"signatures and OCI 1.1 referrers into the layout --to names, created when missing. Blobs\n" +
+			"it holds are not read again; the others are verified as they are written. The refs are\n" +
+			"merged into its index.json last, in one write under index.json.lock, the lock ig takes,\n" +
+			"so copying into ig's store while ig runs is safe: copy waits for ig to let go. A ref of\n" +
+			"the target that points elsewhere is an error, found before anything is written, unless\n" +
+			"--force.\n\n" +
+			"   gadgetpack copy --layout ./bundle --to /var/lib/ig/oci-store trace_exec\n" +
+			"   gadgetpack copy --layout /media/usb/bundle --to ./mirror",
 		Flags: []ucli.Flag{
 			layoutFlag(),
 			&ucli.StringFlag{Name: "to", Usage: "the target layout `DIR` (ig's store is /var/lib/ig/oci-store)", Required: true},
