@@ -58,6 +58,7 @@ demo: build
 bench: build
 	./scripts/bench.sh
 	./scripts/bench-tarball.sh
+	./scripts/bench-registry.sh
 
 # Each fuzz target for FUZZTIME (default 20s).
 FUZZTIME ?= 20s

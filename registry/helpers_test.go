@@ -2,8 +2,10 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -127,13 +129,9 @@ func writeJSON(tb testing.TB, s *layout.Store, mediaType string, v any) ocispec.
 
 // pseudoRandom returns n deterministic bytes derived from seed.
 func pseudoRandom(seed string, n int) []byte {
-	out := make([]byte, 0, n+64)
-	h := digest.FromString(seed)
-	for len(out) < n {
-		h = digest.FromString(string(h))
-		out = append(out, h.Encoded()...)
-	}
-	return out[:n]
+	out := make([]byte, n)
+	_, _ = rand.NewChaCha8(sha256.Sum256([]byte(seed))).Read(out)
+	return out
 }
 
 // newLayout returns an empty layout in a temp dir.
