@@ -90,3 +90,40 @@ func TestParseRemote(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMapRef: MapRef never panics; what it returns is a registry ref under the prefix that keeps
+// the name's tag or digest; what it refuses wraps ErrInvalidReference. digestTag agrees with it
+// on digest-tag signatures.
+func FuzzMapRef(f *testing.F) {
+	for _, seed := range []string{
+		"ghcr.io/inspektor-gadget/gadget/trace_exec:latest", "ttl.sh/x:latest", "latest",
+		"sha256-" + hexA + ".sig", "ttl.sh/signed_with_cosign_legacy:sha256-" + hexA + ".sig",
+		"ghcr.io/a/b@sha256:" + hexA, "localhost:5000/x", "x:v1", "a/b/c:d:e", "@", ":", "/",
+	} {
+		f.Add(seed, "registry.local:5000/mirror")
+	}
+	f.Add("ttl.sh/x:latest", "registry.local:5000")
+	f.Fuzz(func(t *testing.T, name, prefix string) {
+		got, err := MapRef(name, prefix)
+		if err != nil {
+			if got != "" || !errors.Is(err, ErrInvalidReference) {
+				t.Fatalf("MapRef(%q, %q) = %q, %v", name, prefix, got, err)
+			}
+			return
+		}
+		r, err := parseRemote(got)
+		if err != nil {
+			t.Fatalf("MapRef(%q, %q) = %q, which does not parse: %v", name, prefix, got, err)
+		}
+		host, _, _ := strings.Cut(strings.TrimSuffix(prefix, "/"), "/")
+		if r.Registry != host || !strings.HasPrefix(got, strings.TrimSuffix(prefix, "/")+"/") {
+			t.Fatalf("MapRef(%q, %q) = %q, not under the prefix", name, prefix, got)
+		}
+		if !strings.HasSuffix(name, r.Reference) {
+			t.Fatalf("MapRef(%q, %q) = %q lost the tag or digest", name, prefix, got)
+		}
+		if d := digestTag(name); d != "" && digestTag(got) != d {
+			t.Fatalf("digestTag(%q) = %s but digestTag(%q) = %s", name, d, got, digestTag(got))
+		}
+	})
+}
