@@ -99,9 +99,12 @@ func runExport(cliContext *ucli.Context) error {
 	switch {
 	case out == "-":
 		// stdout holds the tarball: the digest goes to stderr.
-		if cliContext.Bool("quiet") {
+		switch {
+		case cliContext.Bool("json"):
+			err = writeJSON(s.err, res)
+		case cliContext.Bool("quiet"):
 			_, err = fmt.Fprintf(s.err, "%s\n", res.Digest)
-		} else {
+		default:
 			err = writeExportResult(s.err, res, "-")
 		}
 	case cliContext.Bool("json"):

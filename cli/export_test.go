@@ -63,6 +63,10 @@ func TestExportCommand(t *testing.T) {
 	if q := mustGP(t, "export", "--quiet", "--layout", src, "-o", "-"); q.stderr != "sha256:"+hexSum+"\n" {
 		t.Fatalf("-o - --quiet stderr %q", q.stderr)
 	}
+	var sres tarball.ExportResult
+	if j := mustGP(t, "export", "--json", "--layout", src, "-o", "-"); json.Unmarshal([]byte(j.stderr), &sres) != nil || sres.Digest.Encoded() != hexSum {
+		t.Fatalf("-o - --json stderr %q", j.stderr)
+	}
 
 	// Again, under --quiet: the same bytes, bare digest.
 	q := mustGP(t, "export", "--quiet", "--layout", src, "-o", out)
