@@ -258,8 +258,23 @@ func (s *Store) WriteBlob(ctx context.Context, r io.Reader) (ocispec.Descriptor,
 }
 
 // copyToTemp copies r into the writer's temp file f with a pooled buffer, checking ctx between
-// chunks, and fsyncs f.
+// chunks, makes it read-only and fsyncs f.
 func (s *Store) copyToTemp(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
+	total, err := s.copyData(ctx, f, r)
+	if err != nil {
+		return total, err
+	}
+	if err := f.Chmod(blobPerm); err != nil {
+		return total, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	if err := f.Sync(); err != nil {
+		return total, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	return total, nil
+}
+
+// copyData copies r into f with a pooled buffer, checking ctx between chunks.
+func (s *Store) copyData(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -281,12 +296,6 @@ func (s *Store) copyToTemp(ctx context.Context, f *os.File, r io.Reader) (int64,
 		if rerr != nil {
 			return total, rerr
 		}
-	}
-	if err := f.Chmod(blobPerm); err != nil {
-		return total, fmt.Errorf("layout %s: %w", s.root, err)
-	}
-	if err := f.Sync(); err != nil {
-		return total, fmt.Errorf("layout %s: %w", s.root, err)
 	}
 	return total, nil
 }

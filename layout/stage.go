@@ -153,8 +153,8 @@ func (st *Stage) stagedPath(d digest.Digest) string {
 // (ErrShortRead, ErrTrailingData or ErrDigestMismatch, naming the digest, when it does not
 // match; nothing is kept then). A blob that the layout holds already (a regular file of the
 // right size) is read and verified all the same, so that a stream is checked whole, but not
-// written. Otherwise the content goes into a file of the stage through a 1 MiB buffer and is
-// fsynced before Push returns. Push returns ErrAlreadyExists, without reading r, for a digest
+// written. Otherwise the content goes into a file of the stage through a 1 MiB buffer, and the
+// kernel starts writing it out (sync_file_range); Commit fsyncs it before it publishes it. Push returns ErrAlreadyExists, without reading r, for a digest
 // pushed before into this stage, and ErrInvalidDigest for a bad digest. ctx is checked between
 // chunks.
 func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
@@ -190,7 +190,15 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	if err != nil {
 		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
 	}
-	_, err = st.s.copyToTemp(ctx, f, v)
+	_, err = st.s.copyData(ctx, f, v)
+	if err == nil {
+		err = f.Chmod(blobPerm)
+	}
+	if err == nil {
+		// Start writing it out now, so that the disk works while the stream goes on; Commit
+		// fsyncs it (by then mostly a no-op) before publishing anything.
+		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, cerr)
 	}
@@ -326,8 +334,8 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 
 // Commit makes the import happen: it checks the entries' graphs (CheckGraph), initializes the
 // layout if the stage was made for a path that is none yet (Init), publishes every staged blob
-// into blobs/ (no-replace rename, folder fsynced: a blob another writer published meanwhile is
-// kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
+// into blobs/ (each fsynced first, then a no-replace rename, folder fsynced: a blob another
+// writer published meanwhile is kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
 // ErrRefExists unless opts.Force) and removes the stage. On an error before publishing nothing
 // has changed in the layout; after it, the published blobs stay until a gc (they are
 // unreferenced when AddEntries refuses). The stage is finished either way.
@@ -343,6 +351,9 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 		if _, err := Init(st.s.root); err != nil {
 			return nil, err
 		}
+	}
+	if err := st.syncStaged(ctx); err != nil {
+		return nil, err
 	}
 	dirs := map[string]bool{}
 	for _, d := range st.order {
@@ -366,6 +377,54 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	}
 	store := st.s
 	return store.AddEntries(ctx, entries, opts)
+}
+
+// syncStaged fsyncs every staged file, on a few goroutines: their data is durable before any
+// of them is published.
+func (st *Stage) syncStaged(ctx context.Context) error {
+	paths := make(chan string)
+	errs := make(chan error, syncJobs)
+	for range syncJobs {
+		go func() {
+			var first error
+			for p := range paths {
+				if first == nil {
+					first = syncFile(p)
+				}
+			}
+			errs <- first
+		}()
+	}
+	var err error
+	for _, d := range st.order {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		paths <- st.stagedPath(d)
+	}
+	close(paths)
+	for range syncJobs {
+		if e := <-errs; err == nil && e != nil {
+			err = fmt.Errorf("layout %s: %w", st.s.root, e)
+		}
+	}
+	return err
+}
+
+// syncJobs is how many staged files Commit fsyncs at once.
+const syncJobs = 4
+
+// syncFile fsyncs the file at path.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Discard removes the stage: its folder and files, TempDir when the stage created it and it is
