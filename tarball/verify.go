@@ -416,6 +416,15 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 			desc.MediaType = ocispec.MediaTypeImageManifest
 		}
 		p := &pendingRule{desc: desc, m: m, needs: map[digest.Digest]bool{}}
+		var need int64
+		for _, c := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+			if v.kept(c.Digest) == nil && c.Size > 0 {
+				need += c.Size
+			}
+		}
+		if need > v.opts.MaxMemory {
+			return // its blobs cannot all be held: the rule runs after the stream
+		}
 		for _, c := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
 			if c.Digest == "" || c.Digest.Validate() != nil {
 				continue
