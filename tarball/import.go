@@ -84,7 +84,10 @@ type ImportResult struct {
 // opts run; a ref of the layout that points elsewhere refuses the import unless opts.Force.
 // Then the blobs are published and the entries merged into index.json in one locked write
 // (Stage.Commit). Every blob of the stream is imported, referenced or not (gc removes what
-// nothing reaches).
+// nothing reaches). Directory entries of a layout (blobs/, blobs/<alg>/, with or without "./")
+// and an index.json.lock (a store tarred as it was; a lock means nothing in transit) are
+// skipped; a .gadgetpack-tmp/ or any other name is refused (ErrUnsafeEntry): a writer's temp
+// file is half a blob.
 //
 // When Import returns an error, the layout is as it was: nothing is written outside the stage,
 // which is removed (and a layout folder Import created is removed too). A process killed
