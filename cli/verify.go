@@ -100,7 +100,17 @@ func verifyPath(cliContext *ucli.Context, opts layout.VerifyOptions) (*layout.Re
 		}
 		return tarball.Verify(cliContext.Context, in, topts)
 	}
-	if fi, err := os.Stat(args[0]); len(args) == 1 && (err == nil && fi.IsDir() || err != nil && !tarballParts(args[0])) {
+	fi, err := os.Stat(args[0])
+	if len(args) > 1 {
+		// Several arguments are the parts of one tarball.
+		switch {
+		case err != nil:
+			return nil, usagef("verify: %s: %v (several arguments are the parts of one tarball)", args[0], err)
+		case fi.IsDir():
+			return nil, usagef("verify: a LAYOUT takes no other argument (several arguments are the parts of one tarball)")
+		}
+	}
+	if len(args) == 1 && (err == nil && fi.IsDir() || err != nil && !tarballParts(args[0])) {
 		return layout.Verify(cliContext.Context, args[0], opts)
 	}
 	return tarball.VerifyFiles(cliContext.Context, args, topts)
