@@ -6,6 +6,7 @@
 #   BENCH_DIR     where the fixtures are cached (default ${TMPDIR:-/tmp}/gadgetpack-bench); the
 #                 layout is the one scripts/bench.sh makes (same recipe, same cache)
 #   BENCH_RUNS    runs per command (default 3)
+#   BENCH_TIMER   "loop" times with a shell loop even when hyperfine is installed
 #   ORAS          the oras binary (default: oras in PATH, else oras $ORAS_VERSION installed
 #                 with go install into $BENCH_DIR/bin)
 # Uses hyperfine when it is installed, a timing loop otherwise. Prints seconds and MiB/s of each
@@ -102,7 +103,7 @@ echo "   docker-registry $(docker-registry --version | awk '{print $NF}') on $HO
 # each run, untimed), into JSON in hyperfine's export format; with hyperfine when installed.
 timed() {
   local json=$1 prepare=$2; shift 2
-  if command -v hyperfine >/dev/null; then
+  if [ "${BENCH_TIMER:-}" != loop ] && command -v hyperfine >/dev/null; then
     local args=()
     while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
     hyperfine --style basic --runs "$RUNS" --prepare "$prepare" --export-json "$json" "${args[@]}" >/dev/null
@@ -111,15 +112,15 @@ timed() {
   local out="" name cmd
   while [ $# -gt 0 ]; do
     name=$1 cmd=$2; shift 2
-    local sum=0
+    local times=""
     for _ in $(seq "$RUNS"); do
       bash -c "$prepare"
       local t0 t1; t0=$(date +%s.%N)
       bash -c "$cmd" >/dev/null 2>&1
       t1=$(date +%s.%N)
-      sum=$(python3 -c "print($sum + $t1 - $t0)")
+      times+="${times:+,}$(python3 -c "print($t1 - $t0)")"
     done
-    out+="${out:+,}{\"command\":\"$name\",\"mean\":$(python3 -c "print($sum / $RUNS)")}"
+    out+="${out:+,}$(python3 -c "import json,statistics as s; t=[$times]; print(json.dumps({'command': '$name', 'mean': s.mean(t), 'stddev': s.stdev(t) if len(t) > 1 else 0, 'min': min(t), 'max': max(t)}))")"
   done
   echo "{\"results\":[$out]}" > "$json"
 }
@@ -129,9 +130,11 @@ report() {
   python3 - "$1" "$2" "$mb" <<'PY'
 import json, sys
 what, path, mb = sys.argv[1], sys.argv[2], float(sys.argv[3])
-res = [(r["command"], r["mean"]) for r in json.load(open(path))["results"]]
-for name, t in res:
-    print(f"{name:34s} {t:7.3f} s  {mb/t:8.1f} MiB/s")
+rows = json.load(open(path))["results"]
+res = [(r["command"], r["mean"]) for r in rows]
+for r in rows:
+    t = r["mean"]
+    print(f"{r['command']:34s} {t:7.3f} s ± {r.get('stddev') or 0:5.3f} (min {r['min']:.3f}, max {r['max']:.3f})  {mb/t:8.1f} MiB/s")
 ours = dict(res)["gadgetpack " + what]
 peer, best = min(((n, t) for n, t in res if not n.startswith("gadgetpack")), key=lambda x: x[1])
 print(f"ratio {what}: faster peer ({peer}) time / gadgetpack time = {best/ours:.3f}   (goal >= 1: at least as fast)")
