@@ -34,7 +34,7 @@ type Moved struct {
 	Src       string        `json:"src"`
 	Dst       string        `json:"dst"`
 	Digest    digest.Digest `json:"digest"`
-	MediaType string        `json:"mediaType"`
+	MediaType string        `json:"media_type"`
 	// Referrers are the OCI 1.1 referrers that went with it.
 	Referrers []digest.Digest `json:"referrers,omitempty"`
 }
