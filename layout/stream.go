@@ -50,6 +50,13 @@ func ParseIndex(data []byte) (ocispec.Index, error) {
 	return d.index(), nil
 }
 
+// ProblemOf turns an error of a rule func into the Problem Verify reports for it under where:
+// its own severity, rule, location (appended to where) and message when it has a method
+// Finding() (severity, rule, where, message string), else an error of rule "gadget".
+func ProblemOf(where string, err error) Problem {
+	return findingOf(where, err)
+}
+
 // StreamBlob is one blob of a layout read as a stream, hashed by the reader.
 type StreamBlob struct {
 	// Name is where the blob was found, for the Where of problems: a tar entry's name.

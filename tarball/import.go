@@ -287,7 +287,7 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 	add := func(where string, errs []error) {
 		for _, err := range errs {
 			if err != nil {
-				found = append(found, problemOf(where, err))
+				found = append(found, layout.ProblemOf(where, err))
 			}
 		}
 	}
@@ -406,34 +406,6 @@ func isIndexMediaType(mt string) bool {
 
 func isManifestMediaType(mt string) bool {
 	return mt == ocispec.MediaTypeImageManifest || mt == "application/vnd.docker.distribution.manifest.v2+json"
-}
-
-// finding is what a rule func's error may implement (spec.Violation does).
-type finding interface {
-	Finding() (severity, rule, where, message string)
-}
-
-// problemOf turns a rule func's error into a Problem located under where, as layout.Verify
-// does.
-func problemOf(where string, err error) layout.Problem {
-	p := layout.Problem{Severity: layout.SeverityError, Rule: "gadget", Where: where, Message: err.Error(), Err: err}
-	var f finding
-	if errors.As(err, &f) {
-		sev, rule, w, msg := f.Finding()
-		if sev == layout.SeverityWarning {
-			p.Severity = layout.SeverityWarning
-		}
-		if rule != "" {
-			p.Rule = rule
-		}
-		if w != "" {
-			p.Where = where + " > " + w
-		}
-		if msg != "" {
-			p.Message = msg
-		}
-	}
-	return p
 }
 
 // startInputProgress calls progress with the input bytes read every 200 ms until stop is called,

@@ -606,7 +606,7 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 		return nil, bad
 	}
 	if off, ok := v.offsets[desc.Digest]; ok && v.opts.ReaderAt != nil {
-		return verified2(io.NewSectionReader(v.opts.ReaderAt, off, desc.Size), desc, nil)
+		return verifiedStream(io.NewSectionReader(v.opts.ReaderAt, off, desc.Size), desc, nil)
 	}
 	if v.opts.Reopen == nil {
 		return nil, fmt.Errorf("blob %s: came in the stream before what reads it, past the %s kept in memory: verify the tarball as a file to read it twice: %w",
@@ -616,7 +616,7 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 }
 
 // verified2 is verified for a stream, closing c with the reader.
-func verified2(r io.Reader, desc ocispec.Descriptor, c io.Closer) (io.ReadCloser, error) {
+func verifiedStream(r io.Reader, desc ocispec.Descriptor, c io.Closer) (io.ReadCloser, error) {
 	vr, err := layout.NewVerifyReader(r, desc)
 	if err != nil {
 		if c != nil {
@@ -668,7 +668,7 @@ func (v *streamVerifier) reread(ctx context.Context, desc ocispec.Descriptor) (i
 			return nil, err
 		}
 		if e.Kind == KindBlob && e.Digest == desc.Digest {
-			return verified2(rd, desc, both)
+			return verifiedStream(rd, desc, both)
 		}
 	}
 }
