@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"strings"
@@ -66,7 +67,9 @@ func (c *client) describe(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var described *describedError
-	if errors.As(err, &described) {
+	var local *fs.PathError
+	if errors.As(err, &described) || errors.As(err, &local) {
+		// Described already, or a file of the layout (a full disk): not the registry's answer.
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var resp *errcode.ErrorResponse

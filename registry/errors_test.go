@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +125,9 @@ func TestClassify(t *testing.T) {
 	again := c.describe("pull r.example:5000/x:v1 again", err)
 	if !errors.Is(again, ErrRegistry) || strings.Count(again.Error(), "registry r.example:5000") != 1 {
 		t.Fatalf("a described error is described again: %v", again)
+	}
+	disk := c.describe("pull r.example:5000/x:v1", &os.PathError{Op: "write", Path: "/l/.gadgetpack-tmp/x", Err: syscall.ENOSPC})
+	if errors.Is(disk, ErrRegistry) || strings.Contains(disk.Error(), "registry r.example") || !errors.Is(disk, syscall.ENOSPC) {
+		t.Fatalf("a local disk error is blamed on the registry: %v", disk)
 	}
 }
