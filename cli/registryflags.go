@@ -22,7 +22,7 @@ func registryFlags() []ucli.Flag {
 		&ucli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the registry, not HTTPS"},
 		&ucli.BoolFlag{Name: "insecure", Usage: "do not verify the registry's TLS certificate"},
 		&ucli.StringFlag{Name: "ca-file", Usage: "PEM `FILE` of CA certificates to trust besides the system's"},
-		&ucli.IntFlag{Name: "jobs", Usage: "`N` blobs transferred at once", Value: 4},
+		&ucli.IntFlag{Name: "jobs", Usage: "`N` blobs transferred at once", Value: registry.DefaultConcurrency},
 	}
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench, registry part: push and pull of a 1 GiB layout to and from a local docker-registry
 # (Debian's, plain HTTP on 127.0.0.1, storage on the same disk), side by side with oras cp and
-# skopeo copy, in one run. Each tool with its own default concurrency (gadgetpack 4, oras 3).
+# skopeo copy, in one run. Each tool with its own default concurrency (gadgetpack 8, oras 3).
 #   BENCH_BYTES   size of the benchmark layout (default 1 GiB)
 #   BENCH_DIR     where the fixtures are cached (default ${TMPDIR:-/tmp}/gadgetpack-bench); the
 #                 layout is the one scripts/bench.sh makes (same recipe, same cache)
