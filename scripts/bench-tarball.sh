@@ -47,8 +47,11 @@ make_layout() {
 # peak_rss CMD...: the maximum resident set size of CMD in KiB.
 peak_rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 
-# mean_of JSON: the mean time of each command in a hyperfine export, one per line.
+# mean_of JSON: the mean wall time of each command in a hyperfine export, one per line.
 mean_of() { python3 -c 'import json,sys; [print("%.4f" % r["mean"]) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
+# cpu_of JSON: the mean user+system CPU time of each command, one per line (steadier than wall
+# time on a busy machine).
+cpu_of() { python3 -c 'import json,sys; [print("%.4f" % (r["user"] + r["system"])) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
 
 echo "== fixtures: $(numfmt --to=iec "$BENCH_BYTES") layout in $BENCH_DIR ($JOBS CPUs)"
 make_layout "$BENCH_DIR/verify" "$BENCH_BYTES"
@@ -72,14 +75,16 @@ hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$W/export.json"
   -n 'gadgetpack export -o - > FILE' "$GP export --quiet --layout $L -o - > $W/out.tar 2>/dev/null" \
   -n 'skopeo copy oci: oci-archive:' "skopeo copy --quiet oci:$L:$REF oci-archive:$W/out.tar:$REF" >/dev/null
 read -r t_tar t_tarsync t_gp t_gpstd t_skopeo < <(mean_of "$W/export.json" | xargs)
+read -r c_tar c_tarsync c_gp c_gpstd c_skopeo < <(cpu_of "$W/export.json" | xargs)
 rm -rf "$W"/out*
 rss_export=$(peak_rss "$GP" export --quiet --layout "$L" -o "$W/bundle.tar")
-python3 - "$mb" "$t_tar" "$t_tarsync" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" <<'PY'
+python3 - "$mb" "$t_tar" "$t_tarsync" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" "$c_tar" "$c_tarsync" "$c_gp" "$c_gpstd" "$c_skopeo" <<'PY'
 import sys
-mb, tar, tarsync, gp, gpstd, sk, rss = map(float, sys.argv[1:])
-for name, t in [("tar cf", tar), ("tar cf + fsync", tarsync), ("gadgetpack export -o FILE", gp),
-                ("gadgetpack export -o - > FILE", gpstd), ("skopeo copy oci: oci-archive:", sk)]:
-    print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s)")
+mb, tar, tarsync, gp, gpstd, sk, rss = map(float, sys.argv[1:8])
+cpu = list(map(float, sys.argv[8:]))
+for (name, t), c in zip([("tar cf", tar), ("tar cf + fsync", tarsync), ("gadgetpack export -o FILE", gp),
+                ("gadgetpack export -o - > FILE", gpstd), ("skopeo copy oci: oci-archive:", sk)], cpu):
+    print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s wall, {c:.3f} s user+sys)")
 print(f"peak RSS gadgetpack export {rss/1024:.1f} MiB (goal < 64 MiB)")
 print(f"ratio export/tar cf {tar/gp:.3f}, -o - vs tar cf {tar/gpstd:.3f}, vs tar cf + fsync {tarsync/gp:.3f}   (goal >= 0.9)")
 print(f"ratio export/skopeo {sk/gp:.3f}   (goal > 1: faster than skopeo)")
@@ -97,13 +102,15 @@ hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$W/import.json"
   -n 'gadgetpack import' "$GP import --quiet --layout $W/in $W/bundle.tar" \
   -n 'skopeo copy oci-archive: oci:' "skopeo copy --quiet oci-archive:$W/bundle.tar:$REF oci:$W/in:$REF" >/dev/null
 read -r t_xf t_imp t_skimp < <(mean_of "$W/import.json" | xargs)
+read -r c_xf c_imp c_skimp < <(cpu_of "$W/import.json" | xargs)
 rm -rf "$W/in"
 rss_import=$(peak_rss "$GP" import --quiet --layout "$W/in" "$W/bundle.tar")
-python3 - "$mb" "$t_xf" "$t_imp" "$t_skimp" "$rss_import" <<'PY'
+python3 - "$mb" "$t_xf" "$t_imp" "$t_skimp" "$rss_import" "$c_xf" "$c_imp" "$c_skimp" <<'PY'
 import sys
-mb, xf, imp, sk, rss = map(float, sys.argv[1:])
-for name, t in [("tar xf + parallel sha256", xf), ("gadgetpack import", imp), ("skopeo copy oci-archive: oci:", sk)]:
-    print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s)")
+mb, xf, imp, sk, rss = map(float, sys.argv[1:6])
+cpu = list(map(float, sys.argv[6:]))
+for (name, t), c in zip([("tar xf + parallel sha256", xf), ("gadgetpack import", imp), ("skopeo copy oci-archive: oci:", sk)], cpu):
+    print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s wall, {c:.3f} s user+sys)")
 print(f"peak RSS gadgetpack import {rss/1024:.1f} MiB (goal < 64 MiB)")
 print(f"ratio import/(tar xf + sha256) {xf/imp:.3f}   (goal >= 0.8)")
 print(f"ratio import/skopeo {sk/imp:.3f}   (goal > 1: faster than skopeo)")
