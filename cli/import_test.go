@@ -193,7 +193,10 @@ func TestImportForceAndRules(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "b.tar")
 	mustGP(t, "export", "--layout", src, "-o", out)
-	target := buildDemo(t)
+	// The same layout as the tarball's (two builds differ when a second passes between them),
+	// with trace_exec moved.
+	target := filepath.Join(t.TempDir(), "bundle")
+	copyTree(t, src, target)
 	mustGP(t, "tag", "--layout", target, "trace_params", "trace_exec")
 	tree := treeDigest(t, target)
 	r := gp(t, "import", "--layout", target, out)
