@@ -359,22 +359,11 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 			}
 			return fmt.Errorf("tag %s: %w: %w", ref, err, ErrGraphIncomplete)
 		}
-		out := d.entries[:0:0]
-		placed := false
-		for _, e := range d.entries {
-			if refName(e.desc) != ref {
-				out = append(out, e)
-				continue
-			}
-			if !placed {
-				out = append(out, indexEntry{desc: entry})
-				placed = true
-			}
+		if currentDigest(d, ref) == "" {
+			d.entries = append(d.entries, indexEntry{desc: entry})
+		} else {
+			replaceNamed(d, entry)
 		}
-		if !placed {
-			out = append(out, indexEntry{desc: entry})
-		}
-		d.entries = out
 		return nil
 	})
 }
