@@ -3,17 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/gadgetpack/gadgetpack/internal/testfs"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -39,6 +36,13 @@ func gadgetpackCmd(tb testing.TB, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), asMainEnv+"=1")
 	return cmd
 }
+
+// Tree helpers shared with other packages' tests.
+var (
+	sharedPath = testfs.SharedPath
+	treeDigest = testfs.TreeDigest
+	copyTree   = testfs.CopyTree
+)
 
 // result is one in-process run of the command line.
 type result struct {
@@ -67,80 +71,6 @@ func mustGP(tb testing.TB, args ...string) result {
 // repoPath returns a path relative to the repository root.
 func repoPath(parts ...string) string {
 	return filepath.Join(append([]string{".."}, parts...)...)
-}
-
-// sharedPath returns a path in ../shared beside the repository, skipping the test (failing in
-// CI) when it is absent.
-func sharedPath(tb testing.TB, parts ...string) string {
-	tb.Helper()
-	p := filepath.Join(append([]string{"..", "..", "shared"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("shared fixture %s: %v", p, err)
-		}
-		tb.Skipf("shared fixture %s: %v", p, err)
-	}
-	return p
-}
-
-// treeDigest hashes every path, mode and content under dir (sorted), so a test can tell
-// whether a command changed anything on disk. A missing dir hashes to "absent".
-func treeDigest(tb testing.TB, dir string) string {
-	tb.Helper()
-	if _, err := os.Lstat(dir); os.IsNotExist(err) {
-		return "absent"
-	}
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		line := rel + " " + info.Mode().String()
-		if info.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			line += " " + hex.EncodeToString(sum[:])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sort.Strings(lines)
-	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	return hex.EncodeToString(sum[:])
-}
-
-// copyTree copies a directory of regular files, so tests can work on shared fixtures.
-func copyTree(tb testing.TB, src, dst string) {
-	tb.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // verifyJSON runs verify --json and decodes the report.

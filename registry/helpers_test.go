@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,41 +13,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/internal/registrytest"
+	"github.com/gadgetpack/gadgetpack/internal/testfs"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
-// igStore is Inspektor Gadget's own signed-gadget store (see /work/shared/interop/README.md):
-// read-only shared data, copied before use.
-const igStore = "../../shared/interop/ig-store"
-
-// igLayout returns a writable copy of ig's store.
+// igLayout returns a writable copy of ig's own signed-gadget store (see
+// ../shared/interop/README.md).
 func igLayout(tb testing.TB) *layout.Store {
 	tb.Helper()
-	if _, err := os.Stat(igStore); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("shared fixture %s: %v", igStore, err)
-		}
-		tb.Skipf("shared fixture %s: %v", igStore, err)
-	}
 	dst := filepath.Join(tb.TempDir(), "ig-store")
-	err := filepath.WalkDir(igStore, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(igStore, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	testfs.CopyTree(tb, testfs.SharedPath(tb, "interop", "ig-store"), dst)
 	s, err := layout.Open(dst)
 	if err != nil {
 		tb.Fatal(err)

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/gadgetpack/gadgetpack/internal/testfs"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -20,42 +20,11 @@ import (
 
 // Test helpers of export (prefixed ex, apart from import's).
 
-// exShared returns a path in ../shared beside the repository, skipping the test (failing in
-// CI) when it is absent.
-func exShared(tb testing.TB, parts ...string) string {
-	tb.Helper()
-	p := filepath.Join(append([]string{"..", "..", "shared"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("shared fixture %s: %v", p, err)
-		}
-		tb.Skipf("shared fixture %s: %v", p, err)
-	}
-	return p
-}
-
-// exCopyTree copies a directory of regular files.
-func exCopyTree(tb testing.TB, src, dst string) {
-	tb.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-}
+// Tree helpers shared with other packages' tests.
+var (
+	exShared   = testfs.SharedPath
+	exCopyTree = testfs.CopyTree
+)
 
 // exIGStore returns a copy of the real ig store of ../shared/interop/ig-store (signed gadgets:
 // cosign's .sig tag, an OCI 1.1 referrer, notation), opened.

@@ -3,8 +3,6 @@ package tarball
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,46 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gadgetpack/gadgetpack/internal/testfs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/layout"
 )
-
-// imTree hashes every path, mode and content under dir, sorted, so a test can tell whether
-// anything changed; a missing dir is "absent".
-func imTree(tb testing.TB, dir string) string {
-	tb.Helper()
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		return "absent"
-	}
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		line := rel + " " + fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			line += " " + hex.EncodeToString(sum[:]) + " " + fi.ModTime().String()
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
-}
 
 // imVerify fails the test unless the layout at dir verifies with no error.
 func imVerify(tb testing.TB, dir string) *layout.Report {
@@ -486,3 +449,6 @@ func BenchmarkImport(b *testing.B) {
 	}
 	_ = io.Discard
 }
+
+// imTree digests a whole tree, mtimes included (see testfs.TreeStamp).
+var imTree = testfs.TreeStamp
