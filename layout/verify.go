@@ -14,7 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/gadgetpack/gadgetpack/internal/ticker"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -227,7 +228,8 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 		rep.Bytes += bf.size
 	}
 	if v.opts.Progress != nil {
-		stop := v.reportProgress(rep.Bytes)
+		total := rep.Bytes
+		stop := ticker.Start(func() { v.opts.Progress(v.read.Load(), total) })
 		defer stop()
 	}
 
@@ -354,30 +356,4 @@ func (v *verifier) parseIndex(data []byte) *doc {
 	}
 	v.checkIndexShape(d, IndexFile, "", true)
 	return d
-}
-
-// reportProgress calls opts.Progress every 200 ms until the returned stop func is called, and
-// once more from stop.
-func (v *verifier) reportProgress(total int64) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				v.opts.Progress(v.read.Load(), total)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-		v.opts.Progress(v.read.Load(), total)
-	}
 }

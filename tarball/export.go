@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gadgetpack/gadgetpack/internal/ticker"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -188,8 +188,10 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	res.Blobs = len(blobs)
 
 	var done atomic.Int64
-	stop := startProgress(opts.Progress, &done, res.BlobBytes)
-	defer stop()
+	if opts.Progress != nil {
+		stop := ticker.Start(func() { opts.Progress(done.Load(), res.BlobBytes) })
+		defer stop()
+	}
 
 	comp, err := NewCompressor(w, opts.Compression)
 	if err != nil {
@@ -266,38 +268,6 @@ func writeEntry(tw *tar.Writer, name string, size int64, mtime time.Time, r io.R
 		return fmt.Errorf("tar entry %s: %w", name, err)
 	}
 	return nil
-}
-
-// startProgress calls progress about five times a second until the returned stop, which calls
-// it once more.
-func startProgress(progress func(done, total int64), done *atomic.Int64, total int64) (stop func()) {
-	if progress == nil {
-		return func() {}
-	}
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				progress(done.Load(), total)
-			}
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(quit)
-			wg.Wait()
-			progress(done.Load(), total)
-		})
-	}
 }
 
 // hashWriter hashes and counts what it writes to w.

@@ -8,12 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gadgetpack/gadgetpack/internal/ticker"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -109,7 +108,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 	}
 	defer rd.Close()
 	if opts.Progress != nil {
-		stop := startInputProgress(opts.Progress, rd)
+		stop := ticker.Start(func() { opts.Progress(rd.InputBytes()) })
 		defer stop()
 	}
 	res := &ImportResult{Path: st.Path(), Compression: rd.Compression(), Refs: []string{}, Warnings: []layout.Problem{}}
@@ -406,30 +405,4 @@ func isIndexMediaType(mt string) bool {
 
 func isManifestMediaType(mt string) bool {
 	return mt == ocispec.MediaTypeImageManifest || mt == "application/vnd.docker.distribution.manifest.v2+json"
-}
-
-// startInputProgress calls progress with the input bytes read every 200 ms until stop is called,
-// and once more from stop.
-func startInputProgress(progress func(int64), rd *Reader) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				progress(rd.InputBytes())
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-		progress(rd.InputBytes())
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gadgetpack/gadgetpack/internal/ticker"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -108,7 +109,7 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*layout.Repor
 		defer rd.Close()
 		v.comp = rd.Compression()
 		if opts.Progress != nil {
-			stop := startInputProgress(func(n int64) { opts.Progress(n, opts.Size) }, rd)
+			stop := ticker.Start(func() { opts.Progress(rd.InputBytes(), opts.Size) })
 			defer stop()
 		}
 		if err := v.read(ctx, rd, &in); err != nil {
