@@ -323,19 +323,26 @@ type partsReader struct {
 	err   error
 }
 
+// openNext opens the next part as r.cur, or sets r.err (io.EOF after the last part) and
+// returns false.
+func (r *partsReader) openNext() bool {
+	if r.i == len(r.paths) {
+		r.err = io.EOF
+		return false
+	}
+	f, err := os.Open(r.paths[r.i])
+	if err != nil {
+		r.err = fmt.Errorf("part %s: %w", r.paths[r.i], err)
+		return false
+	}
+	r.cur = f
+	return true
+}
+
 func (r *partsReader) Read(p []byte) (int, error) {
 	for r.err == nil {
-		if r.cur == nil {
-			if r.i == len(r.paths) {
-				r.err = io.EOF
-				break
-			}
-			f, err := os.Open(r.paths[r.i])
-			if err != nil {
-				r.err = fmt.Errorf("part %s: %w", r.paths[r.i], err)
-				break
-			}
-			r.cur = f
+		if r.cur == nil && !r.openNext() {
+			break
 		}
 		n, err := r.cur.Read(p)
 		if err == io.EOF {
@@ -363,17 +370,8 @@ func (r *partsReader) Read(p []byte) (int, error) {
 func (r *partsReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for r.err == nil {
-		if r.cur == nil {
-			if r.i == len(r.paths) {
-				r.err = io.EOF
-				break
-			}
-			f, err := os.Open(r.paths[r.i])
-			if err != nil {
-				r.err = fmt.Errorf("part %s: %w", r.paths[r.i], err)
-				break
-			}
-			r.cur = f
+		if r.cur == nil && !r.openNext() {
+			break
 		}
 		n, err := io.Copy(w, r.cur)
 		total += n
