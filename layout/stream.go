@@ -150,20 +150,5 @@ func VerifyStream(ctx context.Context, in StreamLayout, opts VerifyOptions) (*Re
 			}
 		}
 	}
-	if idx != nil {
-		v.walkIndex(ctx, idx)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := v.parallel(ctx); err != nil {
-		return nil, err
-	}
-	v.walkReferrers(ctx)
-	if err := v.parallel(ctx); err != nil {
-		return nil, err
-	}
-	v.reportUnreferenced()
-	v.conclude(rep)
-	return rep, nil
+	return v.finish(ctx, idx, rep)
 }

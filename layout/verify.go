@@ -233,6 +233,13 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 		defer stop()
 	}
 
+	return v.finish(ctx, idx, rep)
+}
+
+// finish walks the graph from idx (nil when index.json could not be read), runs the queued
+// checks, finds referrers of what is reached until no more are found, runs their checks and any
+// blob a rule func left half-read, reports unreferenced blobs and concludes rep.
+func (v *verifier) finish(ctx context.Context, idx *doc, rep *Report) (*Report, error) {
 	if idx != nil {
 		v.walkIndex(ctx, idx)
 	}
@@ -242,8 +249,6 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 	if err := v.parallel(ctx); err != nil {
 		return nil, err
 	}
-	// Referrers of what is reached, until no more are found; then their rule funcs and any
-	// blob a rule func left half-read.
 	v.walkReferrers(ctx)
 	if err := v.parallel(ctx); err != nil {
 		return nil, err
