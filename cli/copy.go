@@ -31,7 +31,7 @@ func copyCommand() *ucli.Command {
 			layoutFlag(),
 			&ucli.StringFlag{Name: "to", Usage: "the target layout `DIR` (ig's store is /var/lib/ig/oci-store)", Required: true},
 			&ucli.BoolFlag{Name: "force", Usage: "move refs of the target that point elsewhere"},
-			&ucli.IntFlag{Name: "jobs", Usage: "blobs copied at once", Value: 4},
+			&ucli.IntFlag{Name: "jobs", Usage: "`N` blobs copied at once", Value: 4},
 			jsonFlag(), quietFlag(),
 		},
 		Action: runCopy,
