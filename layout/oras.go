@@ -14,6 +14,12 @@ import (
 //	content.TagResolver       Tag (graph checked under the index lock), Resolve
 //	content.PredecessorFinder Predecessors (the layout's OCI 1.1 referrers)
 //
+// A Stage is an oras-go content.Storage too, for a copy that must land all or nothing (package
+// registry's pull): Exists and Fetch look in the stage, then in the layout; Push writes into the
+// stage, verified, on as many goroutines as the copy runs, and without an fsync per blob. The
+// copy's tags are not the stage's business: the caller names what it copied in Commit's
+// entries, so a copy into a stage needs no Tag or Resolve.
+//
 // The sentinels are errdef's (ErrNotFound, ErrAlreadyExists, ErrInvalidDigest...), as
 // oras-go's callers expect. The conformance is checked by layout's tests, not here, so that
 // the package itself needs nothing of oras-go but errdef.

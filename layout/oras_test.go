@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -32,6 +34,8 @@ var (
 	_ oras.Target               = (*Store)(nil)
 	_ oras.GraphTarget          = (*Store)(nil)
 	_ oras.ReadOnlyGraphTarget  = (*Store)(nil)
+	// A Stage is an all-or-nothing copy destination.
+	_ content.Storage = (*Stage)(nil)
 )
 
 // TestErrdefSentinels: the sentinels of the methods that stand in for oras-go's interfaces are
@@ -199,6 +203,79 @@ func TestOrasExtendedCopyRoundTrip(t *testing.T) {
 	}
 	if _, err := oras.Copy(ctx, mem, ref, dst, ref, opts); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOrasExtendedCopyIntoStage: oras.ExtendedCopyGraph, 8 blobs at a time, takes ig's signed
+// gadget with its signature from a layout into a Stage of another layout, which shows nothing
+// before Commit; Commit publishes and names them. A second copy into a new stage finds every
+// blob in the layout (Exists) and pushes nothing.
+func TestOrasExtendedCopyIntoStage(t *testing.T) {
+	ctx := t.Context()
+	src, err := Open(copyDir(t, igStore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ref = "ttl.sh/signed_with_cosign_oci11:latest"
+	root, err := src.Resolve(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := newStore(t)
+	before := treeState(t, dst.Path())
+	st, err := dst.NewStage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Discard()
+	opts := oras.DefaultExtendedCopyGraphOptions
+	opts.Concurrency = 8
+	if err := oras.ExtendedCopyGraph(ctx, src, st, root, opts); err != nil {
+		t.Fatalf("ExtendedCopyGraph into a stage: %v", err)
+	}
+	referrers, err := src.Predecessors(ctx, root)
+	if err != nil || len(referrers) != 1 {
+		t.Fatalf("referrers: %v %v", referrers, err)
+	}
+	sig := referrers[0]
+	for _, d := range []ocispec.Descriptor{root, sig} {
+		if ok, err := st.Exists(ctx, d); !ok || err != nil {
+			t.Fatalf("stage lacks %s: %v", d.Digest, err)
+		}
+		if ok, _ := dst.Exists(ctx, d); ok {
+			t.Fatalf("%s is in the layout before Commit", d.Digest)
+		}
+	}
+	after := treeState(t, dst.Path())
+	maps.DeleteFunc(after, func(rel string, _ string) bool { return strings.HasPrefix(rel, TempDir) })
+	if !maps.Equal(before, after) {
+		// Only the stage folder, in TempDir, is new.
+		t.Fatalf("the layout changed before Commit:\nbefore %v\nafter  %v", before, after)
+	}
+	named := root
+	named.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
+	if _, err := st.Commit(ctx, []ocispec.Descriptor{named, sig}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fetchAll(t, src, sig), fetchAll(t, dst, sig)) {
+		t.Fatal("the signature differs after the copy")
+	}
+	assertVerifies(t, dst.Path())
+
+	again, err := dst.NewStage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Discard()
+	opts.PreCopy = func(_ context.Context, d ocispec.Descriptor) error {
+		t.Errorf("second copy pushed %s again", d.Digest)
+		return nil
+	}
+	if err := oras.ExtendedCopyGraph(ctx, src, again, root, opts); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := again.Staged(); n != 0 {
+		t.Fatalf("second copy staged %d blobs", n)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
@@ -30,17 +32,25 @@ const stagePrefix = "stage-"
 // it until Commit or Discard: CleanTemp and gc remove the folder of a stage whose process died,
 // never a live one's.
 //
-// A Stage is not safe for concurrent use; its Fetch is, between Push calls.
+// A Stage is safe for concurrent use: Push, Has, Exists, Fetch, Staged and CheckGraph may run
+// on many goroutines at once (an oras-go copy pushes into it on several). Commit or Discard
+// comes once, after the pushes have returned. Two pushes of one digest at once write it once:
+// the second waits for the first and returns ErrAlreadyExists when it succeeded, or writes the
+// blob itself when it failed.
 type Stage struct {
-	s        Store                   // the layout, which may not be initialized yet
-	dir      string                  // the stage folder; "" until created
-	lock     *os.File                // dir, opened and flocked
-	madeDirs []string                // the layout's folder and its parents, as the stage created them
-	madeTemp bool                    // the stage created TempDir
-	staged   map[digest.Digest]int64 // blobs written into dir, with their sizes
-	order    []digest.Digest         // staged, in push order
-	present  map[digest.Digest]int64 // blobs Push found in the layout already
-	closed   bool
+	s Store // the layout, which may not be initialized yet
+
+	mu       sync.Mutex                      // guards everything below
+	pending  map[digest.Digest]chan struct{} // pushes in progress, closed when they end
+	dir      string                          // the stage folder; "" until created
+	lock     *os.File                        // dir, opened and flocked
+	madeDirs []string                        // the layout's folder and its parents, as the stage created them
+	madeTemp bool                            // the stage created TempDir
+	staged   map[digest.Digest]int64         // blobs written into dir, with their sizes
+	order    []digest.Digest                 // staged, in push order
+	present  map[digest.Digest]int64         // blobs Push found in the layout already
+	closed   bool                            // no more Push: Commit or Discard has begun
+	finished bool                            // Discard has removed the stage
 }
 
 // NewStage returns an empty stage for s. It writes nothing yet.
@@ -48,7 +58,7 @@ func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &Stage{s: *s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}}, nil
+	return &Stage{s: *s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{}}, nil
 }
 
 // NewStageAt returns an empty stage for the layout at path, which need not exist yet: a
@@ -85,7 +95,8 @@ func NewStageAt(ctx context.Context, path string) (*Stage, error) {
 // Path returns the absolute path of the stage's layout.
 func (st *Stage) Path() string { return st.s.root }
 
-// open creates the stage folder (and what is missing above it) and takes its flock.
+// open creates the stage folder (and what is missing above it) and takes its flock. st.mu is
+// held.
 func (st *Stage) open() error {
 	if st.closed {
 		return fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
@@ -144,9 +155,9 @@ func (st *Stage) mkdirRoot(dir string) error {
 	return nil
 }
 
-// stagedPath returns the path of d's staged file.
-func (st *Stage) stagedPath(d digest.Digest) string {
-	return filepath.Join(st.dir, d.Algorithm().String()+"-"+d.Encoded())
+// stagedPath returns the path of d's staged file in the stage folder dir.
+func stagedPath(dir string, d digest.Digest) string {
+	return filepath.Join(dir, d.Algorithm().String()+"-"+d.Encoded())
 }
 
 // Push reads the content r yields as the blob desc describes, verifying it on the way
@@ -154,23 +165,20 @@ func (st *Stage) stagedPath(d digest.Digest) string {
 // match; nothing is kept then). A blob that the layout holds already (a regular file of the
 // right size) is read and verified all the same, so that a stream is checked whole, but not
 // written. Otherwise the content goes into a file of the stage through a 1 MiB buffer, and the
-// kernel starts writing it out (sync_file_range); Commit fsyncs it before it publishes it. Push returns ErrAlreadyExists, without reading r, for a digest
-// pushed before into this stage, and ErrInvalidDigest for a bad digest. ctx is checked between
-// chunks.
+// kernel starts writing it out (sync_file_range); Commit fsyncs it before it publishes it.
+// Push returns ErrAlreadyExists, without reading r, for a digest pushed before into this stage
+// (or by a Push of it in progress, which it waits for), and ErrInvalidDigest for a bad digest.
+// ctx is checked between chunks.
 func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
-	if st.closed {
-		return fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
-	}
 	v, err := NewVerifyReader(r, desc)
 	if err != nil {
 		return err
 	}
-	if _, ok := st.staged[desc.Digest]; ok {
-		return fmt.Errorf("blob %s: pushed twice: %w", desc.Digest, ErrAlreadyExists)
+	done, err := st.claim(ctx, desc.Digest)
+	if err != nil {
+		return err
 	}
-	if _, ok := st.present[desc.Digest]; ok {
-		return fmt.Errorf("blob %s: pushed twice: %w", desc.Digest, ErrAlreadyExists)
-	}
+	defer done()
 	have, err := st.s.Exists(ctx, desc)
 	if err != nil && !errors.Is(err, ErrNotLayout) {
 		return err
@@ -179,13 +187,19 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		if err := drain(ctx, v); err != nil {
 			return err
 		}
+		st.mu.Lock()
 		st.present[desc.Digest] = desc.Size
+		st.mu.Unlock()
 		return nil
 	}
-	if err := st.open(); err != nil {
+	st.mu.Lock()
+	err = st.open()
+	dir := st.dir
+	st.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	path := st.stagedPath(desc.Digest)
+	path := stagedPath(dir, desc.Digest)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
@@ -206,9 +220,51 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		_ = os.Remove(path)
 		return err
 	}
+	st.mu.Lock()
 	st.staged[desc.Digest] = desc.Size
 	st.order = append(st.order, desc.Digest)
+	st.mu.Unlock()
 	return nil
+}
+
+// claim makes the calling Push the only one in progress for d, waiting while another one is
+// (or until ctx ends). It returns ErrAlreadyExists when d is staged or found present, and an
+// error when the stage is finished. The caller calls done when its push ends, after recording
+// what it took.
+func (st *Stage) claim(ctx context.Context, d digest.Digest) (done func(), err error) {
+	st.mu.Lock()
+	for {
+		if st.closed {
+			st.mu.Unlock()
+			return nil, fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
+		}
+		_, staged := st.staged[d]
+		_, present := st.present[d]
+		if staged || present {
+			st.mu.Unlock()
+			return nil, fmt.Errorf("blob %s: pushed twice: %w", d, ErrAlreadyExists)
+		}
+		wait, busy := st.pending[d]
+		if !busy {
+			break
+		}
+		st.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		st.mu.Lock()
+	}
+	ch := make(chan struct{})
+	st.pending[d] = ch
+	st.mu.Unlock()
+	return func() {
+		st.mu.Lock()
+		delete(st.pending, d)
+		st.mu.Unlock()
+		close(ch)
+	}, nil
 }
 
 // drain reads r to its end through a pooled buffer, checking ctx between chunks.
@@ -231,6 +287,8 @@ func drain(ctx context.Context, r io.Reader) error {
 
 // Has reports whether Push has taken desc's blob: staged, or found in the layout.
 func (st *Stage) Has(desc ocispec.Descriptor) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if n, ok := st.staged[desc.Digest]; ok {
 		return n == desc.Size
 	}
@@ -240,6 +298,8 @@ func (st *Stage) Has(desc ocispec.Descriptor) bool {
 
 // Staged returns how many blobs the stage wrote and their total size.
 func (st *Stage) Staged() (blobs int, bytes int64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for _, n := range st.staged {
 		bytes += n
 	}
@@ -252,7 +312,10 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	st.mu.Lock()
 	n, ok := st.staged[desc.Digest]
+	dir := st.dir
+	st.mu.Unlock()
 	if !ok {
 		rc, err := st.s.Fetch(ctx, desc)
 		if errors.Is(err, ErrNotLayout) || errors.Is(err, fs.ErrNotExist) {
@@ -263,7 +326,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	if n != desc.Size {
 		return nil, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
 	}
-	path := st.stagedPath(desc.Digest)
+	path := stagedPath(dir, desc.Digest)
 	fi, err := lstatRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: staged file: %w", desc.Digest, err)
@@ -280,9 +343,18 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	return &blobReader{ctx: ctx, f: f, v: v}, nil
 }
 
-// exists reports whether desc's blob is staged or in the layout, of desc's size.
-func (st *Stage) exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
-	if n, ok := st.staged[desc.Digest]; ok {
+// Exists reports whether desc's blob is staged or in the layout, of desc's size: oras-go's
+// content.Storage Exists, so that a copy into the stage skips what the layout holds. A staged
+// blob of another size is reported as absent with ErrSizeMismatch, as the layout's are. A blob
+// that a Push is writing at the moment is not there yet.
+func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	st.mu.Lock()
+	n, ok := st.staged[desc.Digest]
+	st.mu.Unlock()
+	if ok {
 		if n != desc.Size {
 			return false, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
 		}
@@ -312,7 +384,7 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 			if isManifestType(desc.MediaType) || isIndexType(desc.MediaType) {
 				return nil // read by Walk
 			}
-			ok, err := st.exists(ctx, desc)
+			ok, err := st.Exists(ctx, desc)
 			if err != nil {
 				return err
 			}
@@ -338,12 +410,22 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 // writer published meanwhile is kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
 // ErrRefExists unless opts.Force) and removes the stage. On an error before publishing nothing
 // has changed in the layout; after it, the published blobs stay until a gc (they are
-// unreferenced when AddEntries refuses). The stage is finished either way.
+// unreferenced when AddEntries refuses). The stage is finished either way. Commit refuses,
+// and discards the stage, while a Push is still in progress.
 func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) (res *AddResult, err error) {
+	st.mu.Lock()
 	if st.closed {
+		st.mu.Unlock()
 		return nil, fmt.Errorf("layout %s: stage already committed or discarded", st.s.root)
 	}
+	busy := len(st.pending)
+	st.closed = true // no Push from now on
+	dir, order := st.dir, slices.Clone(st.order)
+	st.mu.Unlock()
 	defer st.Discard()
+	if busy != 0 {
+		return nil, fmt.Errorf("layout %s: commit while %d pushes are in progress", st.s.root, busy)
+	}
 	if err := st.CheckGraph(ctx, entries); err != nil {
 		return nil, err
 	}
@@ -352,11 +434,11 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 			return nil, err
 		}
 	}
-	if err := st.syncStaged(ctx); err != nil {
+	if err := st.syncStaged(ctx, dir, order); err != nil {
 		return nil, err
 	}
 	dirs := map[string]bool{}
-	for _, d := range st.order {
+	for _, d := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -364,14 +446,13 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 		if err != nil {
 			return nil, err
 		}
-		dir := filepath.Dir(path)
-		if !dirs[dir] {
-			if err := mkdirDurable(dir); err != nil {
+		if bdir := filepath.Dir(path); !dirs[bdir] {
+			if err := mkdirDurable(bdir); err != nil {
 				return nil, fmt.Errorf("layout %s: %w", st.s.root, err)
 			}
-			dirs[dir] = true
+			dirs[bdir] = true
 		}
-		if err := atomicfile.Publish(st.stagedPath(d), path, false); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := atomicfile.Publish(stagedPath(dir, d), path, false); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("layout %s: publishing blob %s: %w", st.s.root, d, err)
 		}
 	}
@@ -379,9 +460,9 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	return store.AddEntries(ctx, entries, opts)
 }
 
-// syncStaged fsyncs every staged file, on a few goroutines: their data is durable before any
-// of them is published.
-func (st *Stage) syncStaged(ctx context.Context) error {
+// syncStaged fsyncs the staged files of order in dir, on a few goroutines: their data is
+// durable before any of them is published.
+func (st *Stage) syncStaged(ctx context.Context, dir string, order []digest.Digest) error {
 	paths := make(chan string)
 	errs := make(chan error, syncJobs)
 	for range syncJobs {
@@ -396,11 +477,11 @@ func (st *Stage) syncStaged(ctx context.Context) error {
 		}()
 	}
 	var err error
-	for _, d := range st.order {
+	for _, d := range order {
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		paths <- st.stagedPath(d)
+		paths <- stagedPath(dir, d)
 	}
 	close(paths)
 	for range syncJobs {
@@ -431,16 +512,18 @@ func syncFile(path string) error {
 // empty, and the layout's folder and its parents when the stage created them and they are
 // empty. It is a no-op after
 // Commit or a first Discard. It returns nothing: what it cannot remove, a gc removes once this
-// process is gone.
+// process is gone. It comes after the pushes have returned; a Push still writing then fails.
 func (st *Stage) Discard() {
-	if st.closed {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.finished {
 		return
 	}
-	st.closed = true
-	if st.dir != "" {
+	st.closed, st.finished = true, true
+	if st.lock != nil {
 		_ = os.RemoveAll(st.dir)
 		_ = st.lock.Close()
-		st.dir, st.lock = "", nil
+		st.lock = nil
 	}
 	if st.madeTemp {
 		_ = os.Remove(filepath.Join(st.s.root, TempDir))

@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -376,5 +379,176 @@ func TestStageCleanTemp(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Path(), liveRel)); err != nil {
 		t.Fatalf("live stage removed: %v", err)
+	}
+}
+
+// gatedReader is a blob's content that signals its first Read on started and then waits for
+// gate to close before it yields anything.
+type gatedReader struct {
+	r       io.Reader
+	started chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+	reads   atomic.Int32
+}
+
+func newGatedReader(data []byte, gate chan struct{}) *gatedReader {
+	return &gatedReader{r: bytes.NewReader(data), started: make(chan struct{}), gate: gate}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	g.reads.Add(1)
+	g.once.Do(func() { close(g.started) })
+	<-g.gate
+	return g.r.Read(p)
+}
+
+// blobBytes returns the content of desc in s.
+func blobBytes(tb testing.TB, s *Store, desc ocispec.Descriptor) []byte {
+	tb.Helper()
+	data, err := readAllVerified(tb.Context(), s.Fetch, desc, desc.Size)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+// TestStageConcurrentPush: 8 goroutines push into one stage at once, as an oras-go copy does:
+// six push every blob of an image twice over (so pushes of one digest meet) and read back what
+// they pushed (Exists, Has, Fetch), while two push the same layer at the same instant, the
+// second one starting while the first is inside its Push. Each blob is staged once, the second
+// push of the layer returns ErrAlreadyExists without reading its stream, and Commit publishes a
+// sound layout. Meant to run under -race.
+func TestStageConcurrentPush(t *testing.T) {
+	ctx := t.Context()
+	src := newStore(t)
+	im := buildImage(t, src, "concurrent")
+	dst := newStore(t)
+	st, err := dst.NewStage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Discard()
+
+	dup := im.layers[0]
+	var jobs []ocispec.Descriptor
+	for range 2 {
+		for _, d := range im.all() {
+			if d.Digest != dup.Digest {
+				jobs = append(jobs, d)
+			}
+		}
+	}
+	work := make(chan ocispec.Descriptor)
+	errs := make(chan error, 8+len(jobs))
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for d := range work {
+				rc, err := src.Fetch(ctx, d)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				err = st.Push(ctx, d, rc)
+				rc.Close()
+				if err != nil && !errors.Is(err, ErrAlreadyExists) {
+					errs <- fmt.Errorf("push %s: %w", d.Digest, err)
+					continue
+				}
+				if ok, err := st.Exists(ctx, d); !ok || err != nil {
+					errs <- fmt.Errorf("exists %s after push: %v %v", d.Digest, ok, err)
+				}
+				if !st.Has(d) {
+					errs <- fmt.Errorf("has %s after push: false", d.Digest)
+				}
+				if _, err := readAllVerified(ctx, st.Fetch, d, d.Size); err != nil {
+					errs <- fmt.Errorf("fetch %s after push: %w", d.Digest, err)
+				}
+			}
+		})
+	}
+
+	gate := make(chan struct{})
+	data := blobBytes(t, src, dup)
+	first, second := newGatedReader(data, gate), newGatedReader(data, gate)
+	var firstErr, secondErr error
+	wg.Go(func() { firstErr = st.Push(ctx, dup, first) })
+	<-first.started // the first push holds the digest
+	secondIn := make(chan struct{})
+	wg.Go(func() {
+		close(secondIn)
+		secondErr = st.Push(ctx, dup, second)
+	})
+	<-secondIn
+	for _, d := range jobs {
+		work <- d
+	}
+	close(work)
+	time.Sleep(50 * time.Millisecond) // the second push is waiting for the first
+	close(gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if firstErr != nil {
+		t.Fatalf("first push of %s: %v", dup.Digest, firstErr)
+	}
+	if !errors.Is(secondErr, ErrAlreadyExists) {
+		t.Fatalf("second push of %s at once: %v, want ErrAlreadyExists", dup.Digest, secondErr)
+	}
+	if n := second.reads.Load(); n != 0 {
+		t.Fatalf("the second push of %s read its stream %d times", dup.Digest, n)
+	}
+	if n, _ := st.Staged(); n != len(im.all()) {
+		t.Fatalf("staged %d blobs, want %d", n, len(im.all()))
+	}
+	ents, err := os.ReadDir(st.dir)
+	if err != nil || len(ents) != len(im.all()) {
+		t.Fatalf("stage folder holds %d files, want %d: %v", len(ents), len(im.all()), err)
+	}
+	if _, err := st.Commit(ctx, []ocispec.Descriptor{named(im.index, "concurrent:1")}, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, dst.Path())
+}
+
+// TestStageConcurrentPushFails: when the first of two pushes of one digest at once fails, the
+// second, which waited for it, writes the blob itself.
+func TestStageConcurrentPushFails(t *testing.T) {
+	ctx := t.Context()
+	src := newStore(t)
+	im := buildImage(t, src, "fails")
+	st, err := newStore(t).NewStage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Discard()
+	d := im.layers[1]
+	good := blobBytes(t, src, d)
+	bad := bytes.Clone(good)
+	bad[0] ^= 0xff
+	gate := make(chan struct{})
+	first, second := newGatedReader(bad, gate), newGatedReader(good, gate)
+	var firstErr, secondErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { firstErr = st.Push(ctx, d, first) })
+	<-first.started
+	wg.Go(func() { secondErr = st.Push(ctx, d, second) })
+	time.Sleep(50 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	if !errors.Is(firstErr, ErrDigestMismatch) {
+		t.Fatalf("first push: %v, want ErrDigestMismatch", firstErr)
+	}
+	if secondErr != nil {
+		t.Fatalf("second push after the first failed: %v", secondErr)
+	}
+	if !st.Has(d) {
+		t.Fatal("the blob is not staged")
+	}
+	if _, err := readAllVerified(ctx, st.Fetch, d, d.Size); err != nil {
+		t.Fatal(err)
 	}
 }
