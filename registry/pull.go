@@ -24,9 +24,12 @@ var digestTagSuffixes = []string{"", ".sig", ".att", ".sbom"}
 // names already in the layout are moved to what was pulled.
 //
 // Nothing is written before the registry has answered for remoteRef: a registry that refuses,
-// is down or does not have the ref leaves dir as it was. Blobs are written through the layout's
-// verified Push, and the names last, in one AddEntries under the index lock, so that a pull
-// that fails midway changes no ref (its blobs stay, for a later pull to skip, until gc).
+// is down or does not have the ref leaves dir as it was. Blobs are written through a
+// layout.Stage: verified on the way into a private folder of the layout's temp dir, on several
+// goroutines, then, once everything has arrived, fsynced a few at once, published and named in
+// one Commit (AddEntries under the index lock). A pull that fails midway publishes nothing and
+// removes its stage (a killed one's is removed by the next gc or CleanTemp): dir is as it was,
+// and the next pull fetches every blob again.
 // Errors name the ref, the registry and what it answered, and wrap ErrUnauthorized,
 // ErrNotFound, ErrUnreachable, ErrTLS or ErrRegistry.
 func Pull(ctx context.Context, dir, remoteRef, localRef string, opts Options) (*Result, error) {
@@ -52,9 +55,15 @@ func Pull(ctx context.Context, dir, remoteRef, localRef string, opts Options) (*
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 
+	st, err := store.NewStage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer st.Discard() // a no-op after Commit
+
 	cp := newCopier(opts)
 	res := &Result{}
-	referrers, err := cp.run(ctx, graphCopy{src: repo, dst: store, root: root, extended: true})
+	referrers, err := cp.run(ctx, graphCopy{src: repo, dst: st, root: root, extended: true})
 	if err != nil {
 		res.fill(cp.t)
 		return res, cl.describe(what, err)
@@ -76,7 +85,7 @@ func Pull(ctx context.Context, dir, remoteRef, localRef string, opts Options) (*
 				res.fill(cp.t)
 				return res, cl.describe(what+": tag "+tag, err)
 			}
-			if _, err := cp.run(ctx, graphCopy{src: repo, dst: store, root: desc}); err != nil {
+			if _, err := cp.run(ctx, graphCopy{src: repo, dst: st, root: desc}); err != nil {
 				res.fill(cp.t)
 				return res, cl.describe(what+": tag "+tag, err)
 			}
@@ -89,7 +98,7 @@ func Pull(ctx context.Context, dir, remoteRef, localRef string, opts Options) (*
 		moved.Referrers = append(moved.Referrers, r.Digest)
 		entries = append(entries, ocispec.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size, ArtifactType: r.ArtifactType, Annotations: withoutRefName(r.Annotations)})
 	}
-	if _, err := store.AddEntries(ctx, entries, layout.AddOptions{Force: true}); err != nil {
+	if _, err := st.Commit(ctx, entries, layout.AddOptions{Force: true}); err != nil {
 		res.fill(cp.t)
 		return res, fmt.Errorf("%s: %w", what, err)
 	}

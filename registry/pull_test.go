@@ -2,13 +2,17 @@ package registry
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/internal/registrytest"
+	"github.com/gadgetpack/gadgetpack/internal/testfs"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -97,5 +101,76 @@ func TestPullRefuses(t *testing.T) {
 	}
 	if _, err := Pull(t.Context(), dir, r.Ref("x:v1"), "bad ref name!", plain(r)); !errors.Is(err, layout.ErrInvalidReference) {
 		t.Fatalf("pull to a bad local ref: %v", err)
+	}
+}
+
+// TestPullFailsMidwayLeavesNothing: a pull that fails after some blobs have arrived (a layer
+// served corrupt, or the registry killed while a layer is asked for) publishes none of them:
+// the layout's tree is byte-identical to what it was, with no stage left in its temp dir.
+func TestPullFailsMidwayLeavesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want error // nil: any error
+		// proxy returns the host to pull from, which fails on the victim blob.
+		proxy func(t *testing.T, r *registrytest.Registry, victim digest.Digest) string
+	}{{
+		name: "corrupt layer",
+		want: layout.ErrDigestMismatch,
+		proxy: func(t *testing.T, r *registrytest.Registry, victim digest.Digest) string {
+			return newFaultProxy(t, r, nil, func(resp *http.Response) error {
+				if strings.HasSuffix(resp.Request.URL.Path, "/blobs/"+string(victim)) && resp.StatusCode == http.StatusOK {
+					resp.Body = flipper{resp.Body}
+				}
+				return nil
+			}).host
+		},
+	}, {
+		// The registry dies while the client asks for the victim, whose connection is reset;
+		// the retry finds no registry behind the proxy.
+		name: "registry killed",
+		proxy: func(t *testing.T, r *registrytest.Registry, victim digest.Digest) string {
+			return newFaultProxy(t, r, func(w http.ResponseWriter, req *http.Request) bool {
+				if !strings.HasSuffix(req.URL.Path, "/blobs/"+string(victim)) {
+					return false
+				}
+				r.Stop()
+				resetConn(w)
+				return true
+			}, nil).host
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := registrytest.Start(t, registrytest.Options{})
+			src := newLayout(t)
+			im := writeImage(t, src, "example.com/mid:v1", "midway", 200_000)
+			if _, err := Push(t.Context(), src, "example.com/mid:v1", r.Ref("mid:v1"), plain(r)); err != nil {
+				t.Fatal(err)
+			}
+			// One blob at a time, depth first: the first manifest, its config and layer and the
+			// second config are staged when the second layer fails.
+			victim := im.layers[1].Digest
+			host := tc.proxy(t, r, victim)
+
+			dst := newLayout(t)
+			writeImage(t, dst, "example.com/mid:v1", "older", 1000)
+			before := testfs.TreeDigest(t, dst.Path())
+			opts := Options{PlainHTTP: true, Retries: 1, Concurrency: 1}
+			_, err := Pull(t.Context(), dst.Path(), host+"/mid:v1", "example.com/mid:v1", opts)
+			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want an error wrapping %v", err, tc.want)
+			}
+			if after := testfs.TreeDigest(t, dst.Path()); after != before {
+				t.Fatal("a failed pull changed the layout's tree")
+			}
+			if ents, err := os.ReadDir(filepath.Join(dst.Path(), layout.TempDir)); len(ents) != 0 || err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("left in %s: %v %v", layout.TempDir, ents, err)
+			}
+			for _, b := range im.blobs {
+				if ok, _ := dst.Exists(t.Context(), b); ok {
+					t.Fatalf("blob %s of the failed pull was published", b.Digest)
+				}
+			}
+			mustVerify(t, dst)
+		})
 	}
 }
