@@ -65,7 +65,7 @@ http:
 EOF
 docker-registry serve "$W/config.yml" > "$W/registry.log" 2>&1 &
 REG_PID=$!
-trap 'kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; rm -rf "$W"' EXIT
 python3 - "$HOST" <<'PY'
 import sys, time, urllib.request
 for _ in range(300):
