@@ -35,27 +35,30 @@ echo
 echo "== export: gadgetpack export vs tar cf of the same files vs skopeo copy oci: -> oci-archive:"
 echo "   (warm cache; every output is removed and the disk synced before each run; gadgetpack"
 echo "   -o FILE fsyncs its output and hashes it for FILE.sha256, so tar cf is shown with and"
-echo "   without a final fsync, and gadgetpack -o - > FILE without one)"
+echo "   without a final fsync, and with the sha256 of the tar that FILE.sha256 holds; gadgetpack"
+echo "   -o - > FILE is shown without an fsync)"
 hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$W/export.json" \
   --prepare "rm -rf $W/out* $W/.out*; sync" \
   -n 'tar cf' "tar cf $W/out.tar -C $L $FILES" \
   -n 'tar cf + fsync' "tar cf $W/out.tar -C $L $FILES && sync $W/out.tar" \
+  -n 'tar cf + sha256 + fsync' "tar cf $W/out.tar -C $L $FILES && openssl dgst -sha256 $W/out.tar >/dev/null && sync $W/out.tar" \
   -n 'gadgetpack export -o FILE' "$GP export --quiet --layout $L -o $W/out.tar" \
   -n 'gadgetpack export -o - > FILE' "$GP export --quiet --layout $L -o - > $W/out.tar 2>/dev/null" \
   -n 'skopeo copy oci: oci-archive:' "skopeo copy --quiet oci:$L:$REF oci-archive:$W/out.tar:$REF" >/dev/null
-read -r t_tar t_tarsync t_gp t_gpstd t_skopeo < <(mean_of "$W/export.json" | xargs)
-read -r c_tar c_tarsync c_gp c_gpstd c_skopeo < <(cpu_of "$W/export.json" | xargs)
+read -r t_tar t_tarsync t_tarsum t_gp t_gpstd t_skopeo < <(mean_of "$W/export.json" | xargs)
+read -r c_tar c_tarsync c_tarsum c_gp c_gpstd c_skopeo < <(cpu_of "$W/export.json" | xargs)
 rm -rf "$W"/out*
 rss_export=$(peak_rss "$GP" export --quiet --layout "$L" -o "$W/bundle.tar")
-python3 - "$mb" "$t_tar" "$t_tarsync" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" "$c_tar" "$c_tarsync" "$c_gp" "$c_gpstd" "$c_skopeo" <<'PY'
+python3 - "$mb" "$t_tar" "$t_tarsync" "$t_tarsum" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" "$c_tar" "$c_tarsync" "$c_tarsum" "$c_gp" "$c_gpstd" "$c_skopeo" <<'PY'
 import sys
-mb, tar, tarsync, gp, gpstd, sk, rss = map(float, sys.argv[1:8])
-cpu = list(map(float, sys.argv[8:]))
-for (name, t), c in zip([("tar cf", tar), ("tar cf + fsync", tarsync), ("gadgetpack export -o FILE", gp),
+mb, tar, tarsync, tarsum, gp, gpstd, sk, rss = map(float, sys.argv[1:9])
+cpu = list(map(float, sys.argv[9:]))
+for (name, t), c in zip([("tar cf", tar), ("tar cf + fsync", tarsync), ("tar cf + sha256 + fsync", tarsum), ("gadgetpack export -o FILE", gp),
                 ("gadgetpack export -o - > FILE", gpstd), ("skopeo copy oci: oci-archive:", sk)], cpu):
     print(f"{name:30s} {mb/t:8.1f} MiB/s  ({t:.3f} s wall, {c:.3f} s user+sys)")
 print(f"peak RSS gadgetpack export {rss/1024:.1f} MiB (goal < 64 MiB)")
 print(f"ratio export/tar cf {tar/gp:.3f}, -o - vs tar cf {tar/gpstd:.3f}, vs tar cf + fsync {tarsync/gp:.3f}   (goal >= 0.9)")
+print(f"ratio export/(tar cf + sha256 + fsync), the same work {tarsum/gp:.3f}")
 print(f"ratio export/skopeo {sk/gp:.3f}   (goal > 1: faster than skopeo)")
 PY
 
