@@ -103,22 +103,7 @@ func TestImportCommand(t *testing.T) {
 	srcRep, _ := verifyJSON(t, src)
 	srcRefs := refsOf(t, src)
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		name  string
-		flags []string
-		args  func(out string) []string
-		stdin bool
-	}{
-		{"plain", nil, func(out string) []string { return []string{out} }, false},
-		{"gzip", []string{"--compress", "gzip"}, func(out string) []string { return []string{out} }, false},
-		{"zstd", []string{"--compress", "zstd"}, func(out string) []string { return []string{out} }, false},
-		{"split as FILE", []string{"--split", "1M"}, func(out string) []string { return []string{out} }, false},
-		{"split as parts", []string{"--split", "1M"}, func(out string) []string {
-			parts, _ := filepath.Glob(out + ".0*")
-			return parts
-		}, false},
-		{"stdin", []string{"--compress", "zstd"}, func(string) []string { return []string{"-"} }, true},
-	} {
+	for _, tc := range tarballForms {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".tar")
 			mustGP(t, append(append([]string{"export", "--layout", src}, tc.flags...), "-o", out)...)

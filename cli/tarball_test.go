@@ -38,22 +38,7 @@ func sameReport(tb testing.TB, got, want layout.Report, sameIndex bool) {
 func TestVerifyTarball(t *testing.T) {
 	src := buildDemo(t)
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		name  string
-		flags []string
-		args  func(out string) []string
-		stdin bool
-	}{
-		{"plain", nil, func(out string) []string { return []string{out} }, false},
-		{"gzip", []string{"--compress", "gzip"}, func(out string) []string { return []string{out} }, false},
-		{"zstd", []string{"--compress", "zstd"}, func(out string) []string { return []string{out} }, false},
-		{"split as FILE", []string{"--split", "1M"}, func(out string) []string { return []string{out} }, false},
-		{"split as parts", []string{"--split", "1M", "--compress", "gzip"}, func(out string) []string {
-			parts, _ := filepath.Glob(out + ".0*")
-			return parts
-		}, false},
-		{"stdin", []string{"--compress", "zstd"}, func(string) []string { return []string{"-"} }, true},
-	} {
+	for _, tc := range tarballForms {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".tar")
 			mustGP(t, append(append([]string{"export", "--layout", src}, tc.flags...), "-o", out)...)
@@ -182,3 +167,26 @@ func TestVerifyTarballHostile(t *testing.T) {
 
 // jsonDecode decodes a command's JSON output.
 func jsonDecode(out string, v any) error { return json.Unmarshal([]byte(out), v) }
+
+// tarballForm is one way to export the demo and hand the result to a command: args turns the
+// export's -o path into the command's arguments; stdin feeds the file on stdin instead.
+type tarballForm struct {
+	name  string
+	flags []string
+	args  func(out string) []string
+	stdin bool
+}
+
+// tarballForms are the forms import and verify read: plain, gzip, zstd, split parts named as
+// FILE or listed, and stdin.
+var tarballForms = []tarballForm{
+	{"plain", nil, func(out string) []string { return []string{out} }, false},
+	{"gzip", []string{"--compress", "gzip"}, func(out string) []string { return []string{out} }, false},
+	{"zstd", []string{"--compress", "zstd"}, func(out string) []string { return []string{out} }, false},
+	{"split as FILE", []string{"--split", "1M"}, func(out string) []string { return []string{out} }, false},
+	{"split as parts", []string{"--split", "1M", "--compress", "gzip"}, func(out string) []string {
+		parts, _ := filepath.Glob(out + ".0*")
+		return parts
+	}, false},
+	{"stdin", []string{"--compress", "zstd"}, func(string) []string { return []string{"-"} }, true},
+}
