@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,6 +59,39 @@ func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Clo
 	if err != nil {
 		return nil, err
 	}
+	return s.closure(ctx, d, entries, s.onceReferrers(ctx))
+}
+
+// Closures returns the Closure of each entry on its own, in the order given, reading index.json
+// once and scanning the layout for referrers once for all of them (Closure of one entry after
+// another would scan every blob per entry): for commands that send each ref on its own, such as
+// push --all.
+func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor) ([]*Closure, error) {
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	readRefs := s.onceReferrers(ctx)
+	out := make([]*Closure, 0, len(entries))
+	for _, e := range entries {
+		c, err := s.closure(ctx, d, []ocispec.Descriptor{e}, readRefs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// onceReferrers returns a func that scans the layout for referrers on its first call and
+// returns that list (or error) again on later calls.
+func (s *Store) onceReferrers(ctx context.Context) func() ([]subjectRef, error) {
+	return sync.OnceValues(func() ([]subjectRef, error) { return s.referrers(ctx, nil) })
+}
+
+// closure is Closure over index.json as d holds it, with the layout's referrers from readRefs
+// (which may cache them across calls).
+func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error)) (*Closure, error) {
 	c := &Closure{}
 	seen := map[digest.Digest]bool{}
 	walk := func(root ocispec.Descriptor) error {
@@ -117,16 +151,12 @@ func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Clo
 	}
 
 	// Referrers and digest-tag signatures, until nothing more joins.
-	var refs []subjectRef
-	refsRead := false
+	refs, err := readRefs()
+	if err != nil {
+		return nil, err
+	}
 	for changed := true; changed; {
 		changed = false
-		if !refsRead {
-			if refs, err = s.referrers(ctx, nil); err != nil {
-				return nil, err
-			}
-			refsRead = true
-		}
 		for _, r := range refs {
 			if !seen[r.desc.Digest] && seen[r.subject] {
 				if err := walk(r.desc); err != nil {

@@ -238,3 +238,32 @@ func TestDigestTagOf(t *testing.T) {
 		}
 	}
 }
+
+func TestClosuresMatchClosure(t *testing.T) {
+	s, err := Open(copyDir(t, igStore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := t.Context()
+	refs, err := s.Refs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Closures(c, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(refs) {
+		t.Fatalf("%d closures for %d refs", len(all), len(refs))
+	}
+	for i, ref := range refs {
+		one, err := s.Closure(c, []ocispec.Descriptor{ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(closureDigests(one), closureDigests(all[i])) ||
+			!slices.Equal(entryNames(one.Entries), entryNames(all[i].Entries)) || one.Bytes != all[i].Bytes {
+			t.Errorf("%s: Closures differs from Closure", refName(ref))
+		}
+	}
+}

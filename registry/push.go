@@ -116,6 +116,14 @@ func PushAll(ctx context.Context, store *layout.Store, prefix string, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	closures, err := store.Closures(ctx, refs) // one referrer scan for every ref
+	if err != nil {
+		return nil, fmt.Errorf("push --all: %w", err)
+	}
+	closureOf := make(map[string]*layout.Closure, len(refs))
+	for i, e := range refs {
+		closureOf[e.Annotations[ocispec.AnnotationRefName]] = closures[i]
+	}
 	var (
 		jobs, sigJobs []pushJob
 		bad           []string
@@ -139,10 +147,7 @@ func PushAll(ctx context.Context, store *layout.Store, prefix string, opts Optio
 		if err != nil {
 			return nil, fmt.Errorf("push --all: %w", err)
 		}
-		c, err := store.Closure(ctx, []ocispec.Descriptor{e})
-		if err != nil {
-			return nil, fmt.Errorf("push --all: ref %s: %w", name, err)
-		}
+		c := closureOf[name]
 		job := pushJob{entry: e, src: name, dst: dst, extended: digestTag(name) == "", blobs: c.Blobs}
 		if job.extended {
 			jobs = append(jobs, job)
@@ -165,10 +170,7 @@ func PushAll(ctx context.Context, store *layout.Store, prefix string, opts Optio
 			res.Skipped = append(res.Skipped, fmt.Sprintf("%s: signs %s, which no image of the layout holds", name, digestTag(name)))
 			continue
 		}
-		c, err := store.Closure(ctx, []ocispec.Descriptor{e})
-		if err != nil {
-			return nil, fmt.Errorf("push --all: ref %s: %w", name, err)
-		}
+		c := closureOf[name]
 		for _, repo := range repos {
 			dst := registry.Reference{Registry: host, Repository: repo, Reference: name}
 			sigJobs = append(sigJobs, pushJob{entry: e, src: name, dst: dst, blobs: c.Blobs})
