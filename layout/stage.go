@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
@@ -78,6 +79,8 @@ func NewStageAt(ctx context.Context, path string) (*Stage, error) {
 	ents, err := os.ReadDir(root)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, fmt.Errorf("layout %s: not a directory: %w", path, ErrNotLayout)
 	case err != nil:
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	default:

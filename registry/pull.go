@@ -16,7 +16,7 @@ import (
 var digestTagSuffixes = []string{"", ".sig", ".att", ".sbom"}
 
 // Pull copies the registry ref remoteRef (REGISTRY/REPOSITORY:TAG or @DIGEST) into the layout
-// at dir, creating the layout if needed, with what the image carries: its OCI 1.1 referrers
+// at dir, creating the layout when the pull commits if needed, with what the image carries: its OCI 1.1 referrers
 // (through the referrers API, or the referrers tag schema where the registry lacks it; each
 // also kept as an unnamed index.json entry, as ig's store does) and the digest tags beside it
 // in its repository (sha256-<hex>.sig, .att, .sbom and sha256-<hex>), stored under those bare
@@ -28,8 +28,8 @@ var digestTagSuffixes = []string{"", ".sig", ".att", ".sbom"}
 // layout.Stage: verified on the way into a private folder of the layout's temp dir, on several
 // goroutines, then, once everything has arrived, fsynced a few at once, published and named in
 // one Commit (AddEntries under the index lock). A pull that fails midway publishes nothing and
-// removes its stage (a killed one's is removed by the next gc or CleanTemp): dir is as it was,
-// and the next pull fetches every blob again.
+// removes its stage (a killed one's is removed by the next gc or CleanTemp): dir is as it was
+// (a dir that did not exist still does not), and the next pull fetches every blob again.
 // Errors name the ref, the registry and what it answered, and wrap ErrUnauthorized,
 // ErrNotFound, ErrUnreachable, ErrTLS or ErrRegistry.
 func Pull(ctx context.Context, dir, remoteRef, localRef string, opts Options) (*Result, error) {
@@ -50,12 +50,8 @@ func Pull(ctx context.Context, dir, remoteRef, localRef string, opts Options) (*
 	if err != nil {
 		return nil, cl.describe(what, err)
 	}
-	store, err := layout.Init(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-
-	st, err := store.NewStage(ctx)
+	// A missing dir becomes a layout only when the pull commits.
+	st, err := layout.NewStageAt(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

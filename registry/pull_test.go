@@ -171,6 +171,15 @@ func TestPullFailsMidwayLeavesNothing(t *testing.T) {
 				}
 			}
 			mustVerify(t, dst)
+
+			// Into a path that does not exist: it still does not after the failure.
+			missing := filepath.Join(t.TempDir(), "new", "layout")
+			if _, err := Pull(t.Context(), missing, host+"/mid:v1", "", opts); err == nil {
+				t.Fatal("pull into a new path succeeded through the faulty registry")
+			}
+			if _, err := os.Lstat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a failed pull left %s behind: %v", filepath.Dir(missing), err)
+			}
 		})
 	}
 }
