@@ -152,11 +152,14 @@ func (s *Store) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClos
 // ReadAll returns desc's whole verified content, for JSON documents. It refuses a descriptor
 // larger than max bytes with ErrTooLarge before reading anything, and returns Fetch's errors.
 func (s *Store) ReadAll(ctx context.Context, desc ocispec.Descriptor, max int64) ([]byte, error) {
-	return readAllVerified(ctx, s.Fetch, desc, max)
+	return ReadAllFrom(ctx, s.Fetch, desc, max)
 }
 
-// readAllVerified reads desc's whole content through fetch, capped at max bytes.
-func readAllVerified(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor, max int64) (data []byte, err error) {
+// ReadAllFrom reads desc's whole content through fetch, for JSON documents: it refuses a
+// descriptor over max bytes with ErrTooLarge before reading, and returns ErrShortRead or
+// ErrTrailingData when the content is shorter or longer than desc.Size, and fetch's errors (a
+// verifying fetch such as Store.Fetch reports a wrong digest on the last read).
+func ReadAllFrom(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor, max int64) (data []byte, err error) {
 	if desc.Size > max {
 		return nil, fmt.Errorf("blob %s: %d bytes, cap %d: %w", desc.Digest, desc.Size, max, ErrTooLarge)
 	}

@@ -102,7 +102,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 			if seen[desc.Digest] {
 				return nil
 			}
-			if !isManifestType(desc.MediaType) && !isIndexType(desc.MediaType) {
+			if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
 				ok, err := s.Exists(ctx, desc)
 				if err != nil {
 					return err
@@ -265,7 +265,7 @@ func (s *Store) referrersOf(ctx context.Context, blobs []GCBlob, skip func(diges
 		}
 		desc.MediaType = mt
 		desc.ArtifactType = dd.ArtifactType
-		if desc.ArtifactType == "" && dd.Config != nil && isManifestType(mt) {
+		if desc.ArtifactType == "" && dd.Config != nil && IsManifestType(mt) {
 			desc.ArtifactType = dd.Config.MediaType
 		}
 		if len(dd.Annotations) > 0 {

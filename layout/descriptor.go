@@ -17,13 +17,13 @@ const (
 	mediaTypeDockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-// isManifestType reports whether mt names an image manifest (OCI or Docker schema 2).
-func isManifestType(mt string) bool {
+// IsManifestType reports whether mt names an image manifest (OCI or Docker schema 2).
+func IsManifestType(mt string) bool {
 	return mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest
 }
 
-// isIndexType reports whether mt names an image index (OCI or Docker manifest list).
-func isIndexType(mt string) bool {
+// IsIndexType reports whether mt names an image index (OCI or Docker manifest list).
+func IsIndexType(mt string) bool {
 	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerList
 }
 

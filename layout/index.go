@@ -372,7 +372,7 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 // indexes are read and verified, other blobs must be regular files of the declared size.
 func (s *Store) checkGraph(ctx context.Context, root ocispec.Descriptor) error {
 	return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-		if isManifestType(desc.MediaType) || isIndexType(desc.MediaType) {
+		if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
 			return nil // read by Walk
 		}
 		ok, err := s.Exists(ctx, desc)

@@ -57,7 +57,7 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 		var conflicts []string
 		res, conflicts = merge(d, entries, opts)
 		if len(conflicts) > 0 {
-			return fmt.Errorf("layout %s: %s (use force to move them): %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
+			return s.refConflict(conflicts)
 		}
 		return nil
 	})
@@ -81,9 +81,14 @@ func (s *Store) CheckEntries(ctx context.Context, entries []ocispec.Descriptor, 
 		return err
 	}
 	if _, conflicts := merge(d, entries, opts); len(conflicts) > 0 {
-		return fmt.Errorf("layout %s: %s (use force to move them): %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
+		return s.refConflict(conflicts)
 	}
 	return nil
+}
+
+// refConflict is the ErrRefExists error naming the refs that would move.
+func (s *Store) refConflict(conflicts []string) error {
+	return fmt.Errorf("layout %s: %s: %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
 }
 
 // merge applies entries to d as AddEntries does and returns what changed, or the conflicts.

@@ -384,7 +384,7 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 			continue
 		}
 		err := Walk(ctx, st.Fetch, e, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-			if isManifestType(desc.MediaType) || isIndexType(desc.MediaType) {
+			if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
 				return nil // read by Walk
 			}
 			ok, err := st.Exists(ctx, desc)

@@ -263,7 +263,7 @@ func TestStageFetch(t *testing.T) {
 	}
 	defer st.Discard()
 	pushAll(t, st, src, []ocispec.Descriptor{im.index})
-	data, err := readAllVerified(ctx, st.Fetch, im.index, MaxJSONBytes)
+	data, err := ReadAllFrom(ctx, st.Fetch, im.index, MaxJSONBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 // blobBytes returns the content of desc in s.
 func blobBytes(tb testing.TB, s *Store, desc ocispec.Descriptor) []byte {
 	tb.Helper()
-	data, err := readAllVerified(tb.Context(), s.Fetch, desc, desc.Size)
+	data, err := ReadAllFrom(tb.Context(), s.Fetch, desc, desc.Size)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -462,7 +462,7 @@ func TestStageConcurrentPush(t *testing.T) {
 				if !st.Has(d) {
 					errs <- fmt.Errorf("has %s after push: false", d.Digest)
 				}
-				if _, err := readAllVerified(ctx, st.Fetch, d, d.Size); err != nil {
+				if _, err := ReadAllFrom(ctx, st.Fetch, d, d.Size); err != nil {
 					errs <- fmt.Errorf("fetch %s after push: %w", d.Digest, err)
 				}
 			}
@@ -548,7 +548,7 @@ func TestStageConcurrentPushFails(t *testing.T) {
 	if !st.Has(d) {
 		t.Fatal("the blob is not staged")
 	}
-	if _, err := readAllVerified(ctx, st.Fetch, d, d.Size); err != nil {
+	if _, err := ReadAllFrom(ctx, st.Fetch, d, d.Size); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -96,7 +96,7 @@ func TestVerifyStreamAgrees(t *testing.T) {
 				CheckManifest: func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch FetchFunc) []error {
 					calls.Add(1)
 					for _, l := range m.Layers {
-						if _, err := readAllVerified(ctx, fetch, l, 1<<20); err != nil {
+						if _, err := ReadAllFrom(ctx, fetch, l, 1<<20); err != nil {
 							return []error{err}
 						}
 					}

@@ -262,7 +262,7 @@ func (v *verifier) readDoc(ctx context.Context, bf *blobFile) ([]byte, error) {
 		return data, nil
 	}
 	if v.src != nil {
-		return readAllVerified(ctx, v.src, bf.desc(), MaxJSONBytes)
+		return ReadAllFrom(ctx, v.src, bf.desc(), MaxJSONBytes)
 	}
 	own := bf.state.CompareAndSwap(statePending, stateClaimed)
 	bp := bufPool.Get().(*[]byte)

@@ -62,7 +62,7 @@ func (v *verifier) visit(ctx context.Context, desc ocispec.Descriptor, where str
 		v.errorf(RuleDescSize, where, ErrSizeMismatch, "size %d, but blob %s has %d bytes", desc.Size, desc.Digest, bf.size)
 	}
 	switch {
-	case isManifestType(desc.MediaType), isIndexType(desc.MediaType):
+	case IsManifestType(desc.MediaType), IsIndexType(desc.MediaType):
 		v.expand(ctx, desc, bf, where)
 	case desc.MediaType == ocispec.MediaTypeImageConfig, desc.MediaType == mediaTypeDockerConf:
 		v.checkConfig(ctx, desc, bf, where)
@@ -111,7 +111,7 @@ func (v *verifier) expand(ctx context.Context, desc ocispec.Descriptor, bf *blob
 	v.docs[bf.dg] = nil
 	bf.expanded = true
 	kind := "manifest"
-	if isIndexType(desc.MediaType) {
+	if IsIndexType(desc.MediaType) {
 		kind = "index"
 	}
 	if bf.size > MaxJSONBytes {
@@ -236,7 +236,7 @@ func (v *verifier) checkConfig(ctx context.Context, desc ocispec.Descriptor, bf 
 // addRule queues the rule func call for a reached manifest or index, once per digest and
 // platform.
 func (v *verifier) addRule(desc ocispec.Descriptor, d *doc, where string) {
-	index := isIndexType(desc.MediaType)
+	index := IsIndexType(desc.MediaType)
 	if (index && v.opts.CheckIndex == nil) || (!index && v.opts.CheckManifest == nil) {
 		return
 	}

@@ -80,7 +80,7 @@ func (d *doc) referrerType() (mediaType string, ok bool) {
 			mt = ocispec.MediaTypeImageIndex
 		}
 	}
-	return mt, isManifestType(mt) || isIndexType(mt)
+	return mt, IsManifestType(mt) || IsIndexType(mt)
 }
 
 // children returns d's successors for a document of media type mt: config then layers for a
@@ -88,14 +88,14 @@ func (d *doc) referrerType() (mediaType string, ok bool) {
 func (d *doc) children(mt string) []child {
 	var out []child
 	switch {
-	case isManifestType(mt):
+	case IsManifestType(mt):
 		if d.Config != nil {
 			out = append(out, child{"config", *d.Config})
 		}
 		for i, l := range d.Layers {
 			out = append(out, child{"layers[" + strconv.Itoa(i) + "]", l})
 		}
-	case isIndexType(mt):
+	case IsIndexType(mt):
 		for i, m := range d.Manifests {
 			out = append(out, child{"manifests[" + strconv.Itoa(i) + "]", m})
 		}
@@ -139,7 +139,7 @@ func (d *doc) index() ocispec.Index {
 // fetchDoc reads and decodes the manifest or index desc points at, through fetch, capped at
 // MaxJSONBytes.
 func fetchDoc(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (*doc, error) {
-	data, err := readAllVerified(ctx, fetch, desc, MaxJSONBytes)
+	data, err := ReadAllFrom(ctx, fetch, desc, MaxJSONBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func fetchDoc(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (*d
 // successors returns the children of desc with their roles: nil for a media type that is not a
 // manifest or an index.
 func successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) ([]child, error) {
-	if !isManifestType(desc.MediaType) && !isIndexType(desc.MediaType) {
+	if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
 		return nil, nil
 	}
 	d, err := fetchDoc(ctx, fetch, desc)

@@ -253,25 +253,7 @@ func checkRefs(ctx context.Context, path string, entries []ocispec.Descriptor) e
 	if err != nil {
 		return nil // a new layout: no ref to move
 	}
-	refs, err := s.Refs(ctx)
-	if err != nil {
-		return err
-	}
-	have := map[string]digest.Digest{}
-	for _, r := range refs {
-		have[r.Annotations[ocispec.AnnotationRefName]] = r.Digest
-	}
-	var conflicts []string
-	for _, e := range entries {
-		name := e.Annotations[ocispec.AnnotationRefName]
-		if cur, ok := have[name]; ok && name != "" && cur != e.Digest {
-			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, cur, e.Digest))
-		}
-	}
-	if len(conflicts) > 0 {
-		return fmt.Errorf("layout %s: %s (use --force to move them): %w", s.Path(), strings.Join(conflicts, "; "), layout.ErrRefExists)
-	}
-	return nil
+	return s.CheckEntries(ctx, entries, layout.AddOptions{})
 }
 
 // checkRules runs the rule funcs over the tarball's index.json and everything its entries
@@ -310,13 +292,13 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 			}
 			seen[key] = true
 			switch {
-			case isIndexMediaType(desc.MediaType) && opts.CheckIndex != nil:
+			case layout.IsIndexType(desc.MediaType) && opts.CheckIndex != nil:
 				var sub ocispec.Index
 				if err := json.Unmarshal(data, &sub); err != nil {
 					return err
 				}
 				add(where, opts.CheckIndex(ctx, desc, sub, fetch))
-			case isManifestMediaType(desc.MediaType) && opts.CheckManifest != nil:
+			case layout.IsManifestType(desc.MediaType) && opts.CheckManifest != nil:
 				var m ocispec.Manifest
 				if err := json.Unmarshal(data, &m); err != nil {
 					return err
@@ -359,10 +341,10 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 // verified through fetch, under layout.MaxJSONBytes) and its location.
 func walkDocs(ctx context.Context, fetch layout.FetchFunc, root ocispec.Descriptor, top string, fn func(desc ocispec.Descriptor, where string, data []byte) error) error {
 	return layout.Walk(ctx, fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-		if !isIndexMediaType(desc.MediaType) && !isManifestMediaType(desc.MediaType) {
+		if !layout.IsIndexType(desc.MediaType) && !layout.IsManifestType(desc.MediaType) {
 			return nil
 		}
-		data, err := readJSON(ctx, fetch, desc)
+		data, err := layout.ReadAllFrom(ctx, fetch, desc, layout.MaxJSONBytes)
 		if err != nil {
 			return err
 		}
@@ -372,37 +354,4 @@ func walkDocs(ctx context.Context, fetch layout.FetchFunc, root ocispec.Descript
 		}
 		return fn(desc, w, data)
 	})
-}
-
-// readJSON reads a whole document through fetch, verified, under layout.MaxJSONBytes.
-func readJSON(ctx context.Context, fetch layout.FetchFunc, desc ocispec.Descriptor) ([]byte, error) {
-	if desc.Size > layout.MaxJSONBytes || desc.Size < 0 {
-		return nil, fmt.Errorf("blob %s: %d bytes, cap %d: %w", desc.Digest, desc.Size, layout.MaxJSONBytes, ErrTooLarge)
-	}
-	rc, err := fetch(ctx, desc)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data := make([]byte, desc.Size)
-	if _, err := io.ReadFull(rc, data); err != nil {
-		return nil, err
-	}
-	// The verdict comes with the read after the last byte.
-	if n, err := rc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-		if err == nil || err == io.EOF {
-			err = fmt.Errorf("blob %s: more than %d bytes: %w", desc.Digest, desc.Size, layout.ErrTrailingData)
-		}
-		return nil, err
-	}
-	return data, nil
-}
-
-// Media types of documents, as layout walks them.
-func isIndexMediaType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == "application/vnd.docker.distribution.manifest.list.v2+json"
-}
-
-func isManifestMediaType(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == "application/vnd.docker.distribution.manifest.v2+json"
 }

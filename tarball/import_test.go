@@ -334,7 +334,7 @@ func TestImportRules(t *testing.T) {
 		CheckManifest: func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
 			sawManifest++
 			// Rules read layers through fetch.
-			if _, err := readJSON(ctx, fetch, m.Config); err != nil {
+			if _, err := layout.ReadAllFrom(ctx, fetch, m.Config, layout.MaxJSONBytes); err != nil {
 				return []error{err}
 			}
 			return []error{warn}

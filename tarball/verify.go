@@ -398,16 +398,16 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 		return
 	}
 	switch {
-	case isIndexMediaType(d.MediaType) || (d.MediaType == "" && d.Manifests != nil):
+	case layout.IsIndexType(d.MediaType) || (d.MediaType == "" && d.Manifests != nil):
 		for _, c := range *d.Manifests {
-			if !isManifestMediaType(c.MediaType) {
+			if !layout.IsManifestType(c.MediaType) {
 				continue
 			}
 			if !containsKey(v.parents[c.Digest], c) {
 				v.parents[c.Digest] = append(v.parents[c.Digest], c)
 			}
 		}
-	case isManifestMediaType(d.MediaType) || (d.MediaType == "" && d.Config != nil):
+	case layout.IsManifestType(d.MediaType) || (d.MediaType == "" && d.Config != nil):
 		var m ocispec.Manifest
 		if json.Unmarshal(data, &m) != nil {
 			return
