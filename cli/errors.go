@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 // usageError is a mistake in how the command was called: exit code 2.
@@ -48,4 +51,12 @@ func wantArgs(cliContext *ucli.Context, min, max int, names string) error {
 		return usagef("%s: too many arguments (want %s): %q", cliContext.Command.Name, names, cliContext.Args().Slice()[max:])
 	}
 	return nil
+}
+
+// forceHint adds how to move refs to an error about refs that would move (layout.ErrRefExists).
+func forceHint(err error) error {
+	if errors.Is(err, layout.ErrRefExists) {
+		return fmt.Errorf("%w (--force moves them)", err)
+	}
+	return err
 }
