@@ -22,7 +22,7 @@ func TestArrows(t *testing.T) {
 		"btf":      {},
 		"layout":   {mod + "/internal/atomicfile", mod + "/internal/ticker"},
 		"build":    {mod + "/spec", mod + "/layout", mod + "/btf"},
-		"registry": {mod + "/layout"},
+		"registry": {mod + "/layout", mod + "/internal/ticker"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for {

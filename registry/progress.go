@@ -6,8 +6,8 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"time"
 
+	"github.com/gadgetpack/gadgetpack/internal/ticker"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -181,31 +181,13 @@ func (t *tracker) poll() {
 	})
 }
 
-// pollEvery is how often tracker.poll runs while files are sent as they are.
-const pollEvery = 200 * time.Millisecond
-
-// polling runs t.poll every pollEvery until the returned stop is called.
+// polling runs t.poll about five times a second (internal/ticker), and once more at the end,
+// until the returned stop is called.
 func (t *tracker) polling() (stop func()) {
 	if t.fn == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(pollEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				t.poll()
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return ticker.Start(t.poll)
 }
 
 // countingSource is a copy source whose reads are counted by a tracker.
