@@ -371,19 +371,48 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 // checkGraph checks that root and everything reachable from it are present: manifests and
 // indexes are read and verified, other blobs must be regular files of the declared size.
 func (s *Store) checkGraph(ctx context.Context, root ocispec.Descriptor) error {
-	return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+	return checkGraphWith(ctx, s.Fetch, s.Exists, func(desc ocispec.Descriptor) error {
+		return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+	}, root)
+}
+
+// checkGraphWith walks root's graph through fetch (which reads and verifies every manifest and
+// index) and checks each other blob with exists; an absent one stops the walk with missing's
+// error, which wraps ErrNotFound.
+func checkGraphWith(ctx context.Context, fetch FetchFunc, exists func(context.Context, ocispec.Descriptor) (bool, error),
+	missing func(ocispec.Descriptor) error, root ocispec.Descriptor) error {
+	return Walk(ctx, fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
 		if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
 			return nil // read by Walk
 		}
-		ok, err := s.Exists(ctx, desc)
+		ok, err := exists(ctx, desc)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+			return missing(desc)
 		}
 		return nil
 	})
+}
+
+// checkEntryGraphs runs check on the graph of each entry (each digest once) and returns the first
+// failure wrapping ErrGraphIncomplete, naming the layout at root and the entry.
+func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descriptor, check func(context.Context, ocispec.Descriptor) error) error {
+	checked := map[digest.Digest]bool{}
+	for _, e := range entries {
+		if checked[e.Digest] {
+			continue
+		}
+		if err := check(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("layout %s: %s: %w: %w", root, describeDesc(e), err, ErrGraphIncomplete)
+		}
+		checked[e.Digest] = true
+	}
+	return nil
 }
 
 // Untag removes the entries named ref from index.json, keeping every other entry as it was. It

@@ -41,18 +41,8 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 	var res AddResult
 	err := s.update(ctx, func(d *indexDoc) error {
 		res = AddResult{}
-		checked := map[digest.Digest]bool{}
-		for _, e := range entries {
-			if checked[e.Digest] {
-				continue
-			}
-			if err := s.checkGraph(ctx, e); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("layout %s: %s: %w: %w", s.root, describeDesc(e), err, ErrGraphIncomplete)
-			}
-			checked[e.Digest] = true
+		if err := checkEntryGraphs(ctx, s.root, entries, s.checkGraph); err != nil {
+			return err
 		}
 		var conflicts []string
 		res, conflicts = merge(d, entries, opts)

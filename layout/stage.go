@@ -378,33 +378,11 @@ func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 // reached; ErrTooLarge and ErrBadManifest come wrapped in it for documents over MaxJSONBytes or
 // that do not parse.
 func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) error {
-	checked := map[digest.Digest]bool{}
-	for _, e := range entries {
-		if checked[e.Digest] {
-			continue
-		}
-		err := Walk(ctx, st.Fetch, e, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-			if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
-				return nil // read by Walk
-			}
-			ok, err := st.Exists(ctx, desc)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
-			}
-			return nil
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("layout %s: %s: %w: %w", st.s.root, describeDesc(e), err, ErrGraphIncomplete)
-		}
-		checked[e.Digest] = true
-	}
-	return nil
+	return checkEntryGraphs(ctx, st.s.root, entries, func(ctx context.Context, root ocispec.Descriptor) error {
+		return checkGraphWith(ctx, st.Fetch, st.Exists, func(desc ocispec.Descriptor) error {
+			return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
+		}, root)
+	})
 }
 
 // Commit makes the import happen: it checks the entries' graphs (CheckGraph), initializes the
