@@ -583,11 +583,7 @@ func (v *streamVerifier) kept(d digest.Digest) []byte {
 
 // verified returns a verified reader of data as desc's content.
 func verified(data []byte, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	vr, err := layout.NewVerifyReader(bytes.NewReader(data), desc)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(vr), nil
+	return verifiedStream(bytes.NewReader(data), desc, nil)
 }
 
 // fetch is the FetchFunc of the checks after the stream: memory first, then the input again.
@@ -616,7 +612,7 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 	return v.reread(ctx, desc)
 }
 
-// verified2 is verified for a stream, closing c with the reader.
+// verifiedStream returns a verified reader of r as desc's content, closing c (if any) with it.
 func verifiedStream(r io.Reader, desc ocispec.Descriptor, c io.Closer) (io.ReadCloser, error) {
 	vr, err := layout.NewVerifyReader(r, desc)
 	if err != nil {
