@@ -71,12 +71,8 @@ func runExport(cliContext *ucli.Context) error {
 		return err
 	}
 	ctx := cliContext.Context
-	for _, ref := range cliContext.Args().Slice() {
-		desc, _, err := resolveRef(ctx, store, ref)
-		if err != nil {
-			return err
-		}
-		opts.Entries = append(opts.Entries, desc)
+	if opts.Entries, err = entriesFor(ctx, store, cliContext.Args().Slice()); err != nil {
+		return err
 	}
 	if base := cliContext.String("exclude-from"); base != "" {
 		if opts.Exclude, err = tarball.HeldBlobs(ctx, base); err != nil {
