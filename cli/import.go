@@ -24,8 +24,9 @@ func importCommand() *ucli.Command {
 			"are the blobs published and the refs merged into index.json, in one locked write.\n" +
 			"Hostile input (links, devices, .. or absolute names, duplicates, names no layout has,\n" +
 			"content that does not match its name, a truncated stream, a decompression bomb) is\n" +
-			"refused and leaves the layout as it was. --layout may name a directory that does not\n" +
-			"exist yet.\n\n" +
+			"refused and leaves the layout as it was. When the FILE.sha256 export writes lies beside\n" +
+			"the tarball, its files must match it too (hashed on a second CPU as they are read).\n" +
+			"--layout may name a directory that does not exist yet.\n\n" +
 			"   gadgetpack import --layout /var/lib/bundle /media/usb/bundle.tar\n" +
 			"   gadgetpack import --layout ./far --rules ig trace_open.tar",
 		Flags: []ucli.Flag{
@@ -70,21 +71,12 @@ func runImport(cliContext *ucli.Context) error {
 		}
 		in = s.in
 	} else {
-		parts, err := tarball.Parts(args)
+		input, err := tarball.OpenInput(args)
 		if err != nil {
 			return err
 		}
-		for _, p := range parts {
-			if fi, err := os.Stat(p); err == nil {
-				total += fi.Size()
-			}
-		}
-		rc, err := tarball.OpenInput(parts)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		in = rc
+		defer input.Close()
+		in, total = input, input.Size()
 	}
 	bar := newProgress(cliContext, "import "+name)
 	opts := tarball.ImportOptions{
@@ -110,6 +102,11 @@ func runImport(cliContext *ucli.Context) error {
 	}
 	for _, r := range res.Refs {
 		if _, err := fmt.Fprintln(s.out, r); err != nil {
+			return err
+		}
+	}
+	if res.Checksum != nil {
+		if _, err := fmt.Fprintln(s.out, checksumLine(res.Checksum)); err != nil {
 			return err
 		}
 	}

@@ -190,3 +190,68 @@ var tarballForms = []tarballForm{
 	}, false},
 	{"stdin", []string{"--compress", "zstd"}, func(string) []string { return []string{"-"} }, true},
 }
+
+// TestTarballChecksum: verify and import check a tarball against the FILE.sha256 export wrote
+// beside it. A ref renamed inside index.json changes no blob's digest: only that file sees it.
+func TestTarballChecksum(t *testing.T) {
+	src := buildDemo(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "bundle.tar")
+	mustGP(t, "export", "--layout", src, "-o", out)
+	r := mustGP(t, "verify", out)
+	if !strings.Contains(r.stdout, "checksum "+out+".sha256: ok: 1 file, ") {
+		t.Fatalf("verify says nothing of the checksum file:\n%s", r.stdout)
+	}
+	far := filepath.Join(dir, "far")
+	r = mustGP(t, "import", "--layout", far, out)
+	if !strings.Contains(r.stdout, "checksum "+out+".sha256: ok") {
+		t.Fatalf("import says nothing of the checksum file:\n%s", r.stdout)
+	}
+
+	// Rename trace_exec:latest to trace_exeX:latest in the tar's index.json.
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndex(string(data), "trace_exec:latest")
+	data[i+len("trace_exe")] = 'X'
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		layout.Report
+		Checksum *struct {
+			Path string `json:"path"`
+			OK   bool   `json:"ok"`
+		} `json:"checksum"`
+	}
+	r = gp(t, "verify", "--json", out)
+	if err := jsonDecode(r.stdout, &rep); err != nil || r.code != 1 || rep.OK || rep.Checksum == nil || rep.Checksum.OK ||
+		rep.Checksum.Path != out+".sha256" || !hasRule(rep.Problems, "tar/checksum") {
+		t.Fatalf("verify of a changed tarball: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	before := treeDigest(t, far)
+	r = gp(t, "import", "--layout", far, "--force", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "the file changed after export") {
+		t.Fatalf("import of a changed tarball: exit %d\n%s", r.code, r.stderr)
+	}
+	if treeDigest(t, far) != before {
+		t.Fatal("a refused import changed the layout")
+	}
+	fresh := filepath.Join(dir, "fresh")
+	if r := gp(t, "import", "--layout", fresh, out); r.code != 1 {
+		t.Fatalf("import into a new path: exit %d", r.code)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("a refused import left %s: %v", fresh, err)
+	}
+	// Without the checksum file the change goes unseen: the layout digest is the only witness.
+	if err := os.Remove(out + ".sha256"); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := verifyJSON(t, src)
+	mustGP(t, "verify", out)
+	if r := gp(t, "verify", "--expect", want.LayoutDigest.String(), out); r.code != 1 {
+		t.Fatalf("--expect of the original layout digest: exit %d", r.code)
+	}
+}

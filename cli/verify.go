@@ -25,7 +25,9 @@ func verifyCommand() *ucli.Command {
 			"digest (sha256 of index.json); --expect makes a different one an error. Exit code 1 when\n" +
 			"any error is found; warnings alone exit 0. A tarball (plain, gzip or zstd; - is stdin;\n" +
 			"the parts of a split export as FILE.000 FILE.001... or as FILE) gets the same checks in\n" +
-			"one streaming pass, plus its tar entries as import would take them.\n\n" +
+			"one streaming pass, plus its tar entries as import would take them, and, when the\n" +
+			"FILE.sha256 export writes lies beside it, every file's bytes against that file: what\n" +
+			"vouches for index.json's refs, which no digest covers, after a USB stick or rsync.\n\n" +
 			"   gadgetpack verify --expect sha256:4f1c... /media/usb/bundle\n" +
 			"   gadgetpack verify /media/usb/bundle.tar",
 		Flags: []ucli.Flag{
@@ -80,14 +82,14 @@ func runVerify(cliContext *ucli.Context) error {
 		return err
 	}
 	if !report.OK {
-		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report, layout.SeverityError))}
+		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report.Report, layout.SeverityError))}
 	}
 	return nil
 }
 
 // verifyPath verifies what the arguments name: a layout directory, a tarball file or its
 // parts, or - for a tarball on stdin.
-func verifyPath(cliContext *ucli.Context, opts layout.VerifyOptions) (*layout.Report, error) {
+func verifyPath(cliContext *ucli.Context, opts layout.VerifyOptions) (*tarball.Report, error) {
 	args := cliContext.Args().Slice()
 	topts := tarball.VerifyOptions{VerifyOptions: opts, Path: args[0]}
 	if args[0] == "-" {
@@ -111,7 +113,11 @@ func verifyPath(cliContext *ucli.Context, opts layout.VerifyOptions) (*layout.Re
 		}
 	}
 	if len(args) == 1 && (err == nil && fi.IsDir() || err != nil && !tarballParts(args[0])) {
-		return layout.Verify(cliContext.Context, args[0], opts)
+		r, err := layout.Verify(cliContext.Context, args[0], opts)
+		if err != nil {
+			return nil, err
+		}
+		return &tarball.Report{Report: r}, nil
 	}
 	return tarball.VerifyFiles(cliContext.Context, args, topts)
 }
@@ -121,6 +127,23 @@ func verifyPath(cliContext *ucli.Context, opts layout.VerifyOptions) (*layout.Re
 func tarballParts(path string) bool {
 	_, err := os.Stat(tarball.PartName(path, 0))
 	return err == nil
+}
+
+// checksumLine says what the checksum file said of the files read.
+func checksumLine(c *tarball.ChecksumCheck) string {
+	verdict := "ok"
+	if !c.OK {
+		verdict = "FAILED"
+	}
+	var size int64
+	for _, f := range c.Files {
+		size += f.Size
+	}
+	files := "file"
+	if len(c.Files) != 1 {
+		files = "files"
+	}
+	return fmt.Sprintf("checksum %s: %s: %d %s, %d bytes", c.Path, verdict, len(c.Files), files, size)
 }
 
 func countSeverity(r *layout.Report, severity string) int {
@@ -139,8 +162,10 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// writeReport renders a verify report as text: one line per problem, then the summary.
-func writeReport(w io.Writer, r *layout.Report, quiet bool) error {
+// writeReport renders a verify report as text: one line per problem, what the checksum file
+// said, then the summary.
+func writeReport(w io.Writer, tr *tarball.Report, quiet bool) error {
+	r := tr.Report
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range r.Problems {
 		if quiet && p.Severity != layout.SeverityError {
@@ -159,6 +184,11 @@ func writeReport(w io.Writer, r *layout.Report, quiet bool) error {
 	if quiet {
 		_, err := fmt.Fprintf(w, "%s %s\n", verdict, r.LayoutDigest)
 		return err
+	}
+	if c := tr.Checksum; c != nil {
+		if _, err := fmt.Fprintln(w, checksumLine(c)); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintf(w, "%s: %s: %d blobs, %d bytes, %d errors, %d warnings\nlayout digest %s\n",
 		r.Path, verdict, r.Blobs, r.Bytes, errs, warns, r.LayoutDigest)

@@ -33,6 +33,11 @@ var (
 	// its cap (layout.MaxIndexBytes, layout.MaxJSONBytes). It is layout.ErrTooLarge.
 	ErrTooLarge = layout.ErrTooLarge
 
+	// ErrChecksum is returned when a tarball's files do not match the checksum file beside
+	// them (FILE.sha256, as export writes it): a file with other bytes than the ones listed,
+	// one not listed, one listed and missing, or a checksum file that does not parse.
+	ErrChecksum = errors.New("checksum mismatch")
+
 	// ErrRuleViolation is returned by Import when a gadget rule func reports an error about
 	// what the tarball carries; nothing is imported.
 	ErrRuleViolation = errors.New("gadget rules broken")

@@ -69,6 +69,9 @@ type ImportResult struct {
 	LayoutDigest digest.Digest `json:"layout_digest"`
 	// Warnings are the rule funcs' warnings.
 	Warnings []layout.Problem `json:"warnings"`
+	// Checksum is the check of the tarball's files against the checksum file beside them, when
+	// the input is an Input (OpenInput) and that file exists.
+	Checksum *ChecksumCheck `json:"checksum,omitempty"`
 }
 
 // Import reads the layout tarball r yields (plain, gzip or zstd, told from its bytes) into the
@@ -87,6 +90,10 @@ type ImportResult struct {
 // and an index.json.lock (a store tarred as it was; a lock means nothing in transit) are
 // skipped; a .gadgetpack-tmp/ or any other name is refused (ErrUnsafeEntry): a writer's temp
 // file is half a blob.
+//
+// When r is an Input (OpenInput) with a checksum file beside its files, the files must match
+// it (Input.Check) before anything is published, else ErrChecksum: index.json and the tar
+// headers are not content-addressed, and that file is what vouches for them after transit.
 //
 // When Import returns an error, the layout is as it was: nothing is written outside the stage,
 // which is removed (and a layout folder Import created is removed too). A process killed
@@ -123,7 +130,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, withChecksum(r, err)
 		}
 		switch e.Kind {
 		case KindLayoutFile:
@@ -143,13 +150,20 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 				case ctx.Err() != nil:
 					return nil, ctx.Err()
 				case rd.err != nil:
-					return nil, rd.err // the stream's own error names the entry
+					return nil, withChecksum(r, rd.err) // the stream's own error names the entry
 				}
-				return nil, fmt.Errorf("tar entry %q: %w", e.Name, err)
+				return nil, withChecksum(r, fmt.Errorf("tar entry %q: %w", e.Name, err))
 			}
 			res.Blobs++
 			res.BlobBytes += e.Size
 		}
+	}
+	if in, ok := r.(*Input); ok {
+		check, err := in.Check()
+		if err != nil {
+			return nil, err
+		}
+		res.Checksum = check
 	}
 	if layoutData == nil {
 		return nil, fmt.Errorf("tarball: no %s entry: not an OCI image layout's tarball: %w", layout.LayoutFile, ErrCorrupt)
@@ -234,12 +248,23 @@ func Parts(paths []string) ([]string, error) {
 	return paths, nil
 }
 
-// OpenInput opens the tarball files stand for (see Parts) as one stream. The caller closes it.
-func OpenInput(files []string) (io.ReadCloser, error) {
-	parts, err := Parts(files)
-	if err != nil {
-		return nil, err
+// withChecksum adds to err, an error of reading the stream r, what the checksum file says of
+// r's files when r is an Input that has one and they do not match it: a damaged stream is then
+// told apart from one that was damaged in transit.
+func withChecksum(r io.Reader, err error) error {
+	in, ok := r.(*Input)
+	if !ok || errors.Is(err, ErrTooLarge) {
+		return err // over a cap: the rest is not worth reading
 	}
+	if _, cerr := in.Check(); cerr != nil && errors.Is(cerr, ErrChecksum) {
+		return errors.Join(err, cerr)
+	}
+	return err
+}
+
+// openStream opens the files of a tarball (Parts already applied) as one plain stream, for a
+// second pass that needs no read-ahead and no checksum.
+func openStream(parts []string) (io.ReadCloser, error) {
 	if len(parts) == 1 {
 		return os.Open(parts[0])
 	}

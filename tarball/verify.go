@@ -19,9 +19,19 @@ import (
 
 // Rules of the findings Verify makes itself about the tar, beside layout's.
 const (
-	RuleEntry  = "tar/entry"  // an entry a layout never holds (see ErrUnsafeEntry): import refuses it
-	RuleStream = "tar/stream" // a stream that is damaged, truncated or over a cap: read no further
+	RuleEntry    = "tar/entry"    // an entry a layout never holds (see ErrUnsafeEntry): import refuses it
+	RuleStream   = "tar/stream"   // a stream that is damaged, truncated or over a cap: read no further
+	RuleChecksum = "tar/checksum" // the files do not match the checksum file beside them (ErrChecksum)
 )
+
+// Report is what Verify finds: layout's report of the layout the tarball holds and, for an
+// Input with a checksum file, the check of its files against it (whose findings are in
+// Problems too, of rule RuleChecksum). Its JSON is layout's report with a "checksum" object.
+type Report struct {
+	*layout.Report
+	// Checksum is nil when there is no checksum file (stdin, or no FILE.sha256 beside FILE).
+	Checksum *ChecksumCheck `json:"checksum,omitempty"`
+}
 
 // Defaults of VerifyOptions.
 const (
@@ -80,8 +90,12 @@ type VerifyOptions struct {
 // digest) a layer that came first is read again through opts.Reopen, or, for a stream read
 // once, kept in memory up to opts.MaxMemory; past that its rule reports that it cannot read it.
 //
+// When r is an Input (OpenInput) with a checksum file, its files are checked against that
+// file once the stream is read, the rest of the input read to its end for it (Input.Check):
+// each finding is an error of rule RuleChecksum, and Report.Checksum says what was checked.
+//
 // The error is for what stops the check itself: the input cannot be read at all, or ctx done.
-func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*layout.Report, error) {
+func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, error) {
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
@@ -116,6 +130,16 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*layout.Repor
 			return nil, err
 		}
 	}
+	var check *ChecksumCheck
+	if input, ok := r.(*Input); ok {
+		var err error
+		check, err = input.Check()
+		if err != nil {
+			for _, e := range splitErrors(err) {
+				in.Problems = append(in.Problems, layout.Problem{Severity: layout.SeverityError, Rule: RuleChecksum, Where: input.ChecksumFile(), Message: e.Error(), Err: e})
+			}
+		}
+	}
 	in.Fetch = v.fetch
 	lopts := opts.VerifyOptions
 	lopts.Progress = nil
@@ -127,44 +151,39 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*layout.Repor
 			return orig(ctx, desc, m, fetch)
 		}
 	}
-	return layout.VerifyStream(ctx, in, lopts)
-}
-
-// VerifyFiles is Verify of a tarball file, or of the parts of a split export read as one
-// stream (see Parts for what files stand for). It can read a blob twice, so rule funcs get
-// every layer whatever the order of the tar. Report.Path is files[0] unless opts.Path is set.
-func VerifyFiles(ctx context.Context, files []string, opts VerifyOptions) (*layout.Report, error) {
-	parts, err := Parts(files)
+	report, err := layout.VerifyStream(ctx, in, lopts)
 	if err != nil {
 		return nil, err
 	}
+	return &Report{Report: report, Checksum: check}, nil
+}
+
+// VerifyFiles is Verify of a tarball file, or of the parts of a split export read as one
+// stream (see Parts for what files stand for), through OpenInput: when the checksum file export
+// writes beside them exists (FILE.sha256), the files are checked against it in the same pass
+// (Report.Checksum; findings of rule RuleChecksum). It can read a blob twice, so rule funcs get
+// every layer whatever the order of the tar. Report.Path is files[0] unless opts.Path is set.
+func VerifyFiles(ctx context.Context, files []string, opts VerifyOptions) (*Report, error) {
+	in, err := OpenInput(files)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
 	if opts.Path == "" {
 		opts.Path = files[0]
 	}
-	var total int64
-	for _, p := range parts {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		total += fi.Size()
-	}
 	if opts.Size == 0 {
-		opts.Size = total
+		opts.Size = in.Size()
 	}
-	opts.Reopen = func() (io.ReadCloser, error) { return OpenInput(parts) }
+	parts := in.Files()
+	opts.Reopen = func() (io.ReadCloser, error) { return openStream(parts) }
 	ra, err := openPartsAt(parts)
 	if err != nil {
 		return nil, err
 	}
 	defer ra.Close()
 	opts.ReaderAt = ra
-	rc, err := OpenInput(parts)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return Verify(ctx, rc, opts)
+	return Verify(ctx, in, opts)
 }
 
 // streamVerifier is the state of one Verify pass.

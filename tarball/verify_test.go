@@ -161,7 +161,7 @@ func TestVerifyAgrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vfSame(t, got, want, !tc.foreign)
+			vfSame(t, got.Report, want, !tc.foreign)
 			if calls.get() == 0 && strings.Contains(tc.name, "export") && !strings.Contains(tc.name, "ig store") {
 				t.Fatal("CheckManifest never called")
 			}
@@ -170,7 +170,7 @@ func TestVerifyAgrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vfSame(t, got, want, !tc.foreign)
+			vfSame(t, got.Report, want, !tc.foreign)
 			for i, at := 0, 0; at < len(tc.data); i++ {
 				end := min(at+1000+i*77, len(tc.data))
 				if err := os.WriteFile(PartName(file+".p", i), tc.data[at:end], 0o644); err != nil {
@@ -183,7 +183,7 @@ func TestVerifyAgrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vfSame(t, got, want, !tc.foreign)
+			vfSame(t, got.Report, want, !tc.foreign)
 		})
 	}
 }
