@@ -274,6 +274,24 @@ func flipIndexRef(tb testing.TB, parts []string) {
 	}
 }
 
+// apply exports exMakeLayout to dir/bundle.tar, split when tc.split, damages it, and returns
+// the files the tarball argument stands for.
+func (tc ckDamage) apply(tb testing.TB, dir string) []string {
+	tb.Helper()
+	var size int64
+	if tc.split {
+		size = MinSplitSize // exMakeLayout is over 3 MiB: four parts
+	}
+	parts := ckExport(tb, dir, "bundle.tar", size)
+	if tc.split && len(parts) < 3 {
+		tb.Fatalf("%d parts, want 3 or more", len(parts))
+	}
+	if tc.damage != nil {
+		tc.damage(tb, parts)
+	}
+	return parts
+}
+
 var ckDamages = []ckDamage{
 	{name: "intact"},
 	{name: "intact split", split: true},
@@ -313,17 +331,7 @@ func TestVerifyFilesChecksum(t *testing.T) {
 	for _, tc := range ckDamages {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			var size int64
-			if tc.split {
-				size = MinSplitSize // exMakeLayout is over 3 MiB: four parts
-			}
-			parts := ckExport(t, dir, "bundle.tar", size)
-			if tc.split && len(parts) < 3 {
-				t.Fatalf("%d parts, want 3 or more", len(parts))
-			}
-			if tc.damage != nil {
-				tc.damage(t, parts)
-			}
+			parts := tc.apply(t, dir)
 			rep, err := VerifyFiles(context.Background(), []string{filepath.Join(dir, "bundle.tar")}, VerifyOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -371,14 +379,7 @@ func TestImportChecksum(t *testing.T) {
 	for _, tc := range ckDamages {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			var size int64
-			if tc.split {
-				size = MinSplitSize
-			}
-			parts := ckExport(t, dir, "bundle.tar", size)
-			if tc.damage != nil {
-				tc.damage(t, parts)
-			}
+			parts := tc.apply(t, dir)
 			target := imTarget(t)
 			before := imTree(t, target)
 			in, err := OpenInput([]string{filepath.Join(dir, "bundle.tar")})
