@@ -379,7 +379,7 @@ func TestImportChecksum(t *testing.T) {
 	for _, tc := range ckDamages {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			parts := tc.apply(t, dir)
+			tc.apply(t, dir)
 			target := imTarget(t)
 			before := imTree(t, target)
 			in, err := OpenInput([]string{filepath.Join(dir, "bundle.tar")})
