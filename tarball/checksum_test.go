@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 )
@@ -192,6 +193,25 @@ func TestInputErrors(t *testing.T) {
 	if _, err := OpenInput([]string{paths[0], dir}); err == nil {
 		t.Fatal("a directory: no error")
 	}
+	// A pipe (process substitution, a FIFO) is read; it has no size.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Write([]byte("through a pipe"))
+			f.Close()
+		}
+	}()
+	pin, err := OpenInput([]string{fifo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(pin); err != nil || string(got) != "through a pipe" || pin.Size() != 0 {
+		t.Fatalf("pipe: %q, %v, size %d", got, err, pin.Size())
+	}
+	pin.Close()
 	// A file removed after OpenInput: the Read that reaches it fails, naming it.
 	in, err := OpenInput(paths)
 	if err != nil {

@@ -45,8 +45,8 @@ const (
 	inputBuffers = 4
 )
 
-// OpenInput opens the tarball files stand for (see Parts) as one stream. Every file must be
-// a regular file; a missing one is an error before any byte is read. When the checksum file
+// OpenInput opens the tarball files stand for (see Parts) as one stream: regular files, or
+// pipes. A missing file or a directory is an error before any byte is read. When the checksum file
 // that export writes beside them exists (ChecksumFile), Import and Verify check the files
 // against it once the stream is read. The caller closes the Input.
 func OpenInput(files []string) (*Input, error) {
@@ -68,10 +68,9 @@ func OpenInput(files []string) (*Input, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file: %w", p, fs.ErrInvalid)
+		if fi.Mode().IsRegular() {
+			in.size += fi.Size() // a pipe (<(zstdcat ...)) has no size
 		}
-		in.size += fi.Size()
 	}
 	if sf := ChecksumFile(parts); sf != "" {
 		if fi, err := os.Stat(sf); err == nil && fi.Mode().IsRegular() {
