@@ -126,12 +126,12 @@ func (st *Stage) open() error {
 			_ = os.Remove(dir)
 			return fmt.Errorf("layout %s: %w", st.s.root, err)
 		}
-		if err := flockRetry(f, unix.LOCK_EX); err != nil {
+		if err := atomicfile.Flock(f, unix.LOCK_EX); err != nil {
 			_ = f.Close()
 			_ = os.Remove(dir)
 			return err
 		}
-		if sameFile(f, dir) {
+		if atomicfile.SameFile(f, dir) {
 			st.dir, st.lock = dir, f
 			return nil
 		}
@@ -516,31 +516,3 @@ func (st *Stage) Discard() {
 	}
 }
 
-// stageDead reports whether the stage folder at path belongs to a dead stage, taking its flock
-// without waiting. With remove set it removes the folder while holding the flock. A folder that
-// vanished meanwhile is reported as not dead.
-func stageDead(path string, remove bool) (bool, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return false, err
-	}
-	defer func() { _ = f.Close() }()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
-			return false, nil // a live stage
-		}
-		return false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if !sameFile(f, path) {
-		return false, nil
-	}
-	if remove {
-		if err := os.RemoveAll(path); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
-}

@@ -160,7 +160,7 @@ func lockBlocking(path string) (*fileLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := flockRetry(f, unix.LOCK_EX); err != nil {
+	if err := atomicfile.Flock(f, unix.LOCK_EX); err != nil {
 		_ = f.Close()
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
-	"golang.org/x/sys/unix"
 )
 
 // Temp files, and who may remove them.
@@ -40,91 +39,24 @@ import (
 const tempPrefix = "blob-"
 
 // createTemp creates a writer's temp file in TempDir and returns it with the writer's flock
-// held. The caller removes the file, or renames it away, before closing it.
+// held (atomicfile.CreateLocked). The caller removes the file, or renames it away, before
+// closing it.
 func (s *Store) createTemp() (*os.File, error) {
 	dir := filepath.Join(s.root, TempDir)
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("layout %s: %w", s.root, err)
 	}
-	for range 8 {
-		f, err := os.CreateTemp(dir, tempPrefix+"*")
-		if err != nil {
-			return nil, fmt.Errorf("layout %s: %w", s.root, err)
-		}
-		if err := flockRetry(f, unix.LOCK_EX); err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-			return nil, err
-		}
-		if sameFile(f, f.Name()) {
-			return f, nil
-		}
-		// A cleaner removed it between create and flock: take another name.
-		_ = f.Close()
-	}
-	return nil, fmt.Errorf("layout %s: temp files in %s keep disappearing", s.root, TempDir)
-}
-
-// flockRetry takes a blocking flock, retrying on EINTR. Writers use it on their own temp file,
-// which a cleaner holds only for the instant of a removal.
-func flockRetry(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return fmt.Errorf("lock %s: %w", f.Name(), err)
-			}
-			return nil
-		}
-	}
-}
-
-// sameFile reports whether path names the open file f (never following a symlink).
-func sameFile(f *os.File, path string) bool {
-	a, err := f.Stat()
+	f, err := atomicfile.CreateLocked(dir, tempPrefix+"*")
 	if err != nil {
-		return false
+		return nil, fmt.Errorf("layout %s: %w", s.root, err)
 	}
-	b, err := os.Lstat(path)
-	return err == nil && os.SameFile(a, b)
+	return f, nil
 }
 
 // removeTemp removes a writer's temp file that was not published.
 func removeTemp(f *os.File) {
 	_ = os.Remove(f.Name())
 	_ = f.Close()
-}
-
-// writerTempDead reports whether the writer temp file at path belongs to a dead writer. With
-// remove set it removes the file while holding its flock. A file that vanished meanwhile is
-// reported as not dead.
-func writerTempDead(path string, remove bool) (bool, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return false, err
-	}
-	defer func() { _ = f.Close() }()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return false, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
-			return false, nil // a live writer
-		}
-		return false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if !sameFile(f, path) {
-		return false, nil
-	}
-	if remove {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return false, err
-		}
-	}
-	return true, nil
 }
 
 // isRootTemp reports whether name, in a layout's root, is an atomicfile temp file of one of the
@@ -155,9 +87,9 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 		var dead bool
 		switch {
 		case e.IsDir() && strings.HasPrefix(e.Name(), stagePrefix):
-			dead, err = stageDead(filepath.Join(dir, e.Name()), remove) // an import's stage (stage.go)
+			dead, err = atomicfile.RemoveIfDead(filepath.Join(dir, e.Name()), remove) // an import's stage (stage.go)
 		case e.Type().IsRegular():
-			dead, err = writerTempDead(filepath.Join(dir, e.Name()), remove)
+			dead, err = atomicfile.RemoveIfDead(filepath.Join(dir, e.Name()), remove)
 		default:
 			continue
 		}

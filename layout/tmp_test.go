@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 )
 
 // deadWriter starts a child process that begins a blob write in s, kills it with SIGKILL and
@@ -97,14 +99,14 @@ func TestCleanerSparesLiveWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer removeTemp(f)
-	dead, err := writerTempDead(f.Name(), true)
+	dead, err := atomicfile.RemoveIfDead(f.Name(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dead {
 		t.Fatal("a cleaner took the temp file of a live writer")
 	}
-	if !sameFile(f, f.Name()) {
+	if !atomicfile.SameFile(f, f.Name()) {
 		t.Fatal("the live writer's temp file was removed")
 	}
 }
