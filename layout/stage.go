@@ -515,4 +515,3 @@ func (st *Stage) Discard() {
 		}
 	}
 }
-
