@@ -92,6 +92,11 @@ func runExport(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	if !cliContext.Bool("quiet") {
+		for _, r := range res.Removed {
+			fmt.Fprintf(s.err, "removed %s, left by an export that died\n", r)
+		}
+	}
 	switch {
 	case out == "-":
 		// stdout holds the tarball: the digest goes to stderr.

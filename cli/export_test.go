@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -281,4 +283,63 @@ func TestExportCommandExcludeFrom(t *testing.T) {
 	if fr.code != 0 || farRep.LayoutDigest != srcRep.LayoutDigest || farRep.Blobs != srcRep.Blobs {
 		t.Fatalf("base + delta: exit %d, %+v", fr.code, farRep)
 	}
+}
+
+// TestExportKilledLeavesNoLitter SIGKILLs an export while it writes: its hidden temp file stays
+// (on a USB stick, as large as a part), and no output appears. The next export to the same path
+// removes it, says so, and leaves only its own output.
+func TestExportKilledLeavesNoLitter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	writeBigLayout(t, big, 128<<20, "example.com/big:1")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "bundle.tar")
+	var temps []string
+	for attempt := 0; len(temps) == 0 && attempt < 5; attempt++ {
+		cmd := gadgetpackCmd(t, "export", "--layout", big, "--split", "64M", "-o", out)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill it once a temp file holds a few MiB.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			names, _ := filepath.Glob(filepath.Join(dir, ".bundle.tar.*.tmp-*"))
+			if len(names) > 0 {
+				if fi, err := os.Stat(names[0]); err == nil && fi.Size() > 4<<20 {
+					break
+				}
+			}
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ws.Signaled() {
+			// It finished first: start again from nothing.
+			for _, n := range dirNamesOf(t, dir) {
+				_ = os.Remove(filepath.Join(dir, n))
+			}
+			continue
+		}
+		temps, _ = filepath.Glob(filepath.Join(dir, ".bundle.tar.*.tmp-*"))
+	}
+	if len(temps) == 0 {
+		t.Fatal("no export was killed while writing in 5 attempts")
+	}
+	for _, n := range dirNamesOf(t, dir) {
+		if !strings.HasPrefix(n, ".bundle.tar.") {
+			t.Fatalf("a killed export left %s beside its temp files", n)
+		}
+	}
+	r := mustGP(t, "export", "--layout", big, "--split", "64M", "-o", out)
+	for _, tmp := range temps {
+		if !strings.Contains(r.stderr, "removed "+tmp+", left by an export that died") {
+			t.Errorf("export did not say it removed %s:\n%s", tmp, r.stderr)
+		}
+	}
+	want := []string{"bundle.tar.000", "bundle.tar.001", "bundle.tar.002", "bundle.tar.sha256"}
+	if got := dirNamesOf(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("left %v, want %v", got, want)
+	}
+	mustGP(t, "verify", out)
 }

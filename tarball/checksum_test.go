@@ -3,8 +3,6 @@ package tarball
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -115,11 +113,6 @@ func ckFiles(tb testing.TB, dir, base string, sizes ...int) ([]string, []byte) {
 	return paths, all
 }
 
-func sha256Hex(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
-
 func TestInputReadsAndHashes(t *testing.T) {
 	for _, sizes := range [][]int{
 		{0},
@@ -149,7 +142,7 @@ func TestInputReadsAndHashes(t *testing.T) {
 			var sums strings.Builder
 			off := 0
 			for i, p := range paths {
-				fmt.Fprintf(&sums, "%s  %s\n", sha256Hex(all[off:off+sizes[i]]), filepath.Base(p))
+				fmt.Fprintf(&sums, "%s  %s\n", exSHA256Hex(all[off:off+sizes[i]]), filepath.Base(p))
 				off += sizes[i]
 			}
 			sumFile := ChecksumFile(paths)

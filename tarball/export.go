@@ -77,6 +77,9 @@ type ExportResult struct {
 	// LayoutDigest is the sha256 of the exported index.json: what verify prints as the layout
 	// digest of the tarball, and of a fresh layout it is imported into.
 	LayoutDigest digest.Digest `json:"layout_digest"`
+	// Removed are the temp files that exports to the same path left when they died, which
+	// ExportFile removed before writing (FileWriter.Removed).
+	Removed []string `json:"removed,omitempty"`
 }
 
 // layoutFileJSON is the exported oci-layout file, the bytes layout.Init writes.
@@ -115,7 +118,8 @@ func Export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 // opts.PartSize is set, beside a checksum file path.sha256 in sha256sum's format listing the
 // file or every part (see FileWriter). The output appears only when the export has succeeded:
 // until then it is written to temp files beside it, which a failure removes, so that a corrupt
-// layout leaves no output behind.
+// layout leaves no output behind. A killed export leaves its temp files, flocked while it
+// lived: the next export to the same path removes them (ExportResult.Removed).
 func ExportFile(ctx context.Context, s *layout.Store, path string, opts ExportOptions) (*ExportResult, error) {
 	fw, err := NewFileWriter(path, opts.PartSize)
 	if err != nil {
@@ -127,6 +131,7 @@ func ExportFile(ctx context.Context, s *layout.Store, path string, opts ExportOp
 	if err != nil {
 		return nil, err
 	}
+	res.Removed = fw.Removed()
 	parts, err := fw.Commit()
 	if err != nil {
 		return nil, err

@@ -83,10 +83,11 @@ type FileWriter struct {
 	partSize int64 // 0: one file
 	maxParts int   // MaxParts; tests lower it
 
-	parts []*partFile
-	cur   *partFile
-	err   error
-	done  bool
+	parts   []*partFile
+	cur     *partFile
+	err     error
+	done    bool
+	removed []string // temp files of dead exports to path, removed
 }
 
 type partFile struct {
@@ -145,7 +146,12 @@ func (w *FileWriter) open() error {
 		}
 		final = PartName(w.path, i)
 	}
-	f, err := os.CreateTemp(filepath.Dir(final), atomicfile.TempPrefix(filepath.Base(final))+"*")
+	if i == 0 {
+		if err := w.removeDeadTemps(); err != nil {
+			return err
+		}
+	}
+	f, err := atomicfile.CreateLocked(filepath.Dir(final), atomicfile.TempPrefix(filepath.Base(final))+"*")
 	if err != nil {
 		return fmt.Errorf("output %s: %w", final, err)
 	}
@@ -159,6 +165,49 @@ func (w *FileWriter) open() error {
 	w.cur = p
 	return nil
 }
+
+// removeDeadTemps removes the temp files that an export to the same path left when it died
+// (killed, or its machine lost power): ".<base>.tmp-*" and ".<base>.NNN.tmp-*" beside it whose
+// writer's flock is free (atomicfile.RemoveIfDead). Such a file is hidden and can be as large as
+// a part: on a USB stick it is the room the next export needs.
+func (w *FileWriter) removeDeadTemps() error {
+	dir, base := filepath.Dir(w.path), filepath.Base(w.path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", w.path, err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !isExportTemp(e.Name(), base) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		dead, err := atomicfile.RemoveIfDead(path, true)
+		if err != nil {
+			return fmt.Errorf("output %s: temp file of an earlier export: %w", w.path, err)
+		}
+		if dead {
+			w.removed = append(w.removed, path)
+		}
+	}
+	return nil
+}
+
+// isExportTemp reports whether name is the name of a temp file of a FileWriter to base: of the
+// file itself or of one of its parts.
+func isExportTemp(name, base string) bool {
+	rest, ok := strings.CutPrefix(name, "."+base)
+	if !ok {
+		return false
+	}
+	if len(rest) > 4 && rest[0] == '.' && strings.Trim(rest[1:4], "0123456789") == "" {
+		rest = rest[4:] // .NNN of a part
+	}
+	return strings.HasPrefix(rest, ".tmp-")
+}
+
+// Removed returns the temp files of earlier exports to the same path that died, which the
+// first Write removed.
+func (w *FileWriter) Removed() []string { return w.removed }
 
 // Write writes p, starting a new part whenever the current one is full. After an error every
 // later call returns it; call Abort.
@@ -223,18 +272,20 @@ func (w *FileWriter) Commit() (parts []Part, err error) {
 		if err := p.f.Sync(); err != nil {
 			return nil, fmt.Errorf("output %s: %w", p.final, err)
 		}
-		if err := p.f.Close(); err != nil {
-			return nil, fmt.Errorf("output %s: %w", p.final, err)
-		}
 		d := digest.NewDigest(digest.SHA256, p.h)
 		parts = append(parts, Part{Path: p.final, Size: p.n, Digest: d})
 		fmt.Fprintf(&sums, "%s  %s\n", d.Encoded(), filepath.Base(p.final))
 	}
 	for _, p := range w.parts {
+		// Renamed while open, so that its flock keeps cleaners off until it has its name.
 		if err := atomicfile.Publish(p.f.Name(), p.final, true); err != nil {
 			return nil, fmt.Errorf("output %s: %w", p.final, err)
 		}
+		cerr := p.f.Close()
 		p.f = nil // published: Abort removes p.final now
+		if cerr != nil {
+			return nil, fmt.Errorf("output %s: %w", p.final, cerr)
+		}
 	}
 	if err := atomicfile.WriteFile(w.path+ChecksumExt, []byte(sums.String()), 0o644); err != nil {
 		return nil, fmt.Errorf("output %s: %w", w.path+ChecksumExt, err)
@@ -265,8 +316,8 @@ func (w *FileWriter) Abort() {
 	}
 	for _, p := range w.parts {
 		if p.f != nil {
+			_ = os.Remove(p.f.Name()) // before Close drops the flock
 			_ = p.f.Close()
-			_ = os.Remove(p.f.Name())
 			p.f = nil
 		} else if p.final != "" {
 			_ = os.Remove(p.final)

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 )
 
 func TestParseSize(t *testing.T) {
@@ -458,5 +460,68 @@ func TestOpenParts(t *testing.T) {
 				t.Fatalf("error %q does not name the part", err)
 			}
 		})
+	}
+}
+
+func TestIsExportTemp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{".b.tar.tmp-123", true},
+		{".b.tar.000.tmp-123", true},
+		{".b.tar.999.tmp-", true},
+		{".b.tar.sha256.tmp-1", false}, // atomicfile's, short-lived and not flocked
+		{"b.tar.tmp-1", false},
+		{".b.tar", false},
+		{".b.tar.tmpx", false},
+		{".b.tar.00.tmp-1", false},
+		{".b.tar.abc.tmp-1", false},
+		{".b.tarx.tmp-1", false},
+		{".other.tar.tmp-1", false},
+	} {
+		if got := isExportTemp(tc.name, "b.tar"); got != tc.want {
+			t.Errorf("isExportTemp(%q, b.tar) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestFileWriterRemovesDeadTemps: the temp files of exports to the same path that died (no
+// flock held) go before the first write; a live writer's, and other files, stay.
+func TestFileWriterRemovesDeadTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "b.tar")
+	for _, name := range []string{".b.tar.tmp-dead1", ".b.tar.003.tmp-dead2", ".other.tar.tmp-1", ".b.tar.sha256.tmp-1", "b.tar.tmp-1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("left behind"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := atomicfile.CreateLocked(dir, atomicfile.TempPrefix("b.tar")+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	w, err := NewFileWriter(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exDirNames(t, dir)) != 6 {
+		t.Fatalf("NewFileWriter removed something: %v", exDirNames(t, dir))
+	}
+	if _, err := w.Write([]byte("new export")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, ".b.tar.003.tmp-dead2"), filepath.Join(dir, ".b.tar.tmp-dead1")}
+	if fmt.Sprint(w.Removed()) != fmt.Sprint(want) {
+		t.Fatalf("Removed() = %v, want %v", w.Removed(), want)
+	}
+	got := exDirNames(t, dir)
+	wantNames := []string{".b.tar.sha256.tmp-1", filepath.Base(live.Name()), ".other.tar.tmp-1", "b.tar", "b.tar.sha256", "b.tar.tmp-1"}
+	slices.Sort(wantNames)
+	if fmt.Sprint(got) != fmt.Sprint(wantNames) {
+		t.Fatalf("left %v, want %v", got, wantNames)
 	}
 }

@@ -3,6 +3,10 @@
 // WriteFile). Publish does the last two steps for a temp file written elsewhere on the same file
 // system, optionally refusing to replace an existing file (content-addressed blobs).
 //
+// A temp file whose writer may be killed is created with CreateLocked: its writer holds a flock
+// on it until it is renamed or removed, so that RemoveIfDead can tell a dead writer's leftover
+// (the kernel dropped the flock) from a live writer's file, and remove only the former.
+//
 // It returns the os and io/fs errors it meets, wrapped with the path; Publish's refusal wraps
 // fs.ErrExist.
 package atomicfile
