@@ -50,12 +50,14 @@ hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$W/export.json"
   -n 'skopeo copy oci: oci-archive:' "skopeo copy --quiet oci:$L:$REF oci-archive:$W/out.tar:$REF" >/dev/null
 read -r t_tar t_tarsync t_tarsum t_sum t_gp t_gpstd t_skopeo < <(mean_of "$W/export.json" | xargs)
 read -r c_tar c_tarsync c_tarsum c_sum c_gp c_gpstd c_skopeo < <(cpu_of "$W/export.json" | xargs)
+read -r m_tar m_tarsync m_tarsum m_sum m_gp m_gpstd m_skopeo < <(min_of "$W/export.json" | xargs)
 rm -rf "$W"/out* "$W/ref.tar"
 rss_export=$(peak_rss "$GP" export --quiet --layout "$L" -o "$W/bundle.tar")
-python3 - "$mb" "$t_tar" "$t_tarsync" "$t_tarsum" "$t_sum" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" "$c_tar" "$c_tarsync" "$c_tarsum" "$c_sum" "$c_gp" "$c_gpstd" "$c_skopeo" <<'PY'
+python3 - "$mb" "$t_tar" "$t_tarsync" "$t_tarsum" "$t_sum" "$t_gp" "$t_gpstd" "$t_skopeo" "$rss_export" "$c_tar" "$c_tarsync" "$c_tarsum" "$c_sum" "$c_gp" "$c_gpstd" "$c_skopeo" "$m_tar" "$m_sum" "$m_gp" "$m_gpstd" <<'PY'
 import sys
 mb, tar, tarsync, tarsum, sha, gp, gpstd, sk, rss = map(float, sys.argv[1:10])
-cpu = list(map(float, sys.argv[10:]))
+cpu = list(map(float, sys.argv[10:17]))
+mtar, msha, mgp, mgpstd = map(float, sys.argv[17:])
 for (name, t), c in zip([("tar cf", tar), ("tar cf + fsync", tarsync), ("tar cf + sha256 + fsync", tarsum),
                 ("sha256 of the tar alone", sha), ("gadgetpack export -o FILE", gp),
                 ("gadgetpack export -o - > FILE", gpstd), ("skopeo copy oci: oci-archive:", sk)], cpu):
@@ -63,6 +65,8 @@ for (name, t), c in zip([("tar cf", tar), ("tar cf + fsync", tarsync), ("tar cf 
 print(f"peak RSS gadgetpack export {rss/1024:.1f} MiB (goal < 64 MiB)")
 print(f"ratio export/tar cf {tar/gp:.3f}, -o - vs tar cf {tar/gpstd:.3f}, vs tar cf + fsync {tarsync/gp:.3f}   (goal >= 0.9)")
 print(f"ceiling of any export that writes FILE.sha256: tar cf / sha256 of the tar alone {tar/sha:.3f}")
+print(f"fastest runs (noise only adds time): tar cf {mtar:.3f} s, sha256 alone {msha:.3f} s, export {mgp:.3f} s, -o - {mgpstd:.3f} s:"
+      f" export/tar cf {mtar/mgp:.3f}, -o - {mtar/mgpstd:.3f}, ceiling {mtar/msha:.3f}")
 print(f"ratio export/(tar cf + sha256 + fsync), the same work {tarsum/gp:.3f}")
 print(f"ratio export/skopeo {sk/gp:.3f}   (goal > 1: faster than skopeo)")
 PY

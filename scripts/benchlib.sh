@@ -30,6 +30,8 @@ peak_rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 
 # mean_of JSON: the mean time of each command in a hyperfine export, one per line.
 mean_of() { python3 -c 'import json,sys; [print("%.4f" % r["mean"]) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
+# min_of JSON: the fastest run of each command, one per line (noise only adds time).
+min_of() { python3 -c 'import json,sys; [print("%.4f" % r["min"]) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
 # cpu_of JSON: the mean user+system CPU time of each command, one per line (steadier than wall
 # time on a busy machine).
 cpu_of() { python3 -c 'import json,sys; [print("%.4f" % (r["user"] + r["system"])) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
