@@ -114,13 +114,16 @@ func ckFiles(tb testing.TB, dir, base string, sizes ...int) ([]string, []byte) {
 }
 
 func TestInputReadsAndHashes(t *testing.T) {
+	defer func(lead int64) { hashLead = lead }(hashLead)
+	hashLead = 64 << 10 // so that the hasher waits for the reader here
+	const mib = 1 << 20
 	for _, sizes := range [][]int{
 		{0},
 		{1},
-		{inputBufSize},
-		{inputBufSize*inputBuffers*2 + 7},
-		{3, 0, inputBufSize + 1, 5},
-		{inputBufSize - 1, inputBufSize, inputBufSize + 1},
+		{mib},
+		{5*mib + 7},
+		{3, 0, mib + 1, 5},
+		{mib - 1, mib, mib + 1},
 	} {
 		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
 			dir := t.TempDir()
@@ -149,26 +152,33 @@ func TestInputReadsAndHashes(t *testing.T) {
 			if err := os.WriteFile(sumFile, []byte(sums.String()), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			in, err = OpenInput(paths)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
-			if in.ChecksumFile() != sumFile || in.Size() != int64(len(all)) {
-				t.Fatalf("ChecksumFile %q Size %d, want %q %d", in.ChecksumFile(), in.Size(), sumFile, len(all))
-			}
-			head := make([]byte, min(len(all), 10))
-			if _, err := io.ReadFull(in, head); err != nil {
-				t.Fatal(err)
-			}
-			c, err := in.Check()
-			if err != nil || c == nil || !c.OK || len(c.Files) != len(paths) {
-				t.Fatalf("Check = %+v, %v", c, err)
-			}
-			for i, f := range c.Files {
-				if f.Path != paths[i] || f.Size != int64(sizes[i]) {
-					t.Errorf("file %d: %+v", i, f)
+			// Read whole, or only its first bytes: Check hashes every file to its end either way.
+			for _, whole := range []bool{true, false} {
+				in, err = OpenInput(paths)
+				if err != nil {
+					t.Fatal(err)
 				}
+				if in.ChecksumFile() != sumFile || in.Size() != int64(len(all)) {
+					t.Fatalf("ChecksumFile %q Size %d, want %q %d", in.ChecksumFile(), in.Size(), sumFile, len(all))
+				}
+				if whole {
+					err = iotest.TestReader(in, all)
+				} else {
+					_, err = io.ReadFull(in, make([]byte, min(len(all), 10)))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := in.Check()
+				if err != nil || c == nil || !c.OK || len(c.Files) != len(paths) {
+					t.Fatalf("whole %v: Check = %+v, %v", whole, c, err)
+				}
+				for i, f := range c.Files {
+					if f.Path != paths[i] || f.Size != int64(sizes[i]) {
+						t.Errorf("file %d: %+v", i, f)
+					}
+				}
+				in.Close()
 			}
 		})
 	}
@@ -205,42 +215,43 @@ func TestInputErrors(t *testing.T) {
 		t.Fatalf("pipe: %q, %v, size %d", got, err, pin.Size())
 	}
 	pin.Close()
-	// A file removed after OpenInput: the Read that reaches it fails, naming it.
+	// Read after Close fails.
 	in, err := OpenInput(paths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Close() // closing before reading stops the goroutine; Read then fails
-	if _, err := in.Read(make([]byte, 1)); err == nil {
-		t.Fatal("read after close: no error")
+	in.Close()
+	if _, err := in.Read(make([]byte, 1)); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("read after close: %v", err)
 	}
-	if err := os.Remove(paths[1]); err != nil {
+	// A part removed after OpenInput: the Read that reaches it fails, and so does Check, both
+	// naming it.
+	sumFile := ChecksumFile(paths)
+	if err := os.WriteFile(sumFile, []byte(strings.Repeat("0", 64)+"  b.tar.000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err = openInputNoStat(paths)
+	// Close stops a hasher that waits for the reader (which read nothing).
+	defer func(lead int64) { hashLead = lead }(hashLead)
+	hashLead = 1
+	in, err = OpenInput(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	in, err = OpenInput(paths)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
+	if err := os.Remove(paths[1]); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := io.ReadAll(in); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), paths[1]) {
 		t.Fatalf("part removed while reading: %v", err)
 	}
-}
-
-// openInputNoStat is OpenInput without its up-front checks, as if a part went away after them.
-func openInputNoStat(paths []string) (*Input, error) {
-	in := &Input{
-		files:  paths,
-		free:   make(chan []byte, inputBuffers),
-		chunks: make(chan inputChunk, inputBuffers+1),
-		done:   make(chan struct{}),
+	if c, err := in.Check(); c != nil || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), paths[1]) {
+		t.Fatalf("Check of a part removed: %v, %v", c, err)
 	}
-	for range inputBuffers {
-		in.free <- make([]byte, inputBufSize)
-	}
-	in.wg.Add(1)
-	go in.readAll()
-	return in, nil
 }
 
 // ckExport exports exMakeLayout to dir/name (split into parts of partSize when not 0) and

@@ -8,47 +8,44 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 )
 
-// Input is a tarball's files opened as one stream (OpenInput): a goroutine reads them in order
-// ahead of the reader, into a few buffers, and hashes each file as it goes, so that checking
-// the files against their checksum file costs the reader no time on a second CPU. Import and
-// Verify check it (Check) when it is their input.
+// Input is a tarball's files opened as one stream (OpenInput). When a checksum file lies beside
+// them, a second goroutine reads the same files through its own descriptors and hashes them,
+// on a second CPU, a little ahead of the reader or behind it: the reader's path stays what it
+// is without a checksum (the page cache serves both), and Check only waits for that goroutine.
 type Input struct {
 	files   []string
 	size    int64
 	sumFile string
+	r       io.ReadCloser
 
-	free   chan []byte
-	chunks chan inputChunk
-	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	read     atomic.Int64  // bytes the reader has had
+	progress chan struct{} // a nudge to the hasher, which waits while too far ahead
+	unleash  chan struct{} // closed by Check: the hasher runs to the end
+	done     chan struct{} // closed by Close: the hasher stops
+	hashed   chan struct{} // closed by the hasher when it ends
+	once     sync.Once
+	unleashd sync.Once
 
-	cur  inputChunk
-	off  int
-	err  error
-	sums []Part // written by the reading goroutine before it sends io.EOF
+	free    bool   // the hasher's own: Check unleashed it
+	sums    []Part // the hasher's results, read after hashed is closed
+	hashErr error
+	err     error // what Read returns after Close
 }
 
-type inputChunk struct {
-	buf []byte
-	n   int
-	err error
-}
-
-// Read-ahead of an Input: inputBuffers buffers of inputBufSize.
-const (
-	inputBufSize = 1 << 20
-	inputBuffers = 4
-)
+// hashLead is how far the hasher may read ahead of the reader: enough to keep both CPUs busy,
+// little enough that the pages it brings in are still cached when the reader gets there. Tests
+// lower it.
+var hashLead int64 = 64 << 20
 
 // OpenInput opens the tarball files stand for (see Parts) as one stream: regular files, or
-// pipes. A missing file or a directory is an error before any byte is read. When the checksum file
-// that export writes beside them exists (ChecksumFile), Import and Verify check the files
-// against it once the stream is read. The caller closes the Input.
+// pipes. A missing file or a directory is an error before any byte is read. When the checksum
+// file that export writes beside them exists (ChecksumFile), Import and Verify check the files
+// against it (Check). The caller closes the Input.
 func OpenInput(files []string) (*Input, error) {
 	parts, err := Parts(files)
 	if err != nil {
@@ -57,126 +54,123 @@ func OpenInput(files []string) (*Input, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("no file to read: %w", fs.ErrInvalid)
 	}
-	in := &Input{
-		files:  parts,
-		free:   make(chan []byte, inputBuffers),
-		chunks: make(chan inputChunk, inputBuffers+1),
-		done:   make(chan struct{}),
-	}
+	in := &Input{files: parts}
+	regular := true
 	for _, p := range parts {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return nil, err
 		}
 		if fi.Mode().IsRegular() {
-			in.size += fi.Size() // a pipe (<(zstdcat ...)) has no size
+			in.size += fi.Size()
+		} else {
+			regular = false // a pipe (<(zstdcat ...)): read once, and has no size
 		}
 	}
-	if sf := ChecksumFile(parts); sf != "" {
+	if sf := ChecksumFile(parts); sf != "" && regular {
 		if fi, err := os.Stat(sf); err == nil && fi.Mode().IsRegular() {
 			in.sumFile = sf
 		}
 	}
-	for range inputBuffers {
-		in.free <- make([]byte, inputBufSize)
+	if in.r, err = openStream(parts); err != nil {
+		return nil, err
 	}
-	in.wg.Add(1)
-	go in.readAll()
+	if in.sumFile != "" {
+		in.progress = make(chan struct{}, 1)
+		in.unleash = make(chan struct{})
+		in.done = make(chan struct{})
+		in.hashed = make(chan struct{})
+		go in.hashAll()
+	}
 	return in, nil
 }
 
 // Files returns the files read, in order.
 func (in *Input) Files() []string { return in.files }
 
-// Size returns the files' total size in bytes.
+// Size returns the regular files' total size in bytes.
 func (in *Input) Size() int64 { return in.size }
 
 // ChecksumFile returns the checksum file beside the files, or "" when there is none.
 func (in *Input) ChecksumFile() string { return in.sumFile }
-
-// readAll is the goroutine that reads the files ahead.
-func (in *Input) readAll() {
-	defer in.wg.Done()
-	for _, p := range in.files {
-		if !in.readFile(p) {
-			return
-		}
-	}
-	in.chunks <- inputChunk{err: io.EOF}
-}
-
-// readFile reads and hashes one file into chunks; it reports whether the next may follow.
-func (in *Input) readFile(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		in.chunks <- inputChunk{err: err}
-		return false
-	}
-	defer f.Close()
-	h := sha256.New()
-	var size int64
-	for {
-		var buf []byte
-		select {
-		case buf = <-in.free:
-		case <-in.done:
-			return false
-		}
-		n, err := io.ReadFull(f, buf)
-		h.Write(buf[:n])
-		size += int64(n)
-		if n > 0 {
-			// Never blocks: chunks holds every buffer and one end.
-			in.chunks <- inputChunk{buf: buf, n: n}
-		} else {
-			in.free <- buf
-		}
-		switch err {
-		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			in.sums = append(in.sums, Part{Path: path, Size: size, Digest: digest.NewDigest(digest.SHA256, h)})
-			return true
-		default:
-			in.chunks <- inputChunk{err: fmt.Errorf("%s: %w", path, err)}
-			return false
-		}
-	}
-}
 
 // Read reads the files as one stream.
 func (in *Input) Read(p []byte) (int, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
-	for in.cur.buf == nil || in.off == in.cur.n {
-		if in.cur.buf != nil {
-			in.free <- in.cur.buf
-			in.cur = inputChunk{}
+	n, err := in.r.Read(p)
+	if n > 0 && in.progress != nil {
+		in.read.Add(int64(n))
+		select {
+		case in.progress <- struct{}{}:
+		default:
 		}
-		c := <-in.chunks
-		if c.err != nil {
-			in.err = c.err
-			return 0, c.err
-		}
-		in.cur, in.off = c, 0
 	}
-	n := copy(p, in.cur.buf[in.off:in.cur.n])
-	in.off += n
-	return n, nil
+	return n, err
 }
 
-// Check reads what is left of the stream and checks the files against the checksum file.
-// It returns nil and no error when there is no checksum file; otherwise the check, and, when
-// a file is not listed, listed with another sha256, or listed and not read, or when the
-// checksum file does not parse, one error per finding joined (errors.Join), each wrapping
-// ErrChecksum and naming the file. An error reading the files is returned as it is, with a
-// nil check.
+// hashAll is the goroutine that hashes every file, never more than hashLead ahead of Read
+// until Check unleashes it.
+func (in *Input) hashAll() {
+	defer close(in.hashed)
+	buf := make([]byte, 1<<20)
+	var at int64 // bytes hashed, over all files
+	for _, path := range in.files {
+		part, err := in.hashFile(path, buf, &at)
+		if err != nil {
+			in.hashErr = err
+			return
+		}
+		in.sums = append(in.sums, part)
+	}
+}
+
+func (in *Input) hashFile(path string, buf []byte, at *int64) (Part, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Part{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	var size int64
+	for {
+		for !in.free && *at-in.read.Load() > hashLead {
+			select {
+			case <-in.progress:
+			case <-in.unleash:
+				in.free = true
+			case <-in.done:
+				return Part{}, fs.ErrClosed
+			}
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		size += int64(n)
+		*at += int64(n)
+		if err == io.EOF {
+			return Part{Path: path, Size: size, Digest: digest.NewDigest(digest.SHA256, h)}, nil
+		}
+		if err != nil {
+			return Part{}, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+}
+
+// Check checks the files against the checksum file. It returns nil and no error when there is
+// none; otherwise the check, and, when a file is not listed, listed with another sha256, or
+// listed and not read, or when the checksum file does not parse, one error per finding joined
+// (errors.Join), each wrapping ErrChecksum and naming the file. It reads each file to its end
+// whatever Read has had of it. An error reading the files is returned as it is, with a nil
+// check.
 func (in *Input) Check() (*ChecksumCheck, error) {
 	if in.sumFile == "" {
 		return nil, nil
 	}
-	if _, err := io.Copy(io.Discard, in); err != nil {
-		return nil, err
+	in.unleashd.Do(func() { close(in.unleash) })
+	<-in.hashed
+	if in.hashErr != nil {
+		return nil, in.hashErr
 	}
 	check := &ChecksumCheck{Path: in.sumFile, Files: in.sums}
 	want, err := ReadChecksums(in.sumFile)
@@ -191,14 +185,16 @@ func (in *Input) Check() (*ChecksumCheck, error) {
 	return check, errors.Join(errs...)
 }
 
-// Close stops the reading goroutine and closes the file it has open.
+// Close stops the hashing goroutine and closes the files.
 func (in *Input) Close() error {
+	var err error
 	in.once.Do(func() {
-		close(in.done)
-		in.wg.Wait()
-		if in.err == nil {
-			in.err = fs.ErrClosed
+		if in.done != nil {
+			close(in.done)
+			<-in.hashed
 		}
+		err = in.r.Close()
+		in.err = fs.ErrClosed
 	})
-	return nil
+	return err
 }
