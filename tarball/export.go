@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gadgetpack/gadgetpack/internal/hashio"
 	"github.com/gadgetpack/gadgetpack/internal/ticker"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
@@ -283,7 +284,7 @@ type hashWriter struct {
 }
 
 func (hw *hashWriter) Write(p []byte) (int, error) {
-	n, err := writeHashed(hw.w, hw.h, p)
+	n, err := hashio.WriteHashed(hw.w, hw.h, p)
 	hw.n += int64(n)
 	return n, err
 }

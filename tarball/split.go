@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/gadgetpack/gadgetpack/internal/hashio"
 )
 
 // Limits of a split export.
@@ -230,7 +230,7 @@ func (w *FileWriter) Write(p []byte) (int, error) {
 		if w.partSize > 0 && int64(len(chunk)) > w.partSize-w.cur.n {
 			chunk = chunk[:w.partSize-w.cur.n]
 		}
-		n, err := writeHashed(w.cur.f, w.cur.h, chunk)
+		n, err := hashio.WriteHashed(w.cur.f, w.cur.h, chunk)
 		w.cur.n += int64(n)
 		w.cur.flushBehind()
 		written += n
@@ -324,25 +324,6 @@ func (w *FileWriter) Abort() {
 		}
 		p.final = ""
 	}
-}
-
-// asideMin is the size from which writeHashed hashes on another goroutine.
-const asideMin = 256 << 10
-
-// writeHashed writes p to w and adds it to h. A large p is hashed on another goroutine while
-// it is written, so that the output's hash and its write syscalls share two CPUs. When the
-// write fails h may have taken more than the n bytes written: the output is dead then.
-func writeHashed(w io.Writer, h hash.Hash, p []byte) (int, error) {
-	if len(p) < asideMin {
-		n, err := w.Write(p)
-		h.Write(p[:n])
-		return n, err
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { h.Write(p) })
-	n, err := w.Write(p)
-	wg.Wait()
-	return n, err
 }
 
 // OpenParts returns one reader over the files paths, read in the order given, as the stream
