@@ -276,11 +276,15 @@ func (s *Store) copyToTemp(ctx context.Context, f *os.File, r io.Reader) (int64,
 	return total, nil
 }
 
-// copyData copies r into f with a pooled buffer, checking ctx between chunks.
+// copyData copies r into f with a pooled buffer, checking ctx between chunks. A VerifyReader
+// hashes each chunk while f writes it (VerifyReader.copyTo).
 func (s *Store) copyData(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	if v, ok := r.(*VerifyReader); ok {
+		return v.copyTo(ctx, f, buf)
+	}
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/internal/hashio"
 )
 
 // VerifyReader reads exactly desc.Size bytes of an underlying reader, hashing them as they pass,
@@ -52,6 +55,12 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 	}
 	n, err := v.r.Read(p)
 	v.h.Write(p[:n])
+	return v.advance(n, err)
+}
+
+// advance records that n bytes of the content were read (and hashed), with the error of the
+// underlying reader, and returns what Read returns.
+func (v *VerifyReader) advance(n int, err error) (int, error) {
 	v.left -= int64(n)
 	switch {
 	case err == io.EOF && v.left > 0:
@@ -68,6 +77,42 @@ func (v *VerifyReader) Read(p []byte) (int, error) {
 		return n, v.err
 	}
 	return n, nil
+}
+
+// copyTo copies the content into w through buf, with the checks Read makes, and returns the
+// bytes written and nil once the content checked out. Each chunk is hashed on another
+// goroutine while w writes it (hashio.WriteHashed), so that storing a blob keeps two CPUs busy
+// instead of hashing and writing in turn. ctx is checked between chunks. An error writing to w
+// is returned naming the digest; the VerifyReader is then dead.
+func (v *VerifyReader) copyTo(ctx context.Context, w io.Writer, buf []byte) (int64, error) {
+	var total int64
+	for v.err == nil {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		if v.left == 0 {
+			v.err = v.finish()
+			break
+		}
+		p := buf
+		if int64(len(p)) > v.left {
+			p = p[:v.left]
+		}
+		n, rerr := v.r.Read(p)
+		if n > 0 {
+			wn, werr := hashio.WriteHashed(w, v.h, p[:n])
+			total += int64(wn)
+			if werr != nil {
+				v.err = fmt.Errorf("blob %s: writing: %w", v.desc.Digest, werr)
+				return total, v.err
+			}
+		}
+		v.advance(n, rerr)
+	}
+	if v.err == io.EOF {
+		return total, nil
+	}
+	return total, v.err
 }
 
 // finish checks for trailing data and the digest once desc.Size bytes have passed.

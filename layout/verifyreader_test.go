@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -13,10 +14,10 @@ import (
 )
 
 func TestVerifyReader(t *testing.T) {
-	data := pseudoRandom("verify", 10000)
+	data := pseudoRandom("verify", 700000) // over hashio.AsideMin: copyTo hashes aside
 	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
 	flipped := bytes.Clone(data)
-	flipped[5000] ^= 0x10
+	flipped[500000] ^= 0x10
 	ioErr := errors.New("disk on fire")
 	for _, tc := range []struct {
 		name     string
@@ -27,7 +28,7 @@ func TestVerifyReader(t *testing.T) {
 		{"good", bytes.NewReader(data), nil, true},
 		{"good, one byte at a time", iotest.OneByteReader(bytes.NewReader(data)), nil, true},
 		{"good, data with EOF", iotest.DataErrReader(bytes.NewReader(data)), nil, true},
-		{"short", bytes.NewReader(data[:9999]), ErrShortRead, true},
+		{"short", bytes.NewReader(data[:len(data)-1]), ErrShortRead, true},
 		{"empty", strings.NewReader(""), ErrShortRead, true},
 		{"trailing", io.MultiReader(bytes.NewReader(data), strings.NewReader("!")), ErrTrailingData, true},
 		{"flipped", bytes.NewReader(flipped), ErrDigestMismatch, true},
@@ -35,11 +36,26 @@ func TestVerifyReader(t *testing.T) {
 		{"I/O error", io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(ioErr)), ioErr, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := NewVerifyReader(tc.r, desc)
+			var raw bytes.Buffer
+			r := io.TeeReader(tc.r, &raw)
+			v, err := NewVerifyReader(r, desc)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got, err := io.ReadAll(v)
+			// copyTo, the path storing a blob takes, says the same of the same bytes.
+			cv, _ := NewVerifyReader(bytes.NewReader(raw.Bytes()), desc)
+			if tc.wantErr == ioErr {
+				cv, _ = NewVerifyReader(io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(ioErr)), desc)
+			}
+			var copied bytes.Buffer
+			n, cerr := cv.copyTo(context.Background(), &copied, make([]byte, 300<<10))
+			if !errors.Is(cerr, tc.wantErr) || n != int64(copied.Len()) || cerr == nil && !bytes.Equal(copied.Bytes(), data) {
+				t.Fatalf("copyTo: %d bytes, %v; want %v", n, cerr, tc.wantErr)
+			}
+			if cd, cderr := cv.Done(); cd != tc.wantDone || !errors.Is(cderr, tc.wantErr) {
+				t.Errorf("Done() after copyTo = %v, %v", cd, cderr)
+			}
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("ReadAll: %v, want %v", err, tc.wantErr)
 			}
@@ -65,6 +81,31 @@ func TestVerifyReader(t *testing.T) {
 		t.Error("sentinel relations broken")
 	}
 }
+
+// TestVerifyReaderCopyToStops: copyTo stops at a cancelled context and at a failed write,
+// naming the digest, and leaves the VerifyReader dead.
+func TestVerifyReaderCopyToStops(t *testing.T) {
+	data := pseudoRandom("copy", 1<<20)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v, _ := NewVerifyReader(bytes.NewReader(data), desc)
+	if _, err := v.copyTo(ctx, io.Discard, make([]byte, 4096)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	full := errors.New("no space left on device")
+	v, _ = NewVerifyReader(bytes.NewReader(data), desc)
+	if _, err := v.copyTo(context.Background(), failingWriter{full}, make([]byte, 512<<10)); !errors.Is(err, full) || !strings.Contains(err.Error(), desc.Digest.String()) {
+		t.Fatalf("write error: %v", err)
+	}
+	if done, err := v.Done(); done || !errors.Is(err, full) {
+		t.Fatalf("Done() after a write error = %v, %v", done, err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestNewVerifyReaderRefuses(t *testing.T) {
 	for _, tc := range []struct {
