@@ -7,10 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // Input is a tarball's files opened as one stream (OpenInput). When a checksum file lies beside
@@ -111,9 +113,14 @@ func (in *Input) Read(p []byte) (int, error) {
 }
 
 // hashAll is the goroutine that hashes every file, never more than hashLead ahead of Read
-// until Check unleashes it.
+// until Check unleashes it. It runs on its own OS thread at the lowest priority (nice 19), so
+// that it takes the CPU time the import or verify leaves idle rather than competing with it
+// (on 2 CPUs, import with a check: 1.95 s at the same priority, 1.61 s niced; 1.35 s without).
+// The thread ends with the goroutine (it is never unlocked), taking its priority with it.
 func (in *Input) hashAll() {
 	defer close(in.hashed)
+	runtime.LockOSThread()
+	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19) // Linux: one thread's nice
 	buf := make([]byte, 1<<20)
 	var at int64 // bytes hashed, over all files
 	for _, path := range in.files {
