@@ -91,7 +91,7 @@ type VerifyOptions struct {
 // once, kept in memory up to opts.MaxMemory; past that its rule reports that it cannot read it.
 //
 // When r is an Input (OpenInput) with a checksum file, its files are checked against that
-// file once the stream is read, the rest of the input read to its end for it (Input.Check):
+// file once the stream is read, each file hashed to its end (Input.Check):
 // each finding is an error of rule RuleChecksum, and Report.Checksum says what was checked.
 //
 // The error is for what stops the check itself: the input cannot be read at all, or ctx done.
