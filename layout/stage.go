@@ -116,29 +116,12 @@ func (st *Stage) open() error {
 	} else if !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("layout %s: %w", st.s.root, err)
 	}
-	for range 8 {
-		dir, err := os.MkdirTemp(tmp, stagePrefix+"*")
-		if err != nil {
-			return fmt.Errorf("layout %s: %w", st.s.root, err)
-		}
-		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			_ = os.Remove(dir)
-			return fmt.Errorf("layout %s: %w", st.s.root, err)
-		}
-		if err := atomicfile.Flock(f, unix.LOCK_EX); err != nil {
-			_ = f.Close()
-			_ = os.Remove(dir)
-			return err
-		}
-		if atomicfile.SameFile(f, dir) {
-			st.dir, st.lock = dir, f
-			return nil
-		}
-		// A cleaner removed it between mkdir and flock: take another name.
-		_ = f.Close()
+	f, err := atomicfile.MkdirLocked(tmp, stagePrefix+"*")
+	if err != nil {
+		return fmt.Errorf("layout %s: stage: %w", st.s.root, err)
 	}
-	return fmt.Errorf("layout %s: stage folders in %s keep disappearing", st.s.root, TempDir)
+	st.dir, st.lock = f.Name(), f
+	return nil
 }
 
 // mkdirRoot creates dir and its missing parents, remembering each one it created for Discard.

@@ -15,17 +15,11 @@ import (
 
 // Temp files, and who may remove them.
 //
-// A blob writer streams into <layout>/.gadgetpack-tmp/blob-<random> and holds an exclusive
-// flock on that file from creation until it has renamed the file into blobs/ or removed it. A
-// cleaner that obtains a non-blocking exclusive flock on a temp file therefore knows that its
-// writer is dead (the kernel drops flocks with the process), and removes the file while still
-// holding the flock. A writer, after taking its flock, checks that its path still names its
-// file, so a cleaner that won the race between create and flock cannot make it write into a
-// removed file.
-//
-// An import's Stage (stage.go) works the same way with a folder, <layout>/.gadgetpack-tmp/stage-
-// <random>/, holding its flock on the folder itself: a cleaner that gets the flock removes the
-// whole folder while holding it.
+// A blob writer streams into <layout>/.gadgetpack-tmp/blob-<random>, and an import's Stage
+// (stage.go) into a folder <layout>/.gadgetpack-tmp/stage-<random>/. Each holds a flock on its
+// file or folder until it has renamed it away or removed it (atomicfile.CreateLocked,
+// MkdirLocked); a cleaner removes only those whose flock it can take, while holding it
+// (atomicfile.RemoveIfDead): their writers are dead.
 //
 // atomicfile's ".index.json.tmp-<random>" and ".oci-layout.tmp-<random>" in the root are
 // written only by a holder of the index lock (Tag, Untag, Init), so whoever holds that lock

@@ -44,14 +44,38 @@ func SameFile(f *os.File, path string) bool {
 // with its writer's exclusive flock held. The caller renames the file into place, or removes
 // it, before closing it.
 func CreateLocked(dir, pattern string) (*os.File, error) {
+	return createLocked(dir, func() (*os.File, error) { return os.CreateTemp(dir, pattern) })
+}
+
+// MkdirLocked creates a temp folder in dir as os.MkdirTemp does with pattern, and returns it
+// open with its writer's exclusive flock held; f.Name() is its path. The caller removes the
+// folder, or renames it away, before closing it.
+func MkdirLocked(dir, pattern string) (*os.File, error) {
+	return createLocked(dir, func() (*os.File, error) {
+		path, err := os.MkdirTemp(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			_ = os.Remove(path)
+			return nil, err
+		}
+		return f, nil
+	})
+}
+
+// createLocked creates with create and takes the flock, again under a new name when a cleaner
+// removed the first between the two steps.
+func createLocked(dir string, create func() (*os.File, error)) (*os.File, error) {
 	for range 8 {
-		f, err := os.CreateTemp(dir, pattern)
+		f, err := create()
 		if err != nil {
 			return nil, err
 		}
 		if err := Flock(f, unix.LOCK_EX); err != nil {
 			_ = f.Close()
-			_ = os.Remove(f.Name())
+			_ = os.RemoveAll(f.Name())
 			return nil, err
 		}
 		if SameFile(f, f.Name()) {

@@ -98,6 +98,17 @@ func TestCreateLockedHoldsTheLock(t *testing.T) {
 	if err := unix.Flock(int(other.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != unix.EWOULDBLOCK {
 		t.Fatalf("flock of a CreateLocked file from another open: %v, want EWOULDBLOCK", err)
 	}
+	d, err := MkdirLocked(t.TempDir(), "stage-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if fi, err := os.Stat(d.Name()); err != nil || !fi.IsDir() {
+		t.Fatalf("MkdirLocked made %v, %v", fi, err)
+	}
+	if dead, err := RemoveIfDead(d.Name(), true); dead || err != nil {
+		t.Fatalf("RemoveIfDead of a held folder: %v, %v", dead, err)
+	}
 	if _, err := CreateLocked(filepath.Join(t.TempDir(), "missing"), "x-*"); err == nil {
 		t.Fatal("CreateLocked in a missing folder: no error")
 	}
