@@ -196,19 +196,6 @@ func TestExportCommandRefusals(t *testing.T) {
 	}
 }
 
-func dirNamesOf(tb testing.TB, dir string) []string {
-	tb.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // TestExportCommandCorrupt: a damaged blob fails the export naming its digest, exit 1, and no
 // output file (nor checksum file, nor temp file) is left.
 func TestExportCommandCorrupt(t *testing.T) {

@@ -42,6 +42,7 @@ var (
 	sharedPath = testfs.SharedPath
 	treeDigest = testfs.TreeDigest
 	copyTree   = testfs.CopyTree
+	dirNamesOf = testfs.DirNames
 )
 
 // result is one in-process run of the command line.

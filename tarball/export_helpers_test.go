@@ -24,6 +24,7 @@ import (
 var (
 	exShared   = testfs.SharedPath
 	exCopyTree = testfs.CopyTree
+	exDirNames = testfs.DirNames
 )
 
 // exIGStore returns a copy of the real ig store of ../shared/interop/ig-store (signed gadgets:

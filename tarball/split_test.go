@@ -113,20 +113,6 @@ func exWritePieces(tb testing.TB, w io.Writer, data []byte, pieces []int) {
 	}
 }
 
-// exDirNames lists dir.
-func exDirNames(tb testing.TB, dir string) []string {
-	tb.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func exSHA256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gadgetpack/gadgetpack/internal/testfs"
 )
 
 // errReader yields some bytes, then fails.
@@ -27,18 +29,8 @@ func (r *errReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func listDir(tb testing.TB, dir string) []string {
-	tb.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
+// listDir lists a folder's names, sorted.
+var listDir = testfs.DirNames
 
 func TestWrite(t *testing.T) {
 	for _, tc := range []struct {

@@ -58,6 +58,21 @@ func CopyTree(tb testing.TB, src, dst string) {
 	}
 }
 
+// DirNames lists the names in dir, sorted, hidden ones included; it fails the test when dir
+// cannot be read.
+func DirNames(tb testing.TB, dir string) []string {
+	tb.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
 // TreeDigest hashes every path under dir with its mode and, for a regular file, its content
 // (sorted), so a test can tell whether a command changed anything on disk or whether two trees
 // hold the same files. A missing dir hashes to "absent".
