@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -13,17 +12,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// FetchFunc opens the verified content of a descriptor (layout.Store.Fetch is one).
-type FetchFunc = func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
-
 // Graph is what checking signatures reads of a layout (or of a tarball being verified): its
-// index.json entries, its blobs, and its OCI 1.1 referrers.
+// index.json entries, its signature documents, and its OCI 1.1 referrers. LayoutGraph makes one
+// of a layout; a Collector makes one of what a verify or import pass saw.
 type Graph struct {
 	// Entries are index.json's entries; signature tags are found among them by name
 	// (`sha256-<hex>.sig`, `sha256-<hex>`, bare or after a repository and a colon).
 	Entries []ocispec.Descriptor
-	// Fetch reads a blob, verified against its descriptor.
-	Fetch FetchFunc
+	// ReadJSON returns the bytes of a small JSON blob (a signature manifest, a referrers
+	// index, a payload or a bundle), verified against desc, at most max bytes.
+	ReadJSON func(ctx context.Context, desc ocispec.Descriptor, max int64) ([]byte, error)
 	// Referrers returns the manifests whose subject is dg (nil when there is none).
 	Referrers func(dg digest.Digest) []ocispec.Descriptor
 }
@@ -206,17 +204,12 @@ func (c *Checker) readJSON(ctx context.Context, desc ocispec.Descriptor) ([]byte
 	if desc.Size < 0 || desc.Size > maxSignatureJSON {
 		return nil, fmt.Errorf("blob %s: %d bytes, cap %d: %w", desc.Digest, desc.Size, maxSignatureJSON, ErrBadSignature)
 	}
-	rc, err := c.g.Fetch(ctx, desc)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
+	data, err := c.g.ReadJSON(ctx, desc, maxSignatureJSON)
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) != desc.Size {
-		return nil, fmt.Errorf("blob %s: %d bytes, want %d: %w", desc.Digest, len(data), desc.Size, ErrBadSignature)
+		return nil, fmt.Errorf("blob %s: %d bytes, descriptor says %d: %w", desc.Digest, len(data), desc.Size, ErrBadSignature)
 	}
 	return data, nil
 }

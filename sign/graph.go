@@ -22,7 +22,7 @@ func LayoutGraph(ctx context.Context, s *layout.Store) (Graph, error) {
 	}
 	return Graph{
 		Entries:   idx.Manifests,
-		Fetch:     s.Fetch,
+		ReadJSON:  s.ReadAll,
 		Referrers: func(dg digest.Digest) []ocispec.Descriptor { return refs[dg] },
 	}, nil
 }
