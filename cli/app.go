@@ -95,6 +95,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *ucli.App {
 			pullCommand(),
 			exportCommand(),
 			importCommand(),
+			keygenCommand(),
+			signCommand(),
 		},
 	}
 	for _, c := range app.Commands {

@@ -11,6 +11,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/gadgetpack/gadgetpack/layout"
+	"github.com/gadgetpack/gadgetpack/sign"
 	"github.com/gadgetpack/gadgetpack/tarball"
 )
 
@@ -36,6 +37,7 @@ func verifyCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "expect", Usage: "the layout digest `sha256:HEX` the layout must have"},
 			&ucli.IntFlag{Name: "jobs", Usage: "blobs hashed at once (default: the number of CPUs)"},
 			quietFlag(),
+			publicKeyFlag(),
 		},
 		Action: runVerify,
 	}
@@ -64,6 +66,15 @@ func runVerify(cliContext *ucli.Context) error {
 	if opts.Jobs < 0 {
 		return usagef("invalid --jobs %d: want a positive number", opts.Jobs)
 	}
+	keys, err := publicKeys(cliContext)
+	if err != nil {
+		return err
+	}
+	var sigs *sign.Collector
+	if len(keys) > 0 {
+		sigs = sign.NewCollector()
+		opts.CheckIndex, opts.CheckManifest = signatureRules(sigs, opts.CheckIndex, opts.CheckManifest)
+	}
 	path := cliContext.Args().First()
 	bar := newProgress(cliContext, "verify "+path)
 	opts.Progress = bar.bytes
@@ -72,10 +83,22 @@ func runVerify(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	var signatures []sign.RefResult
+	if sigs != nil {
+		if signatures, err = collectedResults(cliContext.Context, sigs, keys); err != nil {
+			return err
+		}
+		addProblems(report.Report, sign.Problems(signatures))
+	}
 	out := streamsOf(cliContext).out
 	if cliContext.Bool("json") {
-		err = writeJSON(out, report)
+		err = writeJSON(out, verifyOutput{report, signatures})
 	} else {
+		if !cliContext.Bool("quiet") {
+			if err := writeSignatureLines(out, signatures); err != nil {
+				return err
+			}
+		}
 		err = writeReport(out, report, cliContext.Bool("quiet"))
 	}
 	if err != nil {

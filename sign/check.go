@@ -231,7 +231,7 @@ func (c *Checker) readIndex(ctx context.Context, desc ocispec.Descriptor) (*ocis
 // false for a manifest that is no signature (another kind of referrer).
 func formatOf(m *ocispec.Manifest, byTag bool) (Format, bool) {
 	switch {
-	case m.ArtifactType == ArtifactTypeNotation:
+	case m.ArtifactType == ArtifactTypeNotation || m.Config.MediaType == ArtifactTypeNotation:
 		return FormatNotation, true
 	case m.ArtifactType == MediaTypeBundle || m.Config.ArtifactType == MediaTypeBundle:
 		return FormatBundle, true

@@ -92,21 +92,20 @@ func (c *Collector) CheckIndex(ctx context.Context, desc ocispec.Descriptor, idx
 	if len(idx.Manifests) <= 64 {
 		c.keep(ctx, desc, fetch)
 	}
-	c.addReferrer(desc, idx.Subject, idx.ArtifactType)
 	return nil
 }
 
-// CheckManifest keeps every signature manifest with its payload or bundle layer, and records
-// the subject of every manifest that has one. It returns no findings.
+// CheckManifest keeps every signature manifest with its payload or bundle layer, and records it
+// as a referrer of its subject when it has one. It returns no findings.
 func (c *Collector) CheckManifest(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch FetchFunc) []error {
 	at := m.ArtifactType
 	if at == "" {
 		at = m.Config.MediaType
 	}
-	c.addReferrer(desc, m.Subject, at)
 	if _, ok := formatOf(&m, true); !ok {
-		return nil
+		return nil // not a signature: no verdict depends on it
 	}
+	c.addReferrer(desc, m.Subject, at)
 	c.keep(ctx, desc, fetch)
 	for _, l := range m.Layers {
 		if l.MediaType == MediaTypeSimpleSigning || l.MediaType == MediaTypeBundle {
