@@ -32,7 +32,7 @@ func copyCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "to", Usage: "the target layout `DIR` (ig's store is /var/lib/ig/oci-store)", Required: true},
 			&ucli.BoolFlag{Name: "force", Usage: "move refs of the target that point elsewhere"},
 			&ucli.IntFlag{Name: "jobs", Usage: "`N` blobs copied at once", Value: 4},
-			jsonFlag(), quietFlag(),
+			jsonFlag(), quietFlag(), publicKeyFlag(),
 		},
 		Action: runCopy,
 	}
@@ -53,6 +53,13 @@ func runCopy(cliContext *ucli.Context) error {
 	ctx := cliContext.Context
 	entries, err := entriesFor(ctx, src, cliContext.Args().Slice())
 	if err != nil {
+		return err
+	}
+	keys, err := publicKeys(cliContext)
+	if err != nil {
+		return err
+	}
+	if err := gateLayout(ctx, src, entries, keys); err != nil {
 		return err
 	}
 	_, statErr := os.Lstat(to)

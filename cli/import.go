@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/gadgetpack/gadgetpack/sign"
 	"github.com/gadgetpack/gadgetpack/tarball"
 )
 
@@ -36,6 +38,7 @@ func importCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "max-size", Usage: "refuse a tar stream over `SIZE` once decompressed (bytes, or with K, M, G, T)", Value: "64G"},
 			jsonFlag(),
 			quietFlag(),
+			publicKeyFlag(),
 		},
 		Action: runImport,
 	}
@@ -58,6 +61,10 @@ func runImport(cliContext *ucli.Context) error {
 		return usagef("invalid --max-size %q: %v", cliContext.String("max-size"), err)
 	}
 	dir, err := layoutPath(cliContext)
+	if err != nil {
+		return err
+	}
+	keys, err := publicKeys(cliContext)
 	if err != nil {
 		return err
 	}
@@ -85,6 +92,17 @@ func runImport(cliContext *ucli.Context) error {
 		CheckIndex:    rules.CheckIndex,
 		CheckManifest: rules.CheckManifest,
 		Progress:      func(done int64) { bar.bytes(done, total) },
+	}
+	if len(keys) > 0 {
+		sigs := sign.NewCollector()
+		opts.CheckIndex, opts.CheckManifest = signatureRules(sigs, opts.CheckIndex, opts.CheckManifest)
+		opts.Gate = func(ctx context.Context) error {
+			results, err := collectedResults(ctx, sigs, keys)
+			if err != nil {
+				return err
+			}
+			return gateError(results, nil)
+		}
 	}
 	res, err := tarball.Import(cliContext.Context, dir, in, opts)
 	bar.done()

@@ -15,7 +15,7 @@ func inspectCommand() *ucli.Command {
 		ArgsUsage: "REF",
 		Description: "   gadgetpack inspect --layout ./bundle trace_exec\n" +
 			"   gadgetpack inspect --layout ./bundle --json sha256:4f1c...",
-		Flags:  []ucli.Flag{layoutFlag(), jsonFlag()},
+		Flags:  []ucli.Flag{layoutFlag(), jsonFlag(), publicKeyFlag()},
 		Action: runInspect,
 	}
 }
@@ -33,6 +33,15 @@ func runInspect(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	keys, err := publicKeys(cliContext)
+	if err != nil {
+		return err
+	}
+	sigs, err := layoutSignatures(ctx, store, keys)
+	if err != nil {
+		return err
+	}
+	signature, hasSig := sigs[name]
 	role := kind(desc.MediaType)
 	root, err := loadGraph(ctx, store, role, desc, 0)
 	if err != nil {
@@ -40,13 +49,33 @@ func runInspect(cliContext *ucli.Context) error {
 	}
 	out := streamsOf(cliContext).out
 	if cliContext.Bool("json") {
-		return writeJSON(out, struct {
-			Ref string `json:"ref"`
+		v := struct {
+			Ref        string      `json:"ref"`
+			Signature  string      `json:"signature,omitempty"`
+			Signatures interface{} `json:"signatures,omitempty"`
 			*node
-		}{name, root})
+		}{Ref: name, node: root}
+		if hasSig {
+			v.Signature, v.Signatures = signature.Summary(), signature.Signatures
+		}
+		return writeJSON(out, v)
 	}
 	if _, err := fmt.Fprintln(out, name); err != nil {
 		return err
+	}
+	if hasSig {
+		if _, err := fmt.Fprintf(out, "signature: %s\n", signature.Summary()); err != nil {
+			return err
+		}
+		for _, s := range signature.Signatures {
+			line := fmt.Sprintf("  %s %s via %s: %s", s.Format, s.Manifest, s.Via, s.Verdict)
+			if s.Reason != "" {
+				line += " (" + s.Reason + ")"
+			}
+			if _, err := fmt.Fprintln(out, line); err != nil {
+				return err
+			}
+		}
 	}
 	return writeTree(out, root, "", "")
 }

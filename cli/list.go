@@ -7,6 +7,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/gadgetpack/gadgetpack/sign"
 )
 
 func listCommand() *ucli.Command {
@@ -15,9 +17,11 @@ func listCommand() *ucli.Command {
 		Aliases:   []string{"ls"},
 		Usage:     "list the references of a layout",
 		ArgsUsage: " ",
-		Description: "One line per ref in index.json, sorted: name, kind, platforms, digest, size.\n\n" +
-			"   gadgetpack list --layout ./bundle",
-		Flags:  []ucli.Flag{layoutFlag(), jsonFlag(), quietFlag()},
+		Description: "One line per ref in index.json, sorted: name, kind, platforms, digest, size, and\n" +
+			"the image's signature as ig would find it: signed (format, key), unsigned, or present but\n" +
+			"not checked; with --public-key, checked against those keys.\n\n" +
+			"   gadgetpack list --layout ./bundle --public-key site-a.pub",
+		Flags:  []ucli.Flag{layoutFlag(), jsonFlag(), quietFlag(), publicKeyFlag()},
 		Action: runList,
 	}
 }
@@ -28,6 +32,10 @@ type listEntry struct {
 	Digest    string   `json:"digest"`
 	Size      int64    `json:"size"`
 	Platforms []string `json:"platforms,omitempty"`
+	// Signature is the one-line verdict on the image's signatures ("" for a signature tag).
+	Signature string `json:"signature,omitempty"`
+	// Signatures are every signature found, with its verdict.
+	Signatures []sign.Signature `json:"signatures,omitempty"`
 }
 
 func runList(cliContext *ucli.Context) error {
@@ -38,8 +46,16 @@ func runList(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	keys, err := publicKeys(cliContext)
+	if err != nil {
+		return err
+	}
 	ctx := cliContext.Context
 	refs, err := store.Refs(ctx)
+	if err != nil {
+		return err
+	}
+	sigs, err := layoutSignatures(ctx, store, keys)
 	if err != nil {
 		return err
 	}
@@ -59,6 +75,9 @@ func runList(cliContext *ucli.Context) error {
 		} else if p := platform(d); p != "" {
 			e.Platforms = []string{p}
 		}
+		if r, ok := sigs[e.Ref]; ok {
+			e.Signature, e.Signatures = r.Summary(), r.Signatures
+		}
 		entries = append(entries, e)
 	}
 	out := streamsOf(cliContext).out
@@ -74,9 +93,13 @@ func runList(cliContext *ucli.Context) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REF\tKIND\tPLATFORMS\tDIGEST\tSIZE")
+	fmt.Fprintln(tw, "REF\tKIND\tPLATFORMS\tDIGEST\tSIZE\tSIGNATURE")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", e.Ref, kind(e.MediaType), strings.Join(e.Platforms, ","), e.Digest, e.Size)
+		signature := e.Signature
+		if signature == "" {
+			signature = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.Ref, kind(e.MediaType), strings.Join(e.Platforms, ","), e.Digest, e.Size, signature)
 	}
 	return tw.Flush()
 }

@@ -30,6 +30,7 @@ func pushCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "to", Usage: "with --all, the `REGISTRY/PREFIX` to mirror the layout's refs under"},
 			jsonFlag(),
 			quietFlag(),
+			publicKeyFlag(),
 		}, registryFlags()...),
 		Action: runPush,
 	}
@@ -66,6 +67,9 @@ func runPush(cliContext *ucli.Context) error {
 		return err
 	}
 	ctx := cliContext.Context
+	if err := gatePush(cliContext, store, all); err != nil {
+		return err
+	}
 	label := "push --all"
 	if !all {
 		label = "push " + dst

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	ucli "github.com/urfave/cli/v2"
@@ -159,4 +160,80 @@ func writeSignatureLines(w io.Writer, results []sign.RefResult) error {
 		}
 	}
 	return nil
+}
+
+// layoutSignatures checks the signature of every image of store (as ig would find them)
+// against keys, by ref.
+func layoutSignatures(ctx context.Context, store *layout.Store, keys []sign.PublicKey) (map[string]sign.RefResult, error) {
+	g, err := sign.LayoutGraph(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	results, err := sign.CheckRefs(ctx, g, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]sign.RefResult, len(results))
+	for _, r := range results {
+		out[r.Ref] = r
+	}
+	return out, nil
+}
+
+// gateError is the refusal of the gate (import, copy, push with --public-key): every image
+// not signed by one of the keys, named with why; nil when all are.
+func gateError(results []sign.RefResult, only map[string]bool) error {
+	var bad []string
+	for _, p := range sign.Problems(results) {
+		ref := strings.TrimPrefix(p.Where, "ref ")
+		if only != nil && !only[ref] {
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("%s: %s [%s]", ref, p.Message, p.Rule))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("refused: %d images not signed by the given keys (nothing was written):\n  %s: %w", len(bad), strings.Join(bad, "\n  "), sign.ErrUnsigned)
+}
+
+// gateLayout checks, before a copy or a push writes anything, that every image among entries
+// (signature tags aside) carries a signature of one of keys in store.
+func gateLayout(ctx context.Context, store *layout.Store, entries []ocispec.Descriptor, keys []sign.PublicKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	results, err := layoutSignatures(ctx, store, keys)
+	if err != nil {
+		return err
+	}
+	only := map[string]bool{}
+	var list []sign.RefResult
+	for _, e := range entries {
+		name := e.Annotations[ocispec.AnnotationRefName]
+		if r, ok := results[name]; ok && !only[name] {
+			only[name] = true
+			list = append(list, r)
+		}
+	}
+	return gateError(list, nil)
+}
+
+// gatePush is the gate of push with --public-key: the ref pushed (or, with --all, every ref)
+// must be signed by one of the keys before anything is sent.
+func gatePush(cliContext *ucli.Context, store *layout.Store, all bool) error {
+	keys, err := publicKeys(cliContext)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	ctx := cliContext.Context
+	var refs []string
+	if !all {
+		refs = []string{cliContext.Args().First()}
+	}
+	entries, err := entriesFor(ctx, store, refs)
+	if err != nil {
+		return err
+	}
+	return gateLayout(ctx, store, entries, keys)
 }

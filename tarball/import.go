@@ -40,6 +40,11 @@ type ImportOptions struct {
 	CheckIndex    CheckIndexFunc
 	CheckManifest CheckManifestFunc
 
+	// Gate, when set, is called once the rules have run and before anything is published; an
+	// error from it refuses the whole import (the signature gate decides there, from what the
+	// rule funcs saw).
+	Gate func(ctx context.Context) error
+
 	// Progress, when set, is called about five times a second from another goroutine with the
 	// bytes read from the input so far, and once more at the end.
 	Progress func(done int64)
@@ -191,6 +196,11 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 		return nil, err
 	}
 	res.Warnings = warnings
+	if opts.Gate != nil {
+		if err := opts.Gate(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if !opts.Force {
 		if err := checkRefs(ctx, path, idx.Manifests); err != nil {
 			return nil, err
