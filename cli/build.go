@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/gadgetpack/gadgetpack/build"
 	"github.com/gadgetpack/gadgetpack/internal/sourcedate"
+	"github.com/gadgetpack/gadgetpack/spec"
 )
 
 func buildCommand() *ucli.Command {
@@ -30,6 +32,7 @@ func buildCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "wasm", Usage: "a wasm module `FILE` for every architecture"},
 			&ucli.StringSliceFlag{Name: "btfgen", Usage: "a btfgen archive of one architecture, `ARCH=FILE`"},
 			&ucli.StringSliceFlag{Name: "annotation", Usage: "an annotation `KEY=VALUE` on the index, manifests and config"},
+			&ucli.StringFlag{Name: "ig-version", Usage: "stamp io.inspektor-gadget.builder.version `vX.Y.Z` as ig image build does (ig run warns without it)"},
 			&ucli.StringFlag{Name: "btfhub-archive", Usage: "make the btfgen layer of each architecture without --btfgen from the btfhub-archive `DIR`"},
 			&ucli.IntFlag{Name: "jobs", Usage: "kernels minimised at once for --btfhub-archive (default: the number of CPUs)"},
 			quietFlag(),
@@ -37,6 +40,9 @@ func buildCommand() *ucli.Command {
 		Action: runBuild,
 	}
 }
+
+// igVersionRE is an ig version: v0.45.0, v0.45.0-45-gfc2e80680-dirty.
+var igVersionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]+)?$`)
 
 func runBuild(cliContext *ucli.Context) error {
 	if err := wantArgs(cliContext, 0, 1, "SRC_DIR"); err != nil {
@@ -111,6 +117,15 @@ func runBuild(cliContext *ucli.Context) error {
 			opts.Annotations = map[string]string{}
 		}
 		opts.Annotations[k] = v
+	}
+	if v := cliContext.String("ig-version"); v != "" {
+		if !igVersionRE.MatchString(v) {
+			return usagef("invalid --ig-version %q: want vX.Y.Z (as ig version prints it)", v)
+		}
+		if opts.Annotations == nil {
+			opts.Annotations = map[string]string{}
+		}
+		opts.Annotations[spec.AnnotationBuilderVersion] = v
 	}
 	res, err := build.Build(cliContext.Context, layoutDir, opts)
 	if err != nil {

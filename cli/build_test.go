@@ -173,3 +173,35 @@ func TestLayoutFromEnv(t *testing.T) {
 		t.Fatalf("list --quiet = %q, want %q", r.stdout, want)
 	}
 }
+
+// TestBuildIGVersion: --ig-version stamps io.inspektor-gadget.builder.version on the index's
+// entries, the manifests and the config descriptors, as ig image build does; a malformed one
+// is a usage error that writes nothing.
+func TestBuildIGVersion(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "l")
+	mustGP(t, "build", "--layout", dir, "--tag", "trace_exec", "--ig-version", "v0.45.0", repoPath("testdata", "gadgets", "trace_exec"))
+	files, err := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamped := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(data), `"io.inspektor-gadget.builder.version":"v0.45.0"`); n > 0 {
+			stamped++
+			if strings.Contains(string(data), `"config":`) && n != 2 {
+				t.Errorf("manifest %s: stamped %d times, want on itself and its config", filepath.Base(f), n)
+			}
+		}
+	}
+	if stamped != 3 {
+		t.Errorf("%d documents stamped, want the index and 2 manifests", stamped)
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	if r := gp(t, "build", "--layout", bad, "--tag", "x", "--ig-version", "0.45", repoPath("testdata", "gadgets", "trace_exec")); r.code != ExitUsage || fileExists(bad) {
+		t.Errorf("--ig-version 0.45: exit %d, layout made: %v", r.code, fileExists(bad))
+	}
+}

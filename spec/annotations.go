@@ -15,6 +15,9 @@ const (
 	AnnotationSource        = ocispec.AnnotationSource        // metadata sourceURL
 	AnnotationCreated       = ocispec.AnnotationCreated       // RFC 3339, UTC
 	AnnotationRefName       = ocispec.AnnotationRefName       // full reference in index.json
+	// AnnotationBuilderVersion is the ig version a gadget was built for (ig image build stamps
+	// it on the index, the manifests and the config; ig run warns when it is absent).
+	AnnotationBuilderVersion = "io.inspektor-gadget.builder.version"
 )
 
 // Annotations returns the annotations of a gadget artifact, the same map for the manifest, the
