@@ -42,6 +42,27 @@ print(f"ratio verify/limit {lim/ver:.3f}   (goal >= 0.9; peak RSS goal < 64 MiB)
 PY
 
 echo
+echo "== verify --public-key: the same layout, signed (legacy), its signature checked in the same pass"
+S=$BENCH_DIR/verify-signed
+if [ ! -f "$S/.complete-$BENCH_BYTES" ]; then
+  rm -rf "$S" && mkdir -p "$S" && cp -al "$L/blobs" "$S/blobs" && cp "$L/oci-layout" "$L/index.json" "$S/"
+  COSIGN_PASSWORD=bench "$GP" keygen --output-key-prefix "$S/bench" >/dev/null
+  COSIGN_PASSWORD=bench "$GP" sign --layout "$S" --key "$S/bench.key" --all >/dev/null
+  touch "$S/.complete-$BENCH_BYTES"
+fi
+hyperfine --style basic --warmup 1 --runs 5 --export-json "$BENCH_DIR/verify-signed.json" \
+  -n "sha256 limit (openssl x$JOBS)" "find $S/blobs/sha256 -type f -print0 | xargs -0 -P$JOBS -n4 openssl dgst -sha256 >/dev/null" \
+  -n 'gadgetpack verify --public-key' "$GP verify --quiet --public-key $S/bench.pub $S" >/dev/null
+read -r t_limit t_signed < <(mean_of "$BENCH_DIR/verify-signed.json" | xargs)
+python3 - "$mb" "$t_limit" "$t_signed" <<'PY'
+import sys
+mb, lim, ver = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+print(f"sha256 limit (openssl)         {mb/lim:8.1f} MiB/s  ({lim:.3f} s)")
+print(f"gadgetpack verify --public-key {mb/ver:8.1f} MiB/s  ({ver:.3f} s)")
+print(f"ratio verify --public-key/limit {lim/ver:.3f}   (goal >= 0.9)")
+PY
+
+echo
 echo "== go benchmarks (layout): Verify beside ParallelSHA256 in one run"
 # Three rounds each: the first round of the first benchmark reads a cold page cache.
 GADGETPACK_BENCH_BYTES=$BENCH_BYTES go test -run '^$' -bench 'Verify$|ParallelSHA256' -benchtime 3x -count 3 ./layout/ | grep -E '^(Benchmark|ok|FAIL)'
