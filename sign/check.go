@@ -323,7 +323,7 @@ func (c *Checker) checkOne(ctx context.Context, cand candidate, dg digest.Digest
 			return sig, true
 		}
 	}
-	return invalid(fmt.Errorf("not signed by any given key (%s): %w", keyList(c.keys), ErrBadSignature))
+	return invalid(fmt.Errorf("signature does not verify with any given key (%s): %w", keyList(c.keys), ErrBadSignature))
 }
 
 func keyList(keys []PublicKey) string {

@@ -57,7 +57,9 @@ func TestCollectorMatchesLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, want) {
+			// A signature both listed by a referrers-tag index and a referrer is found first as
+			// the referrer here (verify reads every manifest's subject): Via may differ.
+			if !reflect.DeepEqual(withoutVia(got), withoutVia(want)) {
 				t.Errorf("collected:\n%+v\nlayout:\n%+v", got, want)
 			}
 			probs := Problems(got)
@@ -70,4 +72,17 @@ func TestCollectorMatchesLayout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutVia returns results with every signature's Via cleared.
+func withoutVia(rs []RefResult) []RefResult {
+	out := make([]RefResult, len(rs))
+	for i, r := range rs {
+		out[i] = r
+		out[i].Signatures = append([]Signature(nil), r.Signatures...)
+		for j := range out[i].Signatures {
+			out[i].Signatures[j].Via = ""
+		}
+	}
+	return out
 }

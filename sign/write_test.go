@@ -180,7 +180,7 @@ func TestTamperedSignatures(t *testing.T) {
 			if _, err := Sign(ctx, s, desc, "ghcr.io/inspektor-gadget/gadget/unsigned", other, Options{}); err != nil {
 				t.Fatal(err)
 			}
-		}, "not signed by any given key"},
+		}, "does not verify with any given key"},
 		{"signature not base64", func(t *testing.T, s *layout.Store, _ *Signer) {
 			tamper(t, s, unsignedRef, func(m *ocispec.Manifest) { m.Layers[0].Annotations[AnnotationSignature] = "!!" })
 		}, "not base64"},
