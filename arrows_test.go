@@ -9,8 +9,8 @@ import (
 )
 
 // TestArrows enforces DESIGN.md's dependency arrows on the non-test imports of every package:
-// spec and btf stand alone, layout uses only internal helpers, only cli imports urfave/cli, and
-// only registry imports oras-go's copy and remote packages.
+// spec and btf stand alone, layout uses only internal helpers, sign only layout, only cli
+// imports urfave/cli, and only registry imports oras-go's copy and remote packages.
 func TestArrows(t *testing.T) {
 	const mod = "github.com/gadgetpack/gadgetpack"
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
@@ -23,6 +23,7 @@ func TestArrows(t *testing.T) {
 		"layout":   {mod + "/internal/atomicfile", mod + "/internal/hashio", mod + "/internal/ticker"},
 		"build":    {mod + "/spec", mod + "/layout", mod + "/btf"},
 		"registry": {mod + "/layout", mod + "/internal/ticker"},
+		"sign":     {mod + "/layout"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for {
