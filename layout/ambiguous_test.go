@@ -112,6 +112,14 @@ func TestAmbiguousLayout(t *testing.T) {
 		{"null layers in a manifest", func(t *testing.T, s *Store, im testImage) ocispec.Descriptor {
 			return badEntry(t, s, im.manifests[1], `"layers":[`, `"layers":null,"x":[`)
 		}, "(ref bad)", `null "layers" at $`},
+		{"duplicate key in an image config", func(t *testing.T, s *Store, im testImage) ocispec.Descriptor {
+			cfg := writeBlob(t, s, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"os":"windows"}`))
+			m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{}}
+			m.SchemaVersion = 2
+			md := writeJSON(t, s, ocispec.MediaTypeImageManifest, m)
+			addEntry(t, s, entryJSON(md.MediaType, md, `,"annotations":{"org.opencontainers.image.ref.name":"bad"}`))
+			return ocispec.Descriptor{} // Walk and Copy do not read configs
+		}, "(ref bad) > config", `duplicate key "os" at $`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, im := verifyLayout(t)
@@ -131,8 +139,9 @@ func TestAmbiguousLayout(t *testing.T) {
 			switch {
 			case tc.where == LayoutFile:
 				_, errs["Open"] = Open(s.Path())
-			case root.Digest == "":
+			case tc.where == IndexFile:
 				_, errs["Index"] = s.Index(t.Context())
+			case root.Digest == "": // a config: Verify alone reads it
 			default:
 				errs["Walk"] = Walk(t.Context(), s.Fetch, root, func(context.Context, ocispec.Descriptor, string) error { return nil })
 				_, errs["Copy"] = Copy(t.Context(), s, dst, []ocispec.Descriptor{root}, CopyOptions{})
