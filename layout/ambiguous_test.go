@@ -6,10 +6,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gadgetpack/gadgetpack/internal/strictjson"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -170,5 +172,49 @@ func rewrite(tb testing.TB, path, old, new string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// BenchmarkDecodeDoc measures what verify, Walk and Copy pay per manifest and for index.json:
+// decodeDoc (strictjson.Check, then two decodes), beside strictjson.Check alone, on a gadget
+// manifest and on an index.json of 20,000 refs.
+func BenchmarkDecodeDoc(b *testing.B) {
+	manifest, err := os.ReadFile("testdata/manifest-gadget.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var idx strings.Builder
+	idx.WriteString(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`)
+	for i := range 20000 {
+		if i > 0 {
+			idx.WriteByte(',')
+		}
+		d := digest.FromString(strconv.Itoa(i))
+		idx.WriteString(`{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"` + string(d) + `","size":2285,` +
+			`"annotations":{"org.opencontainers.image.ref.name":"ghcr.io/example/gadget-` + strconv.Itoa(i) + `:latest"}}`)
+	}
+	idx.WriteString(`]}`)
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"manifest", manifest}, {"index-20000-refs", []byte(idx.String())}} {
+		b.Run(in.name+"/decodeDoc", func(b *testing.B) {
+			b.SetBytes(int64(len(in.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeDoc(in.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(in.name+"/check", func(b *testing.B) {
+			b.SetBytes(int64(len(in.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := strictjson.Check(in.data, strictjson.Document); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
