@@ -3,6 +3,7 @@ package strictjson
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -32,8 +33,8 @@ type checker struct {
 
 // Check returns nil when data is one JSON document of kind k that every parser reads alike,
 // and otherwise an *Error naming what is wrong and where: ErrSyntax, ErrTooDeep, or one of
-// ErrDuplicateKey, ErrCaseVariant, ErrNull, ErrBOM and ErrInvalidUTF8 (each wraps
-// ErrAmbiguous). What Check accepts, encoding/json accepts. Check reads data once, without
+// ErrDuplicateKey, ErrCaseVariant, ErrNull, ErrBOM, ErrInvalidUTF8 and ErrNumberRange (each
+// wraps ErrAmbiguous). What Check accepts, encoding/json accepts. Check reads data once, without
 // recursion; it allocates only for keys with escapes and for objects of many keys. It does not
 // check types (a string where OCI wants a number); decoding does.
 func Check(data []byte, k Kind) error {
@@ -252,9 +253,10 @@ func (c *checker) literal(lit string) error {
 	return nil
 }
 
-// number reads a number at c.i, by RFC 8259's grammar.
+// number reads a number at c.i, by RFC 8259's grammar, and refuses one beyond float64's range.
 func (c *checker) number() error {
 	d := c.data
+	start := c.i
 	if d[c.i] == '-' {
 		c.i++
 	}
@@ -272,6 +274,7 @@ func (c *checker) number() error {
 			return c.unexpected("a digit")
 		}
 	}
+	exp := false
 	if c.i < len(d) && (d[c.i] == 'e' || d[c.i] == 'E') {
 		c.i++
 		if c.i < len(d) && (d[c.i] == '+' || d[c.i] == '-') {
@@ -279,6 +282,12 @@ func (c *checker) number() error {
 		}
 		if c.digits() == 0 {
 			return c.unexpected("a digit")
+		}
+		exp = true
+	}
+	if exp || c.i-start > 300 { // only these can overflow
+		if _, err := strconv.ParseFloat(string(d[start:c.i]), 64); err != nil {
+			return c.fail(start, ErrNumberRange, "number %.40s is beyond float64's range", d[start:c.i])
 		}
 	}
 	return nil

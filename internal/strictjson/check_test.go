@@ -91,6 +91,12 @@ func TestCheck(t *testing.T) {
 		{"null document", Document, `null`, ErrNull, `null document`},
 		{"null imageLayoutVersion", LayoutFile, `{"imageLayoutVersion":null}`, ErrNull, `null "imageLayoutVersion"`},
 
+		// Numbers.
+		{"huge exponent", Document, `{"manifests":[{"size":1e700}]}`, ErrNumberRange, `number 1e700 is beyond float64's range at $.manifests[0]`},
+		{"huge negative", Plain, `[-1.5E+309]`, ErrNumberRange, `number -1.5E+309`},
+		{"400 digits", Plain, `[` + strings.Repeat("9", 400) + `]`, ErrNumberRange, `beyond float64's range`},
+		{"tiny is zero", Plain, `[1e-700, 1.7976931348623157e308, 300e-2]`, nil, ""},
+
 		// Bytes.
 		{"BOM", Document, "\xef\xbb\xbf{\"manifests\":[]}", ErrBOM, `byte order mark at $ (byte 0)`},
 		{"BOM plain", Plain, "\xef\xbb\xbf{}", ErrBOM, `byte order mark`},
@@ -173,7 +179,7 @@ func itoa(i int) string {
 }
 
 func TestErrorsWrapAmbiguous(t *testing.T) {
-	for _, err := range []error{ErrDuplicateKey, ErrCaseVariant, ErrNull, ErrBOM, ErrInvalidUTF8} {
+	for _, err := range []error{ErrDuplicateKey, ErrCaseVariant, ErrNull, ErrBOM, ErrInvalidUTF8, ErrNumberRange} {
 		if !errors.Is(err, ErrAmbiguous) {
 			t.Errorf("%v does not wrap ErrAmbiguous", err)
 		}

@@ -37,6 +37,10 @@ var (
 	// ErrAmbiguous.
 	ErrBOM = fmt.Errorf("byte order mark: %w", ErrAmbiguous)
 
+	// ErrNumberRange is returned for a number beyond float64's range (1e400): encoding/json
+	// refuses it, other parsers read infinity or a big number. It wraps ErrAmbiguous.
+	ErrNumberRange = fmt.Errorf("number out of range: %w", ErrAmbiguous)
+
 	// ErrInvalidUTF8 is returned for a string with bytes that are not UTF-8 or with a \u
 	// escape of a lone surrogate (encoding/json reads both as U+FFFD). It wraps ErrAmbiguous.
 	ErrInvalidUTF8 = fmt.Errorf("invalid UTF-8: %w", ErrAmbiguous)
