@@ -137,6 +137,7 @@ func TestCheck(t *testing.T) {
 		{"deep arrays", Plain, strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), nil, ""},
 		{"too deep arrays", Plain, strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), ErrTooDeep, `over 1000 levels of nesting`},
 		{"100,000 deep", Plain, strings.Repeat(`{"a":`, 100000), ErrTooDeep, `over 1000 levels`},
+		{"deep path shortened", Plain, `{"x":` + strings.Repeat(`[`, 2000), ErrTooDeep, `at $.x[0][0][0][0][0][0][0]...(983 levels)...[0][0][0][0][0][0][0][0] (byte 1004)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Check([]byte(tc.json), tc.kind)

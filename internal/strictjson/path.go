@@ -5,12 +5,22 @@ import (
 	"strings"
 )
 
+// pathEnds is how many levels a path shows at each end when it is deeper than twice that.
+const pathEnds = 8
+
 // path renders the JSONPath of the innermost open object or array: "$", "$.manifests[2]",
-// `$.annotations["org.opencontainers.image.ref.name"]`. It runs only for an error.
+// `$.annotations["org.opencontainers.image.ref.name"]`; a deep one with its middle levels
+// counted, not shown. It runs only for an error.
 func (c *checker) path() string {
 	var b strings.Builder
 	b.WriteByte('$')
-	for i := 0; i+1 < len(c.stack); i++ {
+	levels := len(c.stack) - 1
+	for i := 0; i < levels; i++ {
+		if levels > 2*pathEnds && i == pathEnds {
+			b.WriteString("...(" + strconv.Itoa(levels-2*pathEnds) + " levels)...")
+			i = levels - pathEnds - 1
+			continue
+		}
 		f := &c.stack[i]
 		if !f.obj {
 			b.WriteByte('[')
