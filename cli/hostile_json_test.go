@@ -96,7 +96,6 @@ func TestHostileJSON(t *testing.T) {
 			make: jsonCase(demo, func(tb testing.TB, src string) {
 				writeFile(tb, filepath.Join(src, "index.json"), `{"schemaVersion":2,"manifests":null}`)
 			}),
-			// inspect looks the ref up first: not found in an index.json it cannot read.
 			runs: jsonRuns([]string{`null "manifests" at $`, "index.json"}),
 		},
 		{
@@ -112,6 +111,13 @@ func TestHostileJSON(t *testing.T) {
 				replaceIn(tb, filepath.Join(src, "index.json"), `"manifests":[`, `"Manifests":[],"manifests":[`)
 			}),
 			runs: jsonRuns([]string{`key "Manifests" differs only in case from "manifests" at $`, "index.json"}),
+		},
+		{
+			name: "index.json nested 100,000 deep",
+			make: jsonCase(demo, func(tb testing.TB, src string) {
+				replaceIn(tb, filepath.Join(src, "index.json"), `{`, `{"x-deep":`+strings.Repeat(`[`, 100000)+strings.Repeat(`]`, 100000)+`,`)
+			}),
+			runs: jsonRuns([]string{`over 1000 levels of nesting at $["x-deep"][0][0]`, "index.json"}),
 		},
 		{
 			name: "duplicate digest in a nested index",
