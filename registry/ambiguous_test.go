@@ -3,6 +3,9 @@ package registry
 import (
 	"bytes"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 
 	"github.com/gadgetpack/gadgetpack/internal/registrytest"
 	"github.com/gadgetpack/gadgetpack/internal/testfs"
+	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 // TestPullRefusesAmbiguous: a registry that serves a document another parser reads otherwise
@@ -74,5 +78,66 @@ func putManifest(tb testing.TB, r *registrytest.Registry, repo, tag, mediaType, 
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusCreated {
 		tb.Fatalf("PUT %s:%s: %s", repo, tag, resp.Status)
+	}
+}
+
+// TestPushRefusesAmbiguous: a layout whose index.json or image index has a duplicate key is
+// not pushed: the error names the key and where, and the registry gets no manifest.
+func TestPushRefusesAmbiguous(t *testing.T) {
+	r := registrytest.Start(t, registrytest.Options{})
+	for _, tc := range []struct {
+		name, says string
+		damage     func(t *testing.T, s *layout.Store, im testImage)
+	}{
+		{"index.json", `duplicate key "manifests" at $`, func(t *testing.T, s *layout.Store, im testImage) {
+			path := filepath.Join(s.Path(), layout.IndexFile)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(strings.Replace(string(data), `"manifests":[`, `"manifests":[],"manifests":[`, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"image index", `duplicate key "digest" at $.manifests[0]`, func(t *testing.T, s *layout.Store, im testImage) {
+			path := filepath.Join(s.Path(), "blobs", "sha256", im.index.Digest.Encoded())
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := writeBlob(t, s, ocispec.MediaTypeImageIndex, []byte(strings.Replace(string(data), `"digest":`, `"digest":"sha256:`+strings.Repeat("0", 64)+`","digest":`, 1)))
+			// Tag checks the graph, and would refuse it: name it in index.json by hand.
+			idx := filepath.Join(s.Path(), layout.IndexFile)
+			raw, err := os.ReadFile(idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fixed := strings.Replace(string(raw), string(im.index.Digest)+`","size":`+strconv.FormatInt(im.index.Size, 10),
+				string(bad.Digest)+`","size":`+strconv.FormatInt(bad.Size, 10), 1)
+			if fixed == string(raw) {
+				t.Fatal("index.json does not name the index")
+			}
+			if err := os.WriteFile(idx, []byte(fixed), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newLayout(t)
+			im := writeImage(t, src, "example.com/amb:v1", "push-"+tc.name, 1000)
+			tc.damage(t, src, im)
+			_, err := Push(t.Context(), src, "example.com/amb:v1", r.Ref("push:"+strings.ReplaceAll(tc.name, " ", "-")), plain(r))
+			if err == nil || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("push: %v, want an error saying %q", err, tc.says)
+			}
+			resp, err := http.Head("http://" + r.Host + "/v2/push/manifests/" + strings.ReplaceAll(tc.name, " ", "-"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("the registry has the manifest: %s", resp.Status)
+			}
+		})
 	}
 }
