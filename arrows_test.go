@@ -20,7 +20,7 @@ func TestArrows(t *testing.T) {
 	allowed := map[string][]string{ // our packages each may import; absent = any
 		"spec":     {},
 		"btf":      {},
-		"layout":   {mod + "/internal/atomicfile", mod + "/internal/hashio", mod + "/internal/ticker"},
+		"layout":   {mod + "/internal/atomicfile", mod + "/internal/hashio", mod + "/internal/ticker", mod + "/internal/strictjson"},
 		"build":    {mod + "/spec", mod + "/layout", mod + "/btf"},
 		"registry": {mod + "/layout", mod + "/internal/ticker"},
 		"sign":     {mod + "/layout"},

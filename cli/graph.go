@@ -7,6 +7,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -59,7 +60,9 @@ func loadGraph(ctx context.Context, store *layout.Store, role string, desc ocisp
 			return nil, err
 		}
 		var m ocispec.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
+		if err := strictjson.Check(data, strictjson.Document); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+		} else if err := json.Unmarshal(data, &m); err != nil {
 			return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 		}
 		if n.ArtifactType == "" {
@@ -83,7 +86,9 @@ func readIndex(ctx context.Context, store *layout.Store, desc ocispec.Descriptor
 	if err != nil {
 		return idx, err
 	}
-	if err := json.Unmarshal(data, &idx); err != nil {
+	if err := strictjson.Check(data, strictjson.Document); err != nil {
+		return idx, fmt.Errorf("index %s: %w", desc.Digest, err)
+	} else if err := json.Unmarshal(data, &idx); err != nil {
 		return idx, fmt.Errorf("index %s: %w", desc.Digest, err)
 	}
 	return idx, nil

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -44,10 +45,13 @@ type indexHeader struct {
 }
 
 // parseIndexJSON parses index.json for Open, Index and the edits, and for Verify. It returns
-// ErrBadIndex, naming the field or the entry, unless data is a JSON object with schemaVersion
-// 2, mediaType absent or the OCI index type, and manifests an array (null is read as empty, as
-// oras-go writes it for a store without refs) of descriptors with valid digests and sizes.
+// ErrBadIndex, naming the field or the entry, unless data is an unambiguous JSON object
+// (strictjson.Check: no duplicate key, no null field...) with schemaVersion 2, mediaType absent
+// or the OCI index type, and manifests an array of descriptors with valid digests and sizes.
 func parseIndexJSON(data []byte) (*indexDoc, error) {
+	if err := strictjson.Check(data, strictjson.Document); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", IndexFile, err, ErrBadIndex)
+	}
 	if !isJSONObject(data) {
 		return nil, fmt.Errorf("%s: not a JSON object: %w", IndexFile, ErrBadIndex)
 	}

@@ -238,7 +238,7 @@ func TestParseIndexJSON(t *testing.T) {
 	}{
 		{"empty", `{"schemaVersion":2,"manifests":[]}`, 0, ""},
 		{"one", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` + entry + `]}`, 1, ""},
-		{"null manifests (oras-go)", `{"schemaVersion":2,"manifests":null}`, 0, ""},
+		{"null manifests (oras-go writes it, other parsers refuse it)", `{"schemaVersion":2,"manifests":null}`, 0, `null "manifests" at $`},
 		{"not an object", `[]`, 0, "not a JSON object"},
 		{"not JSON", `{"schemaVersion":2,`, 0, "index.json"},
 		{"no schemaVersion", `{"manifests":[]}`, 0, "no schemaVersion"},

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
+	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -185,6 +186,9 @@ func checkLayoutFile(root string) error {
 func parseLayoutFile(root string, data []byte) error {
 	var lf struct {
 		Version *string `json:"imageLayoutVersion"`
+	}
+	if err := strictjson.Check(data, strictjson.LayoutFile); err != nil {
+		return fmt.Errorf("layout %s: %s: %w: %w", root, LayoutFile, err, ErrNotLayout)
 	}
 	if err := json.Unmarshal(data, &lf); err != nil || !isJSONObject(data) {
 		return fmt.Errorf("layout %s: %s is not a JSON object: %w", root, LayoutFile, ErrNotLayout)

@@ -321,7 +321,7 @@ func (v *verifier) checkLayoutFile() {
 // checkLayoutData checks the content of oci-layout.
 func (v *verifier) checkLayoutData(data []byte) {
 	if err := parseLayoutFile(v.root, data); err != nil {
-		v.errorf(RuleLayoutFile, LayoutFile, err, "%s", trimRoot(v.root, err))
+		v.errorf(jsonRule(err, RuleLayoutFile), LayoutFile, err, "%s", trimRoot(v.root, err))
 	}
 }
 
@@ -356,7 +356,7 @@ func (v *verifier) readIndex() (*doc, []byte) {
 func (v *verifier) parseIndex(data []byte) *doc {
 	d, err := decodeDoc(data)
 	if err != nil {
-		v.errorf(RuleJSON, IndexFile, ErrBadIndex, "does not parse as an image index: %s", docError(err))
+		v.errorf(jsonRule(err, RuleJSON), IndexFile, ErrBadIndex, "does not parse as an image index: %s", docError(err))
 		return nil
 	}
 	v.checkIndexShape(d, IndexFile, "", true)

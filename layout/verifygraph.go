@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -128,7 +129,7 @@ func (v *verifier) expand(ctx context.Context, desc ocispec.Descriptor, bf *blob
 	}
 	d, err := decodeDoc(data)
 	if err != nil {
-		v.errorf(RuleJSON, where, ErrBadManifest, "%s %s does not parse: %s", kind, bf.dg, docError(err))
+		v.errorf(jsonRule(err, RuleJSON), where, ErrBadManifest, "%s %s does not parse: %s", kind, bf.dg, docError(err))
 		return
 	}
 	v.docs[bf.dg] = d
@@ -178,13 +179,8 @@ func (v *verifier) checkIndexShape(d *doc, where, descMT string, top bool) {
 	case !top && d.MediaType != "" && d.MediaType != descMT:
 		v.errorf(rule, where, ErrBadIndex, "mediaType %q in the document, %q in its descriptor", d.MediaType, descMT)
 	}
-	switch raw, ok := d.raw["manifests"]; {
-	case !ok:
+	if !d.has("manifests") { // a null one is refused by decodeDoc
 		v.errorf(rule, where, ErrBadIndex, "no manifests")
-	case string(raw) == "null" && top:
-		v.warnf(rule, where, "manifests is null, where OCI wants an array (oras-go writes null for a store without entries)")
-	case string(raw) == "null":
-		v.errorf(rule, where, ErrBadIndex, "manifests is null, not an array")
 	}
 }
 
@@ -228,6 +224,8 @@ func (v *verifier) checkConfig(ctx context.Context, desc ocispec.Descriptor, bf 
 	var img ocispec.Image
 	if !isJSONObject(data) {
 		v.errorf(RuleConfig, where, ErrBadManifest, "config %s is not a JSON object, as %s wants", bf.dg, desc.MediaType)
+	} else if err := strictjson.Check(data, strictjson.Plain); err != nil {
+		v.errorf(jsonRule(err, RuleConfig), where, ErrBadManifest, "config %s does not parse as %s: %v", bf.dg, desc.MediaType, err)
 	} else if err := json.Unmarshal(data, &img); err != nil {
 		v.errorf(RuleConfig, where, ErrBadManifest, "config %s does not parse as %s: %s", bf.dg, desc.MediaType, jsonError(err))
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -37,8 +38,12 @@ type doc struct {
 }
 
 // decodeDoc parses a manifest or index blob. It returns ErrBadManifest (naming what) when data
-// is not a JSON object or a field has the wrong JSON type.
+// is not a JSON object, is ambiguous (strictjson.Check: duplicate keys, a null field...) or a
+// field has the wrong JSON type.
 func decodeDoc(data []byte) (*doc, error) {
+	if err := strictjson.Check(data, strictjson.Document); err != nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrBadManifest)
+	}
 	if !isJSONObject(data) {
 		return nil, fmt.Errorf("not a JSON object: %w", ErrBadManifest)
 	}

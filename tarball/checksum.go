@@ -60,7 +60,8 @@ var (
 // ReadChecksums reads a checksum file in sha256sum's format: one "HEX  NAME" line per file
 // (also "HEX *NAME", and the "SHA256 (NAME) = HEX" lines of sha256sum --tag), blank lines and
 // CRLF line ends allowed. It returns the files it lists, in its order, with Path the name as
-// written and Digest the sha256. A line of another shape, a name listed twice, a file over
+// written and Digest the sha256. A line of another shape, a name listed twice (in either form:
+// which sum would count is ambiguous, so neither does), a file over
 // MaxChecksumFileBytes or with no line are errors wrapping ErrChecksum, naming the line.
 func ReadChecksums(path string) ([]Part, error) {
 	f, err := os.Open(path)
@@ -80,7 +81,7 @@ func parseChecksums(path string, data []byte) ([]Part, error) {
 		return nil, fmt.Errorf("%s: over %d bytes: not a checksum file: %w", path, MaxChecksumFileBytes, ErrChecksum)
 	}
 	var parts []Part
-	seen := map[string]bool{}
+	seen := map[string]int{} // name: the line that lists it
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), MaxChecksumFileBytes)
 	for n := 1; sc.Scan(); n++ {
@@ -96,10 +97,10 @@ func parseChecksums(path string, data []byte) ([]Part, error) {
 		} else {
 			return nil, fmt.Errorf("%s line %d: %q is not a sha256sum line (HEX  NAME): %w", path, n, clip(line), ErrChecksum)
 		}
-		if seen[name] {
-			return nil, fmt.Errorf("%s line %d: %s is listed twice: %w", path, n, name, ErrChecksum)
+		if first, dup := seen[name]; dup {
+			return nil, fmt.Errorf("%s line %d: %q is listed twice (first on line %d): %w", path, n, name, first, ErrChecksum)
 		}
-		seen[name] = true
+		seen[name] = n
 		parts = append(parts, Part{Path: name, Digest: digest.NewDigestFromEncoded(digest.SHA256, strings.ToLower(hex))})
 	}
 	if err := sc.Err(); err != nil {

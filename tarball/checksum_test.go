@@ -58,7 +58,10 @@ func TestReadChecksums(t *testing.T) {
 		{"short hex", a[:62] + "  bundle.tar\n", nil, "line 1"},
 		{"md5sum", "d41d8cd98f00b204e9800998ecf8427e  bundle.tar\n", nil, "not a sha256sum line"},
 		{"garbage on line 2", a + "  x\nhello\n", nil, "line 2"},
-		{"twice", a + "  x\n" + b + "  x\n", nil, "listed twice"},
+		{"twice", a + "  x\n" + b + "  x\n", nil, `line 2: "x" is listed twice (first on line 1)`},
+		{"twice, same sum", a + "  x\n\n" + a + " *x\n", nil, `line 3: "x" is listed twice (first on line 1)`},
+		{"twice, both forms", "SHA256 (x) = " + b + "\n" + a + "  x\n", nil, `line 2: "x" is listed twice (first on line 1)`},
+		{"twice, escape in the name", a + "  x\x1b[2J\n" + b + "  x\x1b[2J\n", nil, `"x\x1b[2J" is listed twice`},
 		{"empty", "", nil, "lists no file"},
 		{"blank", "\n\n", nil, "lists no file"},
 		{"too large", strings.Repeat(a+"  x\n", MaxChecksumFileBytes/67+1), nil, "over"},
@@ -454,6 +457,7 @@ func FuzzParseChecksums(f *testing.F) {
 	f.Add([]byte(strings.Repeat("ab", 32) + "  bundle.tar\n"))
 	f.Add([]byte("SHA256 (x) = " + strings.Repeat("0", 64) + "\r\n\n"))
 	f.Add([]byte("hello"))
+	f.Add([]byte(strings.Repeat("ab", 32) + "  x\nSHA256 (x) = " + strings.Repeat("0", 64) + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parts, err := parseChecksums("f.sha256", data)
 		if err != nil {
@@ -462,9 +466,15 @@ func FuzzParseChecksums(f *testing.F) {
 			}
 			return
 		}
-		// What parses is valid, and parses the same once written as ExportFile writes it.
+		// What parses is valid, lists each name once, and parses the same once written as
+		// ExportFile writes it.
 		var out strings.Builder
+		names := map[string]bool{}
 		for _, p := range parts {
+			if names[p.Path] {
+				t.Fatalf("%q accepted twice", p.Path)
+			}
+			names[p.Path] = true
 			if err := p.Digest.Validate(); err != nil {
 				t.Fatalf("%q: %v", p.Digest, err)
 			}
