@@ -98,12 +98,6 @@ func TestAmbiguousLayout(t *testing.T) {
 			rewrite(t, filepath.Join(s.Path(), IndexFile), `"manifests":[`, `"Manifests":[],"manifests":[`)
 			return ocispec.Descriptor{}
 		}, IndexFile, `key "Manifests" differs only in case`},
-		{"null manifests in index.json", func(t *testing.T, s *Store, im testImage) ocispec.Descriptor {
-			if err := os.WriteFile(filepath.Join(s.Path(), IndexFile), []byte(`{"schemaVersion":2,"manifests":null}`), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return ocispec.Descriptor{}
-		}, IndexFile, `null "manifests" at $`},
 		{"duplicate imageLayoutVersion", func(t *testing.T, s *Store, im testImage) ocispec.Descriptor {
 			rewrite(t, filepath.Join(s.Path(), LayoutFile), `{`, `{"imageLayoutVersion":"9.9.9",`)
 			return ocispec.Descriptor{}
@@ -216,5 +210,44 @@ func BenchmarkDecodeDoc(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmptiedStoreIndex: oras-go (so ig) writes `"manifests": null` for a store whose last image
+// was removed. verify reports it and readers refuse it; an edit takes it as no entries, so copy
+// into such a store works and rewrites it as []; with any other ambiguity beside it, it is
+// refused.
+func TestEmptiedStoreIndex(t *testing.T) {
+	src, im := verifyLayout(t)
+	dst := newStore(t)
+	emptied := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}`)
+	if err := os.WriteFile(filepath.Join(dst.Path(), IndexFile), emptied, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(t.Context(), dst.Path(), VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findProblem(rep, SeverityError, RuleAmbiguousJSON, `null "manifests"`); !ok {
+		dumpProblems(t, rep)
+		t.Fatal("verify does not report the null manifests")
+	}
+	// Readers refuse it (gc would otherwise sweep every blob on a null's word).
+	if _, err := dst.Index(t.Context()); err == nil {
+		t.Fatal("Index of an emptied store: no error")
+	}
+	if _, err := Copy(t.Context(), src, dst, []ocispec.Descriptor{im.index}, CopyOptions{}); err != nil {
+		t.Fatalf("copy into an emptied store: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dst.Path(), IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "null") || !strings.Contains(string(data), string(im.index.Digest)) {
+		t.Errorf("index.json after the copy:\n%s", data)
+	}
+	both := []byte(`{"schemaVersion":2,"schemaVersion":2,"manifests":null}`)
+	if _, err := parseOwnIndex(both); err == nil || !strings.Contains(err.Error(), "duplicate key") {
+		t.Errorf("null manifests beside a duplicate key: %v", err)
 	}
 }

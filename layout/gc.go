@@ -50,7 +50,7 @@ func (s *Store) PlanGC(ctx context.Context) (*GCPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := s.readIndexFile()
+	d, _, err := s.readIndexFile(false)
 	var temps []string
 	if err == nil {
 		// Under the shared lock no index writer is active, so root temps are stale.
@@ -98,7 +98,7 @@ func (s *Store) ApplyGC(ctx context.Context, plan *GCPlan) (err error) {
 			err = uerr
 		}
 	}()
-	d, _, err := s.readIndexFile()
+	d, _, err := s.readIndexFile(false)
 	if err != nil {
 		return err
 	}

@@ -182,27 +182,55 @@ func (d *indexDoc) marshal() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// readIndexFile reads and parses index.json without any lock.
-func (s *Store) readIndexFile() (*indexDoc, []byte, error) {
+// readIndexFile reads and parses index.json without any lock. With forWrite (an edit that
+// rewrites it, or the check before one), an emptied store's `"manifests": null` reads as no
+// entries (parseOwnIndex); every other reader refuses it.
+func (s *Store) readIndexFile(forWrite bool) (*indexDoc, []byte, error) {
 	path := filepath.Join(s.root, IndexFile)
 	data, err := readSmallFile(path, MaxIndexBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
 	}
-	d, err := parseIndexJSON(data)
+	parse := parseIndexJSON
+	if forWrite {
+		parse = parseOwnIndex
+	}
+	d, err := parse(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
 	}
 	return d, data, nil
 }
 
+// parseOwnIndex is parseIndexJSON for the layout's own index.json, which it also reads when
+// the one thing strictjson refuses is `"manifests": null` at the top: the form oras-go (so
+// ig) writes for a store whose last image was removed. Every parser reads it as no entries,
+// and the next edit writes `[]`, so copy and import into an emptied ig store keep working.
+// verify still reports it; index.json of a tarball or a registry gets no such leeway.
+func parseOwnIndex(data []byte) (*indexDoc, error) {
+	d, err := parseIndexJSON(data)
+	var se *strictjson.Error
+	if err == nil || !errors.As(err, &se) || !errors.Is(se, strictjson.ErrNull) || se.Path != "$" ||
+		se.Msg != `null "manifests"` || !bytes.HasPrefix(data[se.Offset:], []byte("null")) {
+		return d, err
+	}
+	fixed := make([]byte, 0, len(data)-2)
+	fixed = append(append(append(fixed, data[:se.Offset]...), "[]"...), data[se.Offset+4:]...)
+	return parseIndexJSON(fixed)
+}
+
 // readIndex reads index.json under a shared index lock (when the media lets it take one).
 func (s *Store) readIndex(ctx context.Context) (*indexDoc, error) {
+	return s.readIndexLock(ctx, false)
+}
+
+// readIndexLock is readIndex, with readIndexFile's forWrite.
+func (s *Store) readIndexLock(ctx context.Context, forWrite bool) (*indexDoc, error) {
 	l, err := s.readLock(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := s.readIndexFile()
+	d, _, err := s.readIndexFile(forWrite)
 	if l != nil {
 		if uerr := l.unlock(); err == nil && uerr != nil {
 			err = uerr
@@ -227,7 +255,7 @@ func (s *Store) update(ctx context.Context, edit func(d *indexDoc) error) (err e
 			err = uerr
 		}
 	}()
-	d, old, err := s.readIndexFile()
+	d, old, err := s.readIndexFile(true)
 	if err != nil {
 		return err
 	}

@@ -214,7 +214,7 @@ func TestTagWaitsForLock(t *testing.T) {
 		t.Fatalf("Tag returned while another process held the lock: %v", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if d, _, err := s.readIndexFile(); err != nil || len(d.entries) != 0 {
+	if d, _, err := s.readIndexFile(false); err != nil || len(d.entries) != 0 {
 		t.Fatalf("index.json changed while another process held the lock (%v)", err)
 	}
 	stdin.Close() // the holder exits, the kernel drops its flock

@@ -66,7 +66,7 @@ func (s *Store) CheckEntries(ctx context.Context, entries []ocispec.Descriptor, 
 			return fmt.Errorf("layout %s: %w", s.root, err)
 		}
 	}
-	d, err := s.readIndex(ctx)
+	d, err := s.readIndexLock(ctx, true)
 	if err != nil {
 		return err
 	}
