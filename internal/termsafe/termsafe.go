@@ -1,0 +1,164 @@
+package termsafe
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxLine is the most bytes a line of output built from input should hold; Clip cuts to it.
+const MaxLine = 4096
+
+// Escape returns s with every byte or character a terminal would act on, or that would hide or
+// reorder text, written as a Go escape, and with every backslash doubled, so that the result
+// is one line of printable characters and nothing is lost: strconv.Unquote of the result,
+// with its double quotes escaped and the whole quoted, gives s back byte for byte (Escape
+// leaves '"' alone, it is printable).
+//
+// Escaped are: C0 controls and DEL (\a \b \f \n \r \t \v, others \xHH), C1 controls and every
+// other rune strconv.IsPrint refuses (\u0085, \u202e, \ufeff, \U000e0001: bidi controls,
+// zero-width and other format characters, line and paragraph separators, spaces other than
+// U+0020, unassigned code points), and each byte of invalid UTF-8 (\xHH). Escape returns s
+// itself when nothing needs escaping.
+func Escape(s string) string {
+	return escape(s, true)
+}
+
+// Sanitize is Escape for a whole message that may already hold escapes (an error whose fields
+// were escaped where it was made): it escapes the same characters but leaves backslashes as
+// they are, so nothing is escaped twice. The result is as safe to print as Escape's, but not
+// reversible.
+func Sanitize(s string) string {
+	return escape(s, false)
+}
+
+// escape writes s with unsafe characters escaped, and backslashes doubled when backslash.
+func escape(s string, backslash bool) string {
+	i := firstUnsafe(s, backslash)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteString(`\x`)
+			b.WriteByte(hex[s[i]>>4])
+			b.WriteByte(hex[s[i]&0xf])
+		case r == '\\' && backslash:
+			b.WriteString(`\\`)
+		case safe(r):
+			b.WriteString(s[i : i+size])
+		default:
+			writeEscaped(&b, r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+const hex = "0123456789abcdef"
+
+// firstUnsafe returns the offset of the first byte of s that escape changes, or -1.
+func firstUnsafe(s string, backslash bool) int {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f || c == '\\' && backslash {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || !safe(r) {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// safe reports whether r prints as itself and moves the cursor forward only: a graphic
+// character or the ASCII space, and none of the format characters that reorder text.
+func safe(r rune) bool {
+	return strconv.IsPrint(r) && !isFormat(r)
+}
+
+// isFormat reports the invisible format characters this package promises to escape; they are
+// not graphic, so strconv.IsPrint refuses them already, and this keeps the promise should a
+// later Unicode table say otherwise (U+2065 is unassigned today).
+func isFormat(r rune) bool {
+	switch {
+	case r == 0x061c, r == 0xfeff,
+		0x200b <= r && r <= 0x200f,
+		0x2028 <= r && r <= 0x202e,
+		0x2060 <= r && r <= 0x206f:
+		return true
+	}
+	return false
+}
+
+// writeEscaped writes the Go escape of rune r: \n-style for the named C0 controls, \xHH for
+// other ASCII, \uHHHH or \UHHHHHHHH above it.
+func writeEscaped(b *strings.Builder, r rune) {
+	switch r {
+	case '\a':
+		b.WriteString(`\a`)
+	case '\b':
+		b.WriteString(`\b`)
+	case '\f':
+		b.WriteString(`\f`)
+	case '\n':
+		b.WriteString(`\n`)
+	case '\r':
+		b.WriteString(`\r`)
+	case '\t':
+		b.WriteString(`\t`)
+	case '\v':
+		b.WriteString(`\v`)
+	default:
+		var digits int
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteString(`\x`)
+			digits = 2
+		case r <= 0xffff:
+			b.WriteString(`\u`)
+			digits = 4
+		default:
+			b.WriteString(`\U`)
+			digits = 8
+		}
+		for shift := 4 * (digits - 1); shift >= 0; shift -= 4 {
+			b.WriteByte(hex[r>>uint(shift)&0xf])
+		}
+	}
+}
+
+// Clip returns s when it is at most max bytes long; otherwise its start and end, cut at rune
+// boundaries, around a note of how many bytes were left out, the whole at most max bytes
+// (for max of at least 64). It keeps one line of output bounded whatever the input; a
+// message that lists many items should rather say how many it left out itself.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	note := " ... [cut: " + strconv.Itoa(len(s)) + " bytes in all] ... "
+	keep := max - len(note)
+	if keep < 0 {
+		keep = 0
+	}
+	head, tail := keep/2, keep-keep/2
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	t := len(s) - tail
+	for t < len(s) && !utf8.RuneStart(s[t]) {
+		t++
+	}
+	return s[:head] + note + s[t:]
+}
