@@ -67,7 +67,7 @@ func runList(cliContext *ucli.Context) error {
 		return writeJSON(out, entries)
 	case cliContext.Bool("quiet"):
 		for _, e := range entries {
-			if _, err := fmt.Fprintln(out, e.Ref); err != nil {
+			if _, err := fmt.Fprintln(out, esc(e.Ref)); err != nil {
 				return err
 			}
 		}
@@ -76,7 +76,11 @@ func runList(cliContext *ucli.Context) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REF\tKIND\tPLATFORMS\tDIGEST\tSIZE")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", e.Ref, kind(e.MediaType), strings.Join(e.Platforms, ","), e.Digest, e.Size)
+		platforms := make([]string, len(e.Platforms))
+		for i, p := range e.Platforms {
+			platforms[i] = esc(p)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", esc(e.Ref), esc(kind(e.MediaType)), strings.Join(platforms, ","), esc(e.Digest), e.Size)
 	}
 	return tw.Flush()
 }

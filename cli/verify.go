@@ -82,7 +82,7 @@ func runVerify(cliContext *ucli.Context) error {
 		return err
 	}
 	if !report.OK {
-		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report.Report, layout.SeverityError))}
+		return &silentError{fmt.Errorf("%s: %d errors", esc(path), countSeverity(report.Report, layout.SeverityError))}
 	}
 	return nil
 }
@@ -143,7 +143,7 @@ func checksumLine(c *tarball.ChecksumCheck) string {
 	if len(c.Files) != 1 {
 		files = "files"
 	}
-	return fmt.Sprintf("checksum %s: %s: %d %s, %d bytes", c.Path, verdict, len(c.Files), files, size)
+	return fmt.Sprintf("checksum %s: %s: %d %s, %d bytes", esc(c.Path), verdict, len(c.Files), files, size)
 }
 
 func countSeverity(r *layout.Report, severity string) int {
@@ -171,7 +171,7 @@ func writeReport(w io.Writer, tr *tarball.Report, quiet bool) error {
 		if quiet && p.Severity != layout.SeverityError {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Severity, p.Rule, p.Where, p.Message)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", escMsg(p.Severity), escMsg(p.Rule), escMsg(p.Where), escMsg(p.Message))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -191,6 +191,6 @@ func writeReport(w io.Writer, tr *tarball.Report, quiet bool) error {
 		}
 	}
 	_, err := fmt.Fprintf(w, "%s: %s: %d blobs, %d bytes, %d errors, %d warnings\nlayout digest %s\n",
-		r.Path, verdict, r.Blobs, r.Bytes, errs, warns, r.LayoutDigest)
+		esc(r.Path), verdict, r.Blobs, r.Bytes, errs, warns, r.LayoutDigest)
 	return err
 }
