@@ -162,3 +162,21 @@ func Clip(s string, max int) string {
 	}
 	return s[:head] + note + s[t:]
 }
+
+// MaxListed is how many items a message built with Join lists before it says how many more
+// there were.
+const MaxListed = 10
+
+// Join joins items with sep as strings.Join does, but lists at most max of them (MaxListed
+// when max ≤ 0) and then says how many it left out ("... and 26990 more"), so that a message
+// about thousands of items (every layer of a 27,000-layer manifest, every ref of a wide
+// index.json) stays one readable line. It escapes nothing.
+func Join(items []string, sep string, max int) string {
+	if max <= 0 {
+		max = MaxListed
+	}
+	if len(items) <= max {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:max], sep) + sep + "... and " + strconv.Itoa(len(items)-max) + " more"
+}

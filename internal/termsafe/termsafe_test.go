@@ -154,3 +154,31 @@ func FuzzEscape(f *testing.F) {
 		}
 	})
 }
+
+func TestJoin(t *testing.T) {
+	items := func(n int) []string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = "e" + strconv.Itoa(i)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name  string
+		items []string
+		max   int
+		want  string
+	}{
+		{"none", nil, 3, ""},
+		{"under", items(2), 3, "e0; e1"},
+		{"at", items(3), 3, "e0; e1; e2"},
+		{"over", items(27000), 3, "e0; e1; e2; ... and 26997 more"},
+		{"default max", items(MaxListed + 1), 0, strings.Join(items(MaxListed), "; ") + "; ... and 1 more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Join(tc.items, "; ", tc.max); got != tc.want {
+				t.Errorf("Join = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
