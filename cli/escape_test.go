@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,6 +44,27 @@ func TestPrintError(t *testing.T) {
 				if !strings.HasPrefix(got[i], "gadgetpack: ") {
 					t.Errorf("line %d does not start with gadgetpack: %q", i, got[i])
 				}
+			}
+		})
+	}
+}
+
+// TestWriteJSONKeepsStrings: --json output holds input strings exactly once decoded, with
+// nothing a terminal acts on in its bytes: encoding/json escapes C0 controls and U+2028/U+2029
+// (which end a line in JavaScript) itself, writeJSON the bidi and other format characters and
+// C1 controls it leaves raw, and its HTML escaping of <, > and & decodes back to them.
+func TestWriteJSONKeepsStrings(t *testing.T) {
+	for _, s := range []string{evil, "a\u2028b\u2029c", "<script>&amp;</script>", "café ガジェット", "\u0085\u009b\u200b\ufeff\x7f", "tab\there"} {
+		t.Run(s, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := writeJSON(&b, map[string]string{"ref": s}); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			checkTerminalSafe(t, out)
+			var back map[string]string
+			if err := json.Unmarshal(b.Bytes(), &back); err != nil || back["ref"] != s {
+				t.Errorf("decoded %q (%v), want %q", back["ref"], err, s)
 			}
 		})
 	}

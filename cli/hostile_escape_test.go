@@ -181,10 +181,12 @@ func checkTerminalSafe(tb testing.TB, output string) {
 }
 
 // jsonHolds returns a check that the output is one JSON document with a string holding want
-// exactly (as decoded): --json keeps what the input said.
+// exactly (as decoded), and with nothing a terminal acts on in its bytes: --json keeps what
+// the input said, escaped.
 func jsonHolds(want string) func(testing.TB, string) {
 	return func(tb testing.TB, output string) {
 		tb.Helper()
+		checkTerminalSafe(tb, output)
 		var v any
 		if err := json.Unmarshal([]byte(output), &v); err != nil {
 			tb.Errorf("output is not one JSON document: %v\n%s", err, clip(output))

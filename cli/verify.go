@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/gadgetpack/gadgetpack/internal/termsafe"
 	"github.com/gadgetpack/gadgetpack/layout"
 	"github.com/gadgetpack/gadgetpack/tarball"
 )
@@ -156,10 +158,18 @@ func countSeverity(r *layout.Report, severity string) int {
 	return n
 }
 
+// writeJSON writes v as indented JSON, the runes a terminal acts on that encoding/json leaves
+// raw (DEL, C1 controls, bidi and other format characters) written as \u escapes: the same
+// document once decoded (termsafe.EscapeJSON).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termsafe.EscapeJSON(b.Bytes()))
+	return err
 }
 
 // writeReport renders a verify report as text: one line per problem, what the checksum file

@@ -3,6 +3,7 @@ package termsafe
 import (
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -179,4 +180,60 @@ func Join(items []string, sep string, max int) string {
 		return strings.Join(items, sep)
 	}
 	return strings.Join(items[:max], sep) + sep + "... and " + strconv.Itoa(len(items)-max) + " more"
+}
+
+// EscapeJSON returns the JSON text js (as encoding/json writes it: valid UTF-8, C0 controls,
+// U+2028 and U+2029 escaped already) with every other rune Escape would escape (DEL, C1
+// controls, bidi and other format characters) written as a JSON \uXXXX escape, a surrogate
+// pair above U+FFFF. Such runes only occur inside strings, where the escape decodes to the same
+// rune, so the document means the same; it just no longer reorders or hides text when printed
+// on a terminal. EscapeJSON returns js itself when there is nothing to escape.
+func EscapeJSON(js []byte) []byte {
+	i := firstUnsafeJSON(js)
+	if i < 0 {
+		return js
+	}
+	out := make([]byte, 0, len(js)+32)
+	out = append(out, js[:i]...)
+	for i < len(js) {
+		r, size := utf8.DecodeRune(js[i:])
+		if js[i] < utf8.RuneSelf && js[i] != 0x7f || r == utf8.RuneError && size == 1 || r >= utf8.RuneSelf && safe(r) {
+			out = append(out, js[i:i+size]...)
+			i += size
+			continue
+		}
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			out = appendU(appendU(out, r1), r2)
+		} else {
+			out = appendU(out, r)
+		}
+		i += size
+	}
+	return out
+}
+
+// firstUnsafeJSON returns the offset of the first non-ASCII rune of js that EscapeJSON
+// escapes, or -1.
+func firstUnsafeJSON(js []byte) int {
+	for i := 0; i < len(js); {
+		if js[i] < utf8.RuneSelf {
+			if js[i] == 0x7f {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(js[i:])
+		if !(r == utf8.RuneError && size == 1) && !safe(r) {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// appendU appends the JSON escape \uXXXX of the UTF-16 code unit r.
+func appendU(b []byte, r rune) []byte {
+	return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }

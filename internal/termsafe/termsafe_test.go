@@ -1,6 +1,7 @@
 package termsafe
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,7 +153,39 @@ func FuzzEscape(f *testing.F) {
 		if Sanitize(san) != san {
 			t.Fatalf("Sanitize(%q) = %q is not stable", s, san)
 		}
+		js, err := json.Marshal(map[string]string{s: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		safeJS := EscapeJSON(js)
+		checkSafe(t, string(safeJS))
+		var a, b map[string]string
+		if err := json.Unmarshal(js, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(safeJS, &b); err != nil || len(b) != 1 || b[s] != a[s] {
+			t.Fatalf("EscapeJSON(%s) = %s decodes to %q (%v), want %q", js, safeJS, b, err, a)
+		}
 	})
+}
+
+func TestEscapeJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"plain", `{"ref":"café"}`, `{"ref":"café"}`},
+		{"already escaped by encoding/json", `{"ref":"\u001b[2J\u2028"}`, `{"ref":"\u001b[2J\u2028"}`},
+		{"bidi", "{\"ref\":\"exe.\u202egnp\"}", `{"ref":"exe.\u202egnp"}`},
+		{"del", "[\"a\x7fb\"]", `["a\u007fb"]`},
+		{"c1 and bom", "[\"\u009b2J\ufeff\"]", `["\u009b2J\ufeff"]`},
+		{"tag character", "[\"\U000e0041\"]", `["\udb40\udc41"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(EscapeJSON([]byte(tc.in))); got != tc.want {
+				t.Errorf("EscapeJSON(%s) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
 }
 
 func TestJoin(t *testing.T) {
