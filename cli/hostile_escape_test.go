@@ -385,6 +385,21 @@ func TestHostileEscape(t *testing.T) {
 			},
 		},
 		{
+			// A btfhub-archive file name: btfgen names the kernel it could not read.
+			name: "btfhub archive file name",
+			make: func(tb testing.TB, dir string) {
+				archive := filepath.Join(dir, "archive")
+				copyTree(tb, btfArchive(), archive)
+				writeRaw(tb, archive, []rawFile{{"ubuntu/22.04/x86_64/5.15" + evil + ".btf.tar.xz", []byte("not xz at all")}})
+			},
+			runs: []hostileRun{
+				{args: []string{"btfgen", "--archive", "$DIR/archive", "-o", "$DIR/out.tar.gz", repoPath("testdata", "gadgets", "trace_exec", "amd64.bpf.o")},
+					says: []string{"5.15" + evilShown + ".btf.tar.xz"}, check: safeText},
+				{args: []string{"btfgen", "--archive", "$DIR/archive", "--keep-going", "-o", "$DIR/out.tar.gz", repoPath("testdata", "gadgets", "trace_exec", "amd64.bpf.o")},
+					changes: true, says: []string{"skipped ubuntu/22.04/x86_64/5.15" + evilShown + ".btf.tar.xz"}, check: safeText},
+			},
+		},
+		{
 			// 27,000 empty eBPF layers: one rule error each; import's message used to list all
 			// of them on one 7.9 MB line.
 			name: "27k rule errors",
