@@ -343,6 +343,7 @@ func TestHostileEscape(t *testing.T) {
 				{args: []string{"list", "--layout", l}, ok: true, check: safeText},
 				{args: []string{"export", "--layout", l, "-o", "$DIR/o.tar"}, ok: true, changes: true, check: safeText},
 				{args: []string{"copy", "--layout", l, "--to", "$DIR/c"}, ok: true, changes: true, check: safeText},
+				{args: []string{"gc", "--layout", l}, ok: true, changes: true, says: []string{"removed temp file .gadgetpack-tmp/blob-" + evilShown}, check: safeText},
 			},
 		},
 		{
@@ -397,6 +398,31 @@ func TestHostileEscape(t *testing.T) {
 					says: []string{"5.15" + evilShown + ".btf.tar.xz"}, check: safeText},
 				{args: []string{"btfgen", "--archive", "$DIR/archive", "--keep-going", "-o", "$DIR/out.tar.gz", repoPath("testdata", "gadgets", "trace_exec", "amd64.bpf.o")},
 					changes: true, says: []string{"skipped ubuntu/22.04/x86_64/5.15" + evilShown + ".btf.tar.xz"}, check: safeText},
+			},
+		},
+		{
+			// A gadget whose manifest's platform os is evil: the gadget rules' findings name it,
+			// in verify's report and in import's error.
+			name: "gadget rule findings",
+			make: func(tb testing.TB, dir string) {
+				config, layer := []byte("name: evil platform\n"), []byte("x")
+				manifest := mustMarshal(tb, map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+					"artifactType": spec.MediaTypeArtifact, "config": rawDesc(spec.MediaTypeConfig, config), "layers": []any{rawDesc("application/x-other", layer)}})
+				m := rawDesc("application/vnd.oci.image.manifest.v1+json", manifest)
+				m["platform"] = map[string]string{"os": evil, "architecture": "amd64"}
+				idx := rawIndex(tb, m)
+				e := rawDesc("application/vnd.oci.image.index.v1+json", idx)
+				e["annotations"] = map[string]string{"org.opencontainers.image.ref.name": "ghcr.io/inspektor-gadget/gadget/evil:1"}
+				files := rawLayout(rawIndex(tb, e), config, layer, manifest, idx)
+				writeRaw(tb, filepath.Join(dir, "l"), append(files, lockFile))
+				writeRawTar(tb, filepath.Join(dir, "b.tar"), files)
+				writeRaw(tb, filepath.Join(dir, "t"), append(escImage{ref: "base:1"}.files(tb), lockFile))
+			},
+			runs: []hostileRun{
+				{args: []string{"verify", "--rules", "ig", l}, says: []string{"platform " + evilShown + "/amd64"}, check: safeText},
+				{args: []string{"verify", tb}, says: []string{"platform " + evilShown + "/amd64", "(" + evilShown + "/amd64) layers[0]"}, check: safeText},
+				{args: []string{"import", "--rules", "ig", "--layout", tg, tb}, says: []string{"platform " + evilShown + "/amd64"}, check: safeText},
+				{args: []string{"import", "--layout", nw, tb}, says: []string{"platform " + evilShown + "/amd64"}, check: safeText},
 			},
 		},
 		{
