@@ -429,6 +429,7 @@ func TestHostileEscape(t *testing.T) {
 			// 27,000 empty eBPF layers: one rule error each; import's message used to list all
 			// of them on one 7.9 MB line.
 			name: "27k rule errors",
+			slow: true, // 5 to 10 s on a busy machine
 			make: func(tb testing.TB, dir string) {
 				config := []byte("name: many layers\n")
 				layers := make([]any, 27000)
