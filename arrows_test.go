@@ -20,9 +20,9 @@ func TestArrows(t *testing.T) {
 	allowed := map[string][]string{ // our packages each may import; absent = any
 		"spec":     {},
 		"btf":      {},
-		"layout":   {mod + "/internal/atomicfile", mod + "/internal/hashio", mod + "/internal/ticker", mod + "/internal/strictjson"},
+		"layout":   {mod + "/internal/atomicfile", mod + "/internal/hashio", mod + "/internal/ticker", mod + "/internal/strictjson", mod + "/internal/termsafe"},
 		"build":    {mod + "/spec", mod + "/layout", mod + "/btf"},
-		"registry": {mod + "/layout", mod + "/internal/ticker"},
+		"registry": {mod + "/layout", mod + "/internal/ticker", mod + "/internal/termsafe"},
 		"sign":     {mod + "/layout"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
@@ -37,7 +36,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var quiet *silentError
 	if !errors.As(err, &quiet) {
-		fmt.Fprintf(stderr, "gadgetpack: %v\n", err)
+		printError(stderr, err)
 	}
 	var usage *usageError
 	if errors.As(err, &usage) || isMissingRequiredFlag(err) {

@@ -105,9 +105,9 @@ func runBTFGen(cliContext *ucli.Context) error {
 		if perObject != "" {
 			dest = perObject
 		}
-		fmt.Fprintf(s.out, "%d kernels, %d entries, %d bytes -> %s\n", res.Kernels, res.Entries, res.Bytes, dest)
+		fmt.Fprintf(s.out, "%d kernels, %d entries, %d bytes -> %s\n", res.Kernels, res.Entries, res.Bytes, esc(dest))
 		for _, p := range res.Skipped {
-			fmt.Fprintf(s.err, "skipped %s\n", p)
+			fmt.Fprintf(s.err, "skipped %s\n", escMsg(p))
 		}
 	}
 	if err != nil {

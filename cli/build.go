@@ -133,17 +133,17 @@ func runBuild(cliContext *ucli.Context) error {
 	}
 	out := streamsOf(cliContext).out
 	for _, w := range res.Warnings {
-		fmt.Fprintf(streamsOf(cliContext).err, "gadgetpack: warning: %s\n", w)
+		fmt.Fprintf(streamsOf(cliContext).err, "gadgetpack: warning: %s\n", escMsg(w))
 	}
 	if cliContext.Bool("quiet") {
 		_, err = fmt.Fprintln(out, res.Index.Digest)
 		return err
 	}
 	for _, m := range res.Manifests {
-		if _, err := fmt.Fprintf(out, "manifest %s/%s %s %d bytes\n", m.Platform.OS, m.Platform.Architecture, m.Digest, m.Size); err != nil {
+		if _, err := fmt.Fprintf(out, "manifest %s/%s %s %d bytes\n", esc(m.Platform.OS), esc(m.Platform.Architecture), m.Digest, m.Size); err != nil {
 			return err
 		}
 	}
-	_, err = fmt.Fprintf(out, "%s %s\n", res.Ref, res.Index.Digest)
+	_, err = fmt.Fprintf(out, "%s %s\n", esc(res.Ref), res.Index.Digest)
 	return err
 }

@@ -88,6 +88,6 @@ func runCopy(cliContext *ucli.Context) error {
 		return nil
 	}
 	_, err = fmt.Fprintf(out, "copied %d refs to %s: %d of %d blobs written (%d of %d bytes); entries %d added, %d moved, %d already there\n",
-		len(entries), dst.Path(), res.Copied, res.Blobs, res.Written, res.Bytes, res.Entries.Added, res.Entries.Replaced, res.Entries.Unchanged)
+		len(entries), esc(dst.Path()), res.Copied, res.Blobs, res.Written, res.Bytes, res.Entries.Added, res.Entries.Replaced, res.Entries.Unchanged)
 	return err
 }

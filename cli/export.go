@@ -94,7 +94,7 @@ func runExport(cliContext *ucli.Context) error {
 	}
 	if !cliContext.Bool("quiet") {
 		for _, r := range res.Removed {
-			fmt.Fprintf(s.err, "removed %s, left by an export that died\n", r)
+			fmt.Fprintf(s.err, "removed %s, left by an export that died\n", esc(r))
 		}
 	}
 	switch {
@@ -116,7 +116,7 @@ func runExport(cliContext *ucli.Context) error {
 			break
 		}
 		for _, p := range res.Parts {
-			if _, err = fmt.Fprintf(s.out, "%s %s\n", p.Digest, p.Path); err != nil {
+			if _, err = fmt.Fprintf(s.out, "%s %s\n", p.Digest, esc(p.Path)); err != nil {
 				break
 			}
 		}
@@ -128,7 +128,7 @@ func runExport(cliContext *ucli.Context) error {
 
 // writeExportResult renders what export wrote as text.
 func writeExportResult(w io.Writer, r *tarball.ExportResult, out string) error {
-	fmt.Fprintf(w, "%s: %d refs, %d entries, %d blobs (%d bytes)", out, len(r.Refs), r.Entries, r.Blobs, r.BlobBytes)
+	fmt.Fprintf(w, "%s: %d refs, %d entries, %d blobs (%d bytes)", esc(out), len(r.Refs), r.Entries, r.Blobs, r.BlobBytes)
 	if r.Excluded > 0 {
 		fmt.Fprintf(w, ", %d blobs (%d bytes) left out", r.Excluded, r.ExcludedBytes)
 	}
@@ -141,7 +141,7 @@ func writeExportResult(w io.Writer, r *tarball.ExportResult, out string) error {
 		fmt.Fprintf(w, "digest %s\n", r.Digest)
 	} else {
 		for _, p := range r.Parts { // split: each part has its digest
-			fmt.Fprintf(w, "part %s %s %d bytes\n", p.Path, p.Digest, p.Size)
+			fmt.Fprintf(w, "part %s %s %d bytes\n", esc(p.Path), p.Digest, p.Size)
 		}
 	}
 	_, err := fmt.Fprintf(w, "layout digest %s\n", r.LayoutDigest)

@@ -50,12 +50,12 @@ func runGC(cliContext *ucli.Context) error {
 	var bytes int64
 	for _, b := range plan.Blobs {
 		bytes += b.Size
-		if _, err := fmt.Fprintf(out, "%s blob %s %d bytes\n", verb, b.Digest, b.Size); err != nil {
+		if _, err := fmt.Fprintf(out, "%s blob %s %d bytes\n", verb, esc(b.Digest.String()), b.Size); err != nil {
 			return err
 		}
 	}
 	for _, p := range plan.Temp {
-		if _, err := fmt.Fprintf(out, "%s temp file %s\n", verb, p); err != nil {
+		if _, err := fmt.Fprintf(out, "%s temp file %s\n", verb, esc(p)); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gadgetpack/gadgetpack/internal/termsafe"
 )
 
 // This file is the harness of issue 10's cross-command corpus: each hostile case is made on the
@@ -34,6 +36,8 @@ type hostileRun struct {
 	changes bool
 	// stdin, when not empty, is fed to the command.
 	stdin string
+	// check, when set, checks the combined output further (what it must not hold, its JSON).
+	check func(tb testing.TB, output string)
 }
 
 // hostileCase is one crafted input and the commands to run against it.
@@ -139,7 +143,7 @@ func runHostile(t *testing.T, cases []hostileCase) {
 				}
 				before := treeDigest(t, parent)
 				o := runChild(t, timeout, r.stdin, args...)
-				name := "gadgetpack " + strings.Join(r.args, " ")
+				name := "gadgetpack " + termsafe.Escape(strings.Join(r.args, " ")) // args may hold ESC
 				want := ExitFailure
 				if r.ok {
 					want = ExitOK
@@ -154,6 +158,9 @@ func runHostile(t *testing.T, cases []hostileCase) {
 					if !strings.Contains(o.output, s) {
 						t.Errorf("%s: output does not say %q:\n%s", name, s, clip(o.output))
 					}
+				}
+				if r.check != nil {
+					r.check(t, o.output)
 				}
 				if o.rss > maxRSS {
 					t.Errorf("%s: peak RSS %d MiB, over %d MiB", name, o.rss>>20, maxRSS>>20)

@@ -110,7 +110,7 @@ func runImport(cliContext *ucli.Context) error {
 		return forceHint(err)
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(s.err, "warning: %s: %s [%s]\n", w.Where, w.Message, w.Rule)
+		fmt.Fprintf(s.err, "warning: %s: %s [%s]\n", escMsg(w.Where), escMsg(w.Message), escMsg(w.Rule))
 	}
 	switch {
 	case cliContext.Bool("json"):
@@ -119,7 +119,7 @@ func runImport(cliContext *ucli.Context) error {
 		return nil
 	}
 	for _, r := range res.Refs {
-		if _, err := fmt.Fprintln(s.out, r); err != nil {
+		if _, err := fmt.Fprintln(s.out, esc(r)); err != nil {
 			return err
 		}
 	}
@@ -129,7 +129,7 @@ func runImport(cliContext *ucli.Context) error {
 		}
 	}
 	_, err = fmt.Fprintf(s.out, "imported %s into %s: %d entries (%d added, %d replaced, %d unchanged), %d blobs of %d bytes (%d written, %d bytes)\ntarball layout digest %s\n",
-		name, res.Path, res.Entries, res.Added, res.Replaced, res.Unchanged, res.Blobs, res.BlobBytes, res.Written, res.WrittenBytes, res.LayoutDigest)
+		esc(name), esc(res.Path), res.Entries, res.Added, res.Replaced, res.Unchanged, res.Blobs, res.BlobBytes, res.Written, res.WrittenBytes, res.LayoutDigest)
 	return err
 }
 

@@ -60,11 +60,11 @@ func runInspect(cliContext *ucli.Context) error {
 		}
 		return writeJSON(out, v)
 	}
-	if _, err := fmt.Fprintln(out, name); err != nil {
+	if _, err := fmt.Fprintln(out, esc(name)); err != nil {
 		return err
 	}
 	if hasSig {
-		if _, err := fmt.Fprintf(out, "signature: %s\n", signature.Summary()); err != nil {
+		if _, err := fmt.Fprintf(out, "signature: %s\n", escMsg(signature.Summary())); err != nil {
 			return err
 		}
 		for _, s := range signature.Signatures {
@@ -72,7 +72,7 @@ func runInspect(cliContext *ucli.Context) error {
 			if s.Reason != "" {
 				line += " (" + s.Reason + ")"
 			}
-			if _, err := fmt.Fprintln(out, line); err != nil {
+			if _, err := fmt.Fprintln(out, escMsg(line)); err != nil {
 				return err
 			}
 		}
@@ -82,17 +82,17 @@ func runInspect(cliContext *ucli.Context) error {
 
 // writeTree prints n and its children with box-drawing branches.
 func writeTree(w io.Writer, n *node, first, rest string) error {
-	line := []string{n.Role}
+	line := []string{esc(n.Role)} // a media type when it is neither an index's nor a manifest's
 	if n.Platform != nil {
-		line = append(line, n.Platform.OS+"/"+n.Platform.Architecture)
+		line = append(line, esc(n.Platform.OS+"/"+n.Platform.Architecture))
 	}
-	line = append(line, n.MediaType)
+	line = append(line, esc(n.MediaType))
 	if n.ArtifactType != "" && n.Role != "layer" && n.Role != "config" {
-		line = append(line, "("+n.ArtifactType+")")
+		line = append(line, "("+esc(n.ArtifactType)+")")
 	}
-	line = append(line, n.Digest, fmt.Sprintf("%d B", n.Size))
+	line = append(line, esc(n.Digest), fmt.Sprintf("%d B", n.Size))
 	if t := n.Annotations["org.opencontainers.image.title"]; t != "" && n.Role != "manifest" {
-		line = append(line, "title="+t)
+		line = append(line, "title="+esc(t))
 	}
 	if _, err := fmt.Fprintf(w, "%s%s\n", first, strings.Join(line, " ")); err != nil {
 		return err

@@ -86,7 +86,7 @@ func runList(cliContext *ucli.Context) error {
 		return writeJSON(out, entries)
 	case cliContext.Bool("quiet"):
 		for _, e := range entries {
-			if _, err := fmt.Fprintln(out, e.Ref); err != nil {
+			if _, err := fmt.Fprintln(out, esc(e.Ref)); err != nil {
 				return err
 			}
 		}
@@ -95,11 +95,15 @@ func runList(cliContext *ucli.Context) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REF\tKIND\tPLATFORMS\tDIGEST\tSIZE\tSIGNATURE")
 	for _, e := range entries {
+		platforms := make([]string, len(e.Platforms))
+		for i, p := range e.Platforms {
+			platforms[i] = esc(p)
+		}
 		signature := e.Signature
 		if signature == "" {
 			signature = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.Ref, kind(e.MediaType), strings.Join(e.Platforms, ","), e.Digest, e.Size, signature)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", esc(e.Ref), esc(kind(e.MediaType)), strings.Join(platforms, ","), esc(e.Digest), e.Size, escMsg(signature))
 	}
 	return tw.Flush()
 }

@@ -26,7 +26,7 @@ type progress struct {
 // is off.
 func newProgress(cliContext *ucli.Context, label string) *progress {
 	w := streamsOf(cliContext).err
-	return &progress{w: w, label: label, start: time.Now(), enabled: !cliContext.Bool("quiet") && isTerminal(w)}
+	return &progress{w: w, label: esc(label), start: time.Now(), enabled: !cliContext.Bool("quiet") && isTerminal(w)}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -91,7 +91,7 @@ func runPush(cliContext *ucli.Context) error {
 	}
 	streams := streamsOf(cliContext)
 	for _, s := range res.Skipped {
-		fmt.Fprintf(streams.err, "gadgetpack: warning: skipped %s\n", s)
+		fmt.Fprintf(streams.err, "gadgetpack: warning: skipped %s\n", escMsg(s))
 	}
 	return writeTransfer(streams.out, res, "pushed", cliContext.Bool("json"), cliContext.Bool("quiet"))
 }
@@ -106,11 +106,11 @@ func writeTransfer(w io.Writer, res *registry.Result, verb string, asJSON, quiet
 		var err error
 		switch {
 		case quiet:
-			_, err = fmt.Fprintf(w, "%s %s\n", m.Dst, m.Digest)
+			_, err = fmt.Fprintf(w, "%s %s\n", esc(m.Dst), esc(m.Digest.String()))
 		case len(m.Referrers) > 0:
-			_, err = fmt.Fprintf(w, "%s %s -> %s (%d referrers)\n", m.Digest, m.Src, m.Dst, len(m.Referrers))
+			_, err = fmt.Fprintf(w, "%s %s -> %s (%d referrers)\n", esc(m.Digest.String()), esc(m.Src), esc(m.Dst), len(m.Referrers))
 		default:
-			_, err = fmt.Fprintf(w, "%s %s -> %s\n", m.Digest, m.Src, m.Dst)
+			_, err = fmt.Fprintf(w, "%s %s -> %s\n", esc(m.Digest.String()), esc(m.Src), esc(m.Dst))
 		}
 		if err != nil {
 			return err

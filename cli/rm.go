@@ -35,7 +35,7 @@ func runRm(cliContext *ucli.Context) error {
 		return err
 	}
 	if !cliContext.Bool("quiet") {
-		_, err = fmt.Fprintf(streamsOf(cliContext).out, "removed %s\n", name)
+		_, err = fmt.Fprintf(streamsOf(cliContext).out, "removed %s\n", esc(name))
 	}
 	return err
 }

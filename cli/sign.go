@@ -107,7 +107,7 @@ func runSign(cliContext *ucli.Context) error {
 			if err != nil {
 				return fmt.Errorf("ref %s: %s: %w", t.name, d.Digest, err)
 			}
-			if _, err := fmt.Fprintf(out, "signed %s %s (%s, key %s): signature %s\n", t.name, d.Digest, format, signer.Public.ShortID(), sd.Digest); err != nil {
+			if _, err := fmt.Fprintf(out, "signed %s %s (%s, key %s): signature %s\n", esc(t.name), d.Digest, format, signer.Public.ShortID(), sd.Digest); err != nil {
 				return err
 			}
 		}

@@ -155,7 +155,7 @@ func boolRank(b bool) int {
 // writeSignatureLines prints one line per image: "signature REF: signed (legacy, key 3f2a1b0c)".
 func writeSignatureLines(w io.Writer, results []sign.RefResult) error {
 	for _, r := range results {
-		if _, err := fmt.Fprintf(w, "signature %s: %s\n", r.Ref, r.Summary()); err != nil {
+		if _, err := fmt.Fprintf(w, "signature %s: %s\n", esc(r.Ref), escMsg(r.Summary())); err != nil {
 			return err
 		}
 	}

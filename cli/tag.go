@@ -39,7 +39,7 @@ func runTag(cliContext *ucli.Context) error {
 		return err
 	}
 	if !cliContext.Bool("quiet") {
-		_, err = fmt.Fprintf(streamsOf(cliContext).out, "%s %s\n", dst, desc.Digest)
+		_, err = fmt.Fprintf(streamsOf(cliContext).out, "%s %s\n", esc(dst), esc(desc.Digest.String()))
 	}
 	return err
 }

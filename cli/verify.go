@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/gadgetpack/gadgetpack/internal/termsafe"
 	"github.com/gadgetpack/gadgetpack/layout"
 	"github.com/gadgetpack/gadgetpack/sign"
 	"github.com/gadgetpack/gadgetpack/tarball"
@@ -105,7 +107,7 @@ func runVerify(cliContext *ucli.Context) error {
 		return err
 	}
 	if !report.OK {
-		return &silentError{fmt.Errorf("%s: %d errors", path, countSeverity(report.Report, layout.SeverityError))}
+		return &silentError{fmt.Errorf("%s: %d errors", esc(path), countSeverity(report.Report, layout.SeverityError))}
 	}
 	return nil
 }
@@ -166,7 +168,7 @@ func checksumLine(c *tarball.ChecksumCheck) string {
 	if len(c.Files) != 1 {
 		files = "files"
 	}
-	return fmt.Sprintf("checksum %s: %s: %d %s, %d bytes", c.Path, verdict, len(c.Files), files, size)
+	return fmt.Sprintf("checksum %s: %s: %d %s, %d bytes", esc(c.Path), verdict, len(c.Files), files, size)
 }
 
 func countSeverity(r *layout.Report, severity string) int {
@@ -179,10 +181,18 @@ func countSeverity(r *layout.Report, severity string) int {
 	return n
 }
 
+// writeJSON writes v as indented JSON, the runes a terminal acts on that encoding/json leaves
+// raw (DEL, C1 controls, bidi and other format characters) written as \u escapes: the same
+// document once decoded (termsafe.EscapeJSON).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termsafe.EscapeJSON(b.Bytes()))
+	return err
 }
 
 // writeReport renders a verify report as text: one line per problem, what the checksum file
@@ -194,7 +204,7 @@ func writeReport(w io.Writer, tr *tarball.Report, quiet bool) error {
 		if quiet && p.Severity != layout.SeverityError {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Severity, p.Rule, p.Where, p.Message)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", escMsg(p.Severity), escMsg(p.Rule), escMsg(p.Where), escMsg(p.Message))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -214,6 +224,6 @@ func writeReport(w io.Writer, tr *tarball.Report, quiet bool) error {
 		}
 	}
 	_, err := fmt.Fprintf(w, "%s: %s: %d blobs, %d bytes, %d errors, %d warnings\nlayout digest %s\n",
-		r.Path, verdict, r.Blobs, r.Bytes, errs, warns, r.LayoutDigest)
+		esc(r.Path), verdict, r.Blobs, r.Bytes, errs, warns, r.LayoutDigest)
 	return err
 }

@@ -3,10 +3,11 @@ package layout
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/internal/termsafe"
 )
 
 // AddOptions tunes AddEntries. The zero value refuses to move an existing ref.
@@ -76,9 +77,10 @@ func (s *Store) CheckEntries(ctx context.Context, entries []ocispec.Descriptor, 
 	return nil
 }
 
-// refConflict is the ErrRefExists error naming the refs that would move.
+// refConflict is the ErrRefExists error naming the refs that would move (the first few of
+// them, and how many more: 145k refs make no one-line message).
 func (s *Store) refConflict(conflicts []string) error {
-	return fmt.Errorf("layout %s: %s: %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
+	return fmt.Errorf("layout %s: %s: %w", s.root, termsafe.Join(conflicts, "; ", 0), ErrRefExists)
 }
 
 // merge applies entries to d as AddEntries does and returns what changed, or the conflicts.

@@ -2,9 +2,11 @@ package layout
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,5 +128,28 @@ func TestAddEntriesBadArguments(t *testing.T) {
 		if _, err := s.AddEntries(t.Context(), []ocispec.Descriptor{tc.e}, AddOptions{}); !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestAddEntriesManyConflicts: refusing thousands of refs names the first few and says how many
+// more, instead of one line as long as index.json.
+func TestAddEntriesManyConflicts(t *testing.T) {
+	s := newStore(t)
+	c := t.Context()
+	a := buildImage(t, s, "a")
+	b := buildImage(t, s, "b")
+	var have, entries []ocispec.Descriptor
+	for i := range 3000 {
+		ref := "r" + strconv.Itoa(i)
+		have = append(have, named(a.index, ref))
+		entries = append(entries, named(b.index, ref))
+	}
+	if _, err := s.AddEntries(c, have, AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.AddEntries(c, entries, AddOptions{})
+	msg := fmt.Sprint(err)
+	if !errors.Is(err, ErrRefExists) || !strings.Contains(msg, "r9 is "+string(a.index.Digest)+", not "+string(b.index.Digest)+"; ... and 2990 more") || len(msg) > 4096 {
+		t.Fatalf("3000 conflicts: %d bytes: %.400s", len(msg), msg)
 	}
 }

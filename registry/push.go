@@ -12,6 +12,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/gadgetpack/gadgetpack/internal/termsafe"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
 
@@ -161,7 +162,7 @@ func PushAll(ctx context.Context, store *layout.Store, prefix string, opts Optio
 		}
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("push --all: %d refs cannot be mirrored under %s: %s: %w", len(bad), prefix, strings.Join(bad, "; "), ErrInvalidReference)
+		return nil, fmt.Errorf("push --all: %d refs cannot be mirrored under %s: %s: %w", len(bad), prefix, termsafe.Join(bad, "; ", 0), ErrInvalidReference)
 	}
 	for _, e := range bareSigs {
 		name := e.Annotations[ocispec.AnnotationRefName]

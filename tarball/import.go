@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/gadgetpack/gadgetpack/internal/termsafe"
 	"github.com/gadgetpack/gadgetpack/internal/ticker"
 	"github.com/gadgetpack/gadgetpack/layout"
 )
@@ -363,7 +363,7 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 		}
 	}
 	if len(errs) > 0 {
-		err := fmt.Errorf("%d gadget rule errors: %s: %w", len(errs), strings.Join(errs, "; "), ErrRuleViolation)
+		err := fmt.Errorf("%d gadget rule errors: %s: %w", len(errs), termsafe.Join(errs, "; ", 0), ErrRuleViolation)
 		if first != nil {
 			err = fmt.Errorf("%w (%w)", err, first)
 		}

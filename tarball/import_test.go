@@ -359,6 +359,19 @@ func TestImportRules(t *testing.T) {
 	if _, err := os.Lstat(dir2); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("a refused import left its target")
 	}
+	// A manifest with an error per layer (27,000 empty eBPF layers) lists the first few.
+	opts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
+		errs := make([]error, 27000)
+		for i := range errs {
+			errs[i] = &testFinding{severity: layout.SeverityError, rule: "test/error", message: fmt.Sprintf("layer %d no good", i)}
+		}
+		return errs
+	}
+	_, err = imImport(t, dir2, data, opts)
+	if msg := fmt.Sprint(err); !errors.Is(err, ErrRuleViolation) || !strings.Contains(msg, "27000 gadget rule errors: ") ||
+		!strings.Contains(msg, "layer 9 no good [test/error]; ... and 26990 more") || len(msg) > 4096 {
+		t.Fatalf("27000 error findings: %d bytes: %.300s", len(msg), msg)
+	}
 }
 
 type testFinding struct{ severity, rule, message string }
