@@ -198,24 +198,15 @@ func parseLayoutFile(root string, data []byte) error {
 	return nil
 }
 
-// readSmallFile reads the regular file at path (never through a symlink), refusing more than
-// max bytes with ErrTooLarge.
+// readSmallFile reads the regular file at path (never through a symlink, never blocking on a
+// FIFO or a device: see openRegular), refusing more than max bytes with ErrTooLarge. It
+// returns ErrNotRegular, naming path and what it is, for anything but a regular file.
 func readSmallFile(path string, max int64) (data []byte, err error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f, fi, err := openRegular(path)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, fmt.Errorf("%s is a symlink: %w", path, ErrNotRegular)
-		}
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
-	}
 	if fi.Size() > max {
 		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", path, fi.Size(), max, ErrTooLarge)
 	}

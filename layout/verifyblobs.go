@@ -53,7 +53,12 @@ func (v *verifier) scanRoot() {
 	for _, e := range ents {
 		name := e.Name()
 		switch {
-		case name == LayoutFile, name == IndexFile, name == BlobsDir, name == LockFile:
+		case name == LockFile:
+			if !e.Type().IsRegular() {
+				err := notRegular(name, e.Type())
+				v.errorf(RuleIndexFile, name, err, "%s (ig and gadgetpack lock index.json through it)", err)
+			}
+		case name == LayoutFile, name == IndexFile, name == BlobsDir:
 		case name == TempDir && e.IsDir():
 			v.reportTemps(TempDir, "a blob writer's temp file: a write in progress, or left by a dead writer (gc removes those)")
 		case name == oraIngestDir && e.IsDir():
