@@ -52,8 +52,10 @@ type Store struct {
 }
 
 // Open returns the Store of the existing layout at path. It checks that path is a directory
-// with an oci-layout file of imageLayoutVersion 1.0.0 and a blobs directory, and returns
-// ErrNotLayout otherwise. Open writes nothing and takes no lock, so it works on read-only media;
+// (or a symlink to one) with an oci-layout file of imageLayoutVersion 1.0.0 and a blobs
+// directory, that blobs/, its digest algorithm folders and TempDir are real folders (no
+// symlink below the root, see checkFolders), and returns ErrNotLayout otherwise, naming what
+// is wrong; a non-regular oci-layout is ErrNotRegular too. Open writes nothing and takes no lock, so it works on read-only media;
 // it neither reads index.json (Index does) nor cleans temp files (CleanTemp and gc do).
 func Open(path string) (*Store, error) {
 	root, err := filepath.Abs(path)
@@ -73,14 +75,8 @@ func Open(path string) (*Store, error) {
 	if err := checkLayoutFile(root); err != nil {
 		return nil, err
 	}
-	fi, err = os.Lstat(filepath.Join(root, BlobsDir))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("layout %s: no %s directory: %w", root, BlobsDir, ErrNotLayout)
-	case err != nil:
-		return nil, fmt.Errorf("layout %s: %w", root, err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("layout %s: %s is not a directory: %w", root, BlobsDir, ErrNotLayout)
+	if err := checkFolders(root, true); err != nil {
+		return nil, err
 	}
 	return &Store{root: root}, nil
 }
@@ -90,7 +86,8 @@ func Open(path string) (*Store, error) {
 // (written to a temp file, fsynced, renamed, directories fsynced). Files that exist are kept
 // as they are. It holds the index lock while it writes, waiting for it without a deadline.
 // It returns ErrNotLayout when an existing oci-layout names another version or path holds a
-// file where a directory belongs.
+// file where a directory belongs, and, before writing anything, when a folder below path is a
+// symlink (see checkFolders); blobs/sha256 is made without following one.
 func Init(path string) (*Store, error) {
 	root, err := filepath.Abs(path)
 	if err != nil {
@@ -104,6 +101,9 @@ func Init(path string) (*Store, error) {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
 	defer func() { _ = l.unlock() }()
+	if err := checkFolders(root, false); err != nil {
+		return nil, err // before anything is written into it
+	}
 
 	lf := filepath.Join(root, LayoutFile)
 	if err := atomicfile.WriteNew(lf, bytes.NewReader(layoutFileContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -112,17 +112,18 @@ func Init(path string) (*Store, error) {
 	if err := checkLayoutFile(root); err != nil {
 		return nil, err
 	}
+	s := &Store{root: root}
 	if err := atomicfile.WriteNew(filepath.Join(root, IndexFile), bytes.NewReader(emptyIndexContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
-	if err := mkdirDurable(filepath.Join(root, BlobsDir, "sha256")); err != nil {
-		return nil, fmt.Errorf("layout %s: %w", path, err)
+	if err := s.mkdirBlobs("sha256"); err != nil {
+		return nil, err
 	}
 	// The lock file and anything the steps above created in root.
 	if err := atomicfile.SyncDir(root); err != nil {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
-	return &Store{root: root}, nil
+	return s, nil
 }
 
 // Path returns the absolute path of the layout's root.
