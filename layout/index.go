@@ -446,7 +446,7 @@ func lstatRegular(path string) (fs.FileInfo, error) {
 	case err != nil:
 		return nil, err
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("a %s: %w", kindOf(fi.Mode()), ErrNotRegular)
+		return nil, fmt.Errorf("is a %s: %w", kindOf(fi.Mode()), ErrNotRegular)
 	}
 	return fi, nil
 }

@@ -148,30 +148,13 @@ func (v *verifier) scanBlobs(ctx context.Context) error {
 				continue
 			}
 			if !info.Mode().IsRegular() {
-				v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, typeName(info.Mode()))
+				v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, kindOf(info.Mode()))
 				continue
 			}
 			v.blobs[dg] = &blobFile{dg: dg, rel: frel, size: info.Size(), fi: info}
 		}
 	}
 	return nil
-}
-
-// typeName names a non-regular file mode.
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
 }
 
 // record stores the verdict of a blob's hashing pass and reports a bad one. Only the owner of
