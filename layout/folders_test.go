@@ -230,3 +230,75 @@ func TestLayoutRootSymlink(t *testing.T) {
 func writeDesc(data []byte) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
 }
+
+// TestStageSwapMidRun swaps .gadgetpack-tmp for a symlink to a folder outside while a stage is
+// running: the stage goes on writing in the folder it holds, nothing lands outside, and Commit
+// publishes into the real blobs/sha256; a swap of blobs/sha256 before Commit is refused.
+func TestStageSwapMidRun(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		swap    string // the folder swapped for a symlink after the first Push
+		wantErr bool
+	}{
+		{"temp folder", TempDir, false},
+		{"blob folder", filepath.Join(BlobsDir, "sha256"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := t.Context()
+			st, err := s.NewStage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Discard()
+			one, two := []byte("first blob"), []byte("second blob")
+			if err := st.Push(ctx, writeDesc(one), bytes.NewReader(one)); err != nil {
+				t.Fatal(err)
+			}
+			outside := filepath.Join(filepath.Dir(s.Path()), "outside")
+			if err := os.Mkdir(outside, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(filepath.Join(s.Path(), tc.swap), filepath.Join(s.Path(), "moved")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(s.Path(), tc.swap)); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Push(ctx, writeDesc(two), bytes.NewReader(two)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.Commit(ctx, nil, AddOptions{})
+			if tc.wantErr != (err != nil) {
+				t.Fatalf("Commit: %v, want an error: %v", err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), tc.swap+" is a symlink, not a folder") {
+				t.Errorf("Commit: %v does not name %s", err, tc.swap)
+			}
+			if names := listNames(t, outside); len(names) != 0 {
+				t.Errorf("written outside the layout: %v", names)
+			}
+			if !tc.wantErr {
+				for _, data := range [][]byte{one, two} {
+					if _, err := os.Stat(filepath.Join(s.Path(), BlobsDir, "sha256", digest.FromBytes(data).Encoded())); err != nil {
+						t.Errorf("blob not published: %v", err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// listNames lists the names in dir.
+func listNames(tb testing.TB, dir string) []string {
+	tb.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
