@@ -300,6 +300,7 @@ func (s *Store) publish(t *blobTemp, dg digest.Digest) (err error) {
 		}
 		return fmt.Errorf("layout %s: %w", s.root, err)
 	}
+	t.name = "" // renamed away: removeTemp must not remove another writer's file of that name
 	return nil
 }
 

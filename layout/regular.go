@@ -45,18 +45,18 @@ func notRegular(name string, m fs.FileMode) error {
 // openRegular opens the regular file at path read-only, without following a symlink and
 // without blocking: it lstats path, opens it with O_NOFOLLOW|O_NONBLOCK and checks that the
 // open file is the one it looked at. It returns fs.ErrNotExist (wrapped) when path is absent
-// and ErrNotRegular, naming path and what it is, for anything but a regular file.
-func openRegular(path string) (*os.File, fs.FileInfo, error) {
+// and ErrNotRegular, naming the file as name and what it is, for anything but a regular file.
+func openRegular(path, name string) (*os.File, fs.FileInfo, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, nil, notRegular(path, fi.Mode())
+		return nil, nil, notRegular(name, fi.Mode())
 	}
 	f, err := openNoFollow(path, fi)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, fi, nil
 }

@@ -199,24 +199,27 @@ func parseLayoutFile(root string, data []byte) error {
 	return nil
 }
 
-// readSmallFile reads the regular file at path (never through a symlink, never blocking on a
-// FIFO or a device: see openRegular), refusing more than max bytes with ErrTooLarge. It
-// returns ErrNotRegular, naming path and what it is, for anything but a regular file.
+// readSmallFile reads the regular file at path, a file of a layout's root (never through a
+// symlink, never blocking on a FIFO or a device: see openRegular), refusing more than max
+// bytes with ErrTooLarge. It returns ErrNotRegular, naming the file and what it is, for
+// anything but a regular file. Its messages name the file by its base name ("index.json is a
+// FIFO"): callers name the layout.
 func readSmallFile(path string, max int64) (data []byte, err error) {
-	f, fi, err := openRegular(path)
+	name := filepath.Base(path)
+	f, fi, err := openRegular(path, name)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
 	if fi.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", path, fi.Size(), max, ErrTooLarge)
+		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", name, fi.Size(), max, ErrTooLarge)
 	}
 	data, err = io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: over %d bytes: %w", path, max, ErrTooLarge)
+		return nil, fmt.Errorf("%s: over %d bytes: %w", name, max, ErrTooLarge)
 	}
 	return data, nil
 }

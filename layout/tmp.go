@@ -38,7 +38,7 @@ type blobTemp struct {
 	*os.File          // the temp file, with its writer's flock held
 	root     *os.File // the layout's root folder
 	dir      *os.File // TempDir, below root
-	name     string   // the temp file's name in dir
+	name     string   // the temp file's name in dir; "" once published
 }
 
 // createTemp creates a writer's temp file in TempDir (made when missing, never through a
@@ -63,10 +63,12 @@ func (s *Store) createTemp() (*blobTemp, error) {
 	return &blobTemp{File: f, root: root, dir: dir, name: name}, nil
 }
 
-// removeTemp removes a writer's temp file that was not published (a no-op for its name once
-// published) and closes it and its folders; closing releases the writer's flock.
+// removeTemp removes a writer's temp file that was not published (publish clears its name)
+// and closes it and its folders; closing releases the writer's flock.
 func removeTemp(t *blobTemp) {
-	_ = atomicfile.UnlinkAt(t.dir, t.name)
+	if t.name != "" {
+		_ = atomicfile.UnlinkAt(t.dir, t.name)
+	}
 	_ = t.File.Close()
 	_ = t.dir.Close()
 	_ = t.root.Close()
