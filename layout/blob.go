@@ -13,7 +13,6 @@ import (
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 )
 
 // bufSize is the copy buffer of blob reads and writes: large enough that disk I/O and syscalls
@@ -62,28 +61,6 @@ func (s *Store) openBlob(desc ocispec.Descriptor) (*os.File, error) {
 	if fi.Size() != desc.Size {
 		_ = f.Close()
 		return nil, fmt.Errorf("blob %s: file has %d bytes, descriptor says %d: %w", desc.Digest, fi.Size(), desc.Size, ErrSizeMismatch)
-	}
-	return f, nil
-}
-
-// openNoFollow opens path read-only without following a symlink and checks that the open file
-// is the one lstat'ed as want.
-func openNoFollow(path string, want fs.FileInfo) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, fmt.Errorf("symlink: %w", ErrNotRegular)
-		}
-		return nil, err
-	}
-	got, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	if !got.Mode().IsRegular() || !os.SameFile(got, want) {
-		_ = f.Close()
-		return nil, fmt.Errorf("replaced while opening: %w", ErrNotRegular)
 	}
 	return f, nil
 }
@@ -221,11 +198,11 @@ func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 	if err != nil {
 		return err
 	}
-	if _, err := s.copyToTemp(ctx, f, v); err != nil {
+	if _, err := s.copyToTemp(ctx, f.File, v); err != nil {
 		removeTemp(f)
 		return err
 	}
-	err = s.publish(f, path)
+	err = s.publish(f, expected.Digest)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
 	}
@@ -243,18 +220,13 @@ func (s *Store) WriteBlob(ctx context.Context, r io.Reader) (ocispec.Descriptor,
 		return ocispec.Descriptor{}, err
 	}
 	dg := digest.SHA256.Digester()
-	n, err := s.copyToTemp(ctx, f, io.TeeReader(r, dg.Hash()))
+	n, err := s.copyToTemp(ctx, f.File, io.TeeReader(r, dg.Hash()))
 	if err != nil {
 		removeTemp(f)
 		return ocispec.Descriptor{}, err
 	}
 	desc := ocispec.Descriptor{Digest: dg.Digest(), Size: n}
-	path, err := s.blobPath(desc.Digest)
-	if err != nil {
-		removeTemp(f)
-		return ocispec.Descriptor{}, err
-	}
-	if err := s.publish(f, path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := s.publish(f, desc.Digest); err != nil && !errors.Is(err, fs.ErrExist) {
 		return ocispec.Descriptor{}, err
 	}
 	return desc, nil
@@ -307,20 +279,28 @@ func (s *Store) copyData(ctx context.Context, f *os.File, r io.Reader) (int64, e
 	return total, nil
 }
 
-// publish moves the writer's synced temp file f to the blob path, never replacing an existing
-// blob (then it returns an error wrapping fs.ErrExist), fsyncs the blob folder, and releases
-// the temp file. The temp file is gone afterwards in every case.
-func (s *Store) publish(f *os.File, path string) (err error) {
-	defer removeTemp(f) // a no-op once renamed; closing releases the writer's flock
-	if err := mkdirDurable(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("layout %s: %w", s.root, err)
+// publish moves the writer's synced temp file t to the blob path of dg (blobs/<alg>/<hex>,
+// its folder made when missing, never through a symlink), never replacing an existing blob
+// (then it returns an error wrapping fs.ErrExist), fsyncs the blob folder, and releases the
+// temp file. The rename is between the folders t holds, so a folder swapped for a symlink
+// meanwhile cannot redirect it. The temp file is gone afterwards in every case.
+func (s *Store) publish(t *blobTemp, dg digest.Digest) (err error) {
+	defer removeTemp(t) // a no-op once renamed; closing releases the writer's flock
+	if err := checkDigest(dg); err != nil {
+		return err
 	}
-	if err := atomicfile.Publish(f.Name(), path, false); err != nil {
+	dir, _, err := openFolder(t.root, filepath.Join(BlobsDir, dg.Algorithm().String()), true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = dir.Close() }()
+	if err := atomicfile.PublishAt(t.dir, t.name, dir, dg.Encoded(), false); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return err
 		}
 		return fmt.Errorf("layout %s: %w", s.root, err)
 	}
+	t.name = "" // renamed away: removeTemp must not remove another writer's file of that name
 	return nil
 }
 

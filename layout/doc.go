@@ -17,4 +17,11 @@
 //
 // Files besides the format's: index.json.lock (ig's), .gadgetpack-tmp/ (writers' temp files,
 // removed by gc once their writer is dead) and, after a crash, .index.json.tmp-* in the root.
+//
+// Hostile trees. Every file of a layout is lstat'ed and opened with O_NOFOLLOW|O_NONBLOCK,
+// then fstat'ed: a FIFO, socket, device or symlink is refused by name (ErrNotRegular) and
+// never blocks. blobs/, blobs/<alg>/ and .gadgetpack-tmp/ must be real folders (the root
+// itself may be a symlink): Open and Init refuse a symlink there (ErrNotLayout), Verify
+// reports it, and writers create, rename and remove only in folders they hold open, reached
+// one name at a time without following a symlink, so nothing is written outside the layout.
 package layout

@@ -108,7 +108,14 @@ func (s *Store) ApplyGC(ctx context.Context, plan *GCPlan) (err error) {
 	}
 	removed := plan.Blobs[:0:0]
 	var bytes int64
-	dirs := map[string]bool{}
+	// Removals are relative to blobs/<alg>/ folders held open below the root, never reached
+	// through a symlink (folders.go): gc removes nothing outside the layout.
+	dirs, err := s.openBlobDirs()
+	if err != nil {
+		return err
+	}
+	defer dirs.close()
+	touched := map[digest.Algorithm]bool{}
 	for _, b := range plan.Blobs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -116,26 +123,33 @@ func (s *Store) ApplyGC(ctx context.Context, plan *GCPlan) (err error) {
 		if marked[b.Digest] {
 			continue
 		}
-		path, err := s.blobPath(b.Digest)
+		if err := checkDigest(b.Digest); err != nil {
+			return err
+		}
+		dir, err := dirs.get(b.Digest.Algorithm())
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		fi, err := os.Lstat(path)
+		fi, err := atomicfile.LstatAt(dir, b.Digest.Encoded())
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() != b.Size {
 			continue
 		}
-		if err := os.Remove(path); err != nil {
+		if err := atomicfile.UnlinkAt(dir, b.Digest.Encoded()); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			return fmt.Errorf("gc %s: blob %s: %w", s.root, b.Digest, err)
 		}
-		dirs[filepath.Dir(path)] = true
+		touched[b.Digest.Algorithm()] = true
 		removed = append(removed, b)
 		bytes += b.Size
 	}
-	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
-		if err := atomicfile.SyncDir(dir); err != nil {
+	for _, alg := range slices.Sorted(maps.Keys(touched)) {
+		dir, _ := dirs.get(alg)
+		if err := dir.Sync(); err != nil {
 			return fmt.Errorf("gc %s: %w", s.root, err)
 		}
 	}

@@ -478,7 +478,7 @@ func lstatRegular(path string) (fs.FileInfo, error) {
 	case err != nil:
 		return nil, err
 	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%s: %w", fi.Mode().Type(), ErrNotRegular)
+		return nil, fmt.Errorf("is a %s: %w", kindOf(fi.Mode()), ErrNotRegular)
 	}
 	return fi, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -62,11 +63,37 @@ func flockCtx(ctx context.Context, f *os.File, how int) error {
 }
 
 // openLockFile opens the lock file at path, creating it if absent (as ig does), never
-// following a symlink.
+// following a symlink and never blocking: a FIFO, a socket, a device or a symlink there is
+// refused with ErrNotRegular naming it (a FIFO would block the open, a symlink would make ig
+// and gadgetpack create or lock a file outside the layout).
 func openLockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-	if err != nil {
+	before, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		before = nil
+	case err != nil:
 		return nil, fmt.Errorf("lock %s: %w", path, err)
+	case !before.Mode().IsRegular():
+		return nil, fmt.Errorf("lock %w", notRegular(path, before.Mode()))
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("lock %s is a symlink: %w", path, ErrNotRegular)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %w", notRegular(path, fi.Mode()))
+	case before != nil && !os.SameFile(before, fi):
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: replaced while opening: %w", path, ErrNotRegular)
 	}
 	return f, nil
 }

@@ -43,8 +43,11 @@ type Stage struct {
 
 	mu       sync.Mutex                      // guards everything below
 	pending  map[digest.Digest]chan struct{} // pushes in progress, closed when they end
-	dir      string                          // the stage folder; "" until created
-	lock     *os.File                        // dir, opened and flocked
+	dir      string                          // the stage folder's path, for messages; "" until created
+	lock     *os.File                        // the stage folder, opened and flocked; files are made in it by name
+	root     *os.File                        // the layout's root folder, held from open on
+	tmp      *os.File                        // TempDir, held: the stage folder is name in it
+	name     string                          // the stage folder's name in TempDir
 	madeDirs []string                        // the layout's folder and its parents, as the stage created them
 	madeTemp bool                            // the stage created TempDir
 	staged   map[digest.Digest]int64         // blobs written into dir, with their sizes
@@ -65,12 +68,15 @@ func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
 // NewStageAt returns an empty stage for the layout at path, which need not exist yet: a
 // missing path, or an empty directory, becomes a layout at Commit (Init). Discard then leaves no
 // trace: the folders the stage created are removed. It returns ErrNotLayout (as Open does) for
-// a path that holds anything else than a layout. It writes nothing yet.
+// a path that holds anything else than a layout, and Open's error for a layout whose files or
+// folders are not what they must be (a FIFO for oci-layout, a symlink for blobs). It writes
+// nothing yet.
 func NewStageAt(ctx context.Context, path string) (*Stage, error) {
+	var fe *folderError
 	if s, err := Open(path); err == nil {
 		return s.NewStage(ctx)
-	} else if !errors.Is(err, ErrNotLayout) {
-		return nil, err
+	} else if !errors.Is(err, ErrNotLayout) || errors.Is(err, ErrNotRegular) || errors.As(err, &fe) {
+		return nil, err // a layout with a bad file or folder is no empty path
 	}
 	root, err := filepath.Abs(path)
 	if err != nil {
@@ -110,17 +116,25 @@ func (st *Stage) open() error {
 	if err := st.mkdirRoot(st.s.root); err != nil {
 		return fmt.Errorf("layout %s: %w", st.s.root, err)
 	}
-	tmp := filepath.Join(st.s.root, TempDir)
-	if err := os.Mkdir(tmp, 0o755); err == nil {
-		st.madeTemp = true
-	} else if !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("layout %s: %w", st.s.root, err)
-	}
-	f, err := atomicfile.MkdirLocked(tmp, stagePrefix+"*")
+	// The root is opened once and TempDir below it without following a symlink: every file
+	// the stage writes, renames or removes is in folders it holds (see folders.go).
+	root, err := st.s.openRoot()
 	if err != nil {
+		return err
+	}
+	tmp, made, err := openFolder(root, TempDir, true)
+	if err != nil {
+		_ = root.Close()
+		return err
+	}
+	f, name, err := atomicfile.MkdirLockedAt(tmp, stagePrefix+"*")
+	if err != nil {
+		_ = tmp.Close()
+		_ = root.Close()
 		return fmt.Errorf("layout %s: stage: %w", st.s.root, err)
 	}
-	st.dir, st.lock = f.Name(), f
+	st.madeTemp = made
+	st.dir, st.lock, st.root, st.tmp, st.name = f.Name(), f, root, tmp, name
 	return nil
 }
 
@@ -141,9 +155,9 @@ func (st *Stage) mkdirRoot(dir string) error {
 	return nil
 }
 
-// stagedPath returns the path of d's staged file in the stage folder dir.
-func stagedPath(dir string, d digest.Digest) string {
-	return filepath.Join(dir, d.Algorithm().String()+"-"+d.Encoded())
+// stagedName returns the name of d's staged file in the stage folder.
+func stagedName(d digest.Digest) string {
+	return d.Algorithm().String() + "-" + d.Encoded()
 }
 
 // Push reads the content r yields as the blob desc describes, verifying it on the way
@@ -180,13 +194,13 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	}
 	st.mu.Lock()
 	err = st.open()
-	dir := st.dir
+	dir := st.lock
 	st.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	path := stagedPath(dir, desc.Digest)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	name := stagedName(desc.Digest)
+	f, err := atomicfile.OpenFileAt(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
 	}
@@ -203,7 +217,7 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		err = fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, cerr)
 	}
 	if err != nil {
-		_ = os.Remove(path)
+		_ = atomicfile.UnlinkAt(dir, name)
 		return err
 	}
 	st.mu.Lock()
@@ -300,7 +314,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	}
 	st.mu.Lock()
 	n, ok := st.staged[desc.Digest]
-	dir := st.dir
+	dir := st.lock
 	st.mu.Unlock()
 	if !ok {
 		rc, err := st.s.Fetch(ctx, desc)
@@ -312,12 +326,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	if n != desc.Size {
 		return nil, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
 	}
-	path := stagedPath(dir, desc.Digest)
-	fi, err := lstatRegular(path)
-	if err != nil {
-		return nil, fmt.Errorf("blob %s: staged file: %w", desc.Digest, err)
-	}
-	f, err := openNoFollow(path, fi)
+	f, err := openStaged(dir, desc.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: staged file: %w", desc.Digest, err)
 	}
@@ -384,7 +393,7 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	}
 	busy := len(st.pending)
 	st.closed = true // no Push from now on
-	dir, order := st.dir, slices.Clone(st.order)
+	dir, root, order := st.lock, st.root, slices.Clone(st.order)
 	st.mu.Unlock()
 	defer st.Discard()
 	if busy != 0 {
@@ -401,22 +410,30 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	if err := st.syncStaged(ctx, dir, order); err != nil {
 		return nil, err
 	}
-	dirs := map[string]bool{}
+	// Each blob is renamed from the stage folder into blobs/<alg>/, both held open: the
+	// algorithm folders are opened (made when missing) below the root the stage holds, never
+	// through a symlink.
+	dirs := map[digest.Algorithm]*os.File{}
+	defer func() {
+		for _, d := range dirs {
+			_ = d.Close()
+		}
+	}()
 	for _, d := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		path, err := st.s.blobPath(d)
-		if err != nil {
+		if err := checkDigest(d); err != nil {
 			return nil, err
 		}
-		if bdir := filepath.Dir(path); !dirs[bdir] {
-			if err := mkdirDurable(bdir); err != nil {
-				return nil, fmt.Errorf("layout %s: %w", st.s.root, err)
+		bdir, ok := dirs[d.Algorithm()]
+		if !ok {
+			if bdir, _, err = openFolder(root, filepath.Join(BlobsDir, d.Algorithm().String()), true); err != nil {
+				return nil, err
 			}
-			dirs[bdir] = true
+			dirs[d.Algorithm()] = bdir
 		}
-		if err := atomicfile.Publish(stagedPath(dir, d), path, false); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := atomicfile.PublishAt(dir, stagedName(d), bdir, d.Encoded(), false); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("layout %s: publishing blob %s: %w", st.s.root, d, err)
 		}
 	}
@@ -424,17 +441,17 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	return store.AddEntries(ctx, entries, opts)
 }
 
-// syncStaged fsyncs the staged files of order in dir, on a few goroutines: their data is
-// durable before any of them is published.
-func (st *Stage) syncStaged(ctx context.Context, dir string, order []digest.Digest) error {
-	paths := make(chan string)
+// syncStaged fsyncs the staged files of order in the stage folder dir, on a few goroutines:
+// their data is durable before any of them is published.
+func (st *Stage) syncStaged(ctx context.Context, dir *os.File, order []digest.Digest) error {
+	paths := make(chan digest.Digest)
 	errs := make(chan error, syncJobs)
 	for range syncJobs {
 		go func() {
 			var first error
-			for p := range paths {
+			for d := range paths {
 				if first == nil {
-					first = syncFile(p)
+					first = syncStagedFile(dir, d)
 				}
 			}
 			errs <- first
@@ -445,7 +462,7 @@ func (st *Stage) syncStaged(ctx context.Context, dir string, order []digest.Dige
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		paths <- stagedPath(dir, d)
+		paths <- d
 	}
 	close(paths)
 	for range syncJobs {
@@ -459,9 +476,30 @@ func (st *Stage) syncStaged(ctx context.Context, dir string, order []digest.Dige
 // syncJobs is how many staged files Commit fsyncs at once.
 const syncJobs = 4
 
-// syncFile fsyncs the file at path.
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// openStaged opens d's staged file in the stage folder dir for reading: never following a
+// symlink, never blocking, and only a regular file (ErrNotRegular naming what it is).
+func openStaged(dir *os.File, d digest.Digest) (*os.File, error) {
+	f, err := atomicfile.OpenFileAt(dir, stagedName(d), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("%s is a symlink: %w", stagedName(d), ErrNotRegular)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notRegular(stagedName(d), fi.Mode())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// syncStagedFile fsyncs d's staged file in the stage folder dir.
+func syncStagedFile(dir *os.File, d digest.Digest) error {
+	f, err := openStaged(dir, d)
 	if err != nil {
 		return err
 	}
@@ -485,12 +523,14 @@ func (st *Stage) Discard() {
 	}
 	st.closed, st.finished = true, true
 	if st.lock != nil {
-		_ = os.RemoveAll(st.dir)
+		_ = atomicfile.RemoveAllAt(st.tmp, st.name)
 		_ = st.lock.Close()
 		st.lock = nil
-	}
-	if st.madeTemp {
-		_ = os.Remove(filepath.Join(st.s.root, TempDir))
+		if st.madeTemp {
+			_ = unix.Unlinkat(int(st.root.Fd()), TempDir, unix.AT_REMOVEDIR) // only when empty
+		}
+		_ = st.tmp.Close()
+		_ = st.root.Close()
 	}
 	for i := len(st.madeDirs) - 1; i >= 0; i-- {
 		if os.Remove(st.madeDirs[i]) != nil {

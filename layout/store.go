@@ -53,8 +53,10 @@ type Store struct {
 }
 
 // Open returns the Store of the existing layout at path. It checks that path is a directory
-// with an oci-layout file of imageLayoutVersion 1.0.0 and a blobs directory, and returns
-// ErrNotLayout otherwise. Open writes nothing and takes no lock, so it works on read-only media;
+// (or a symlink to one) with an oci-layout file of imageLayoutVersion 1.0.0 and a blobs
+// directory, that blobs/, its digest algorithm folders and TempDir are real folders (no
+// symlink below the root, see checkFolders), and returns ErrNotLayout otherwise, naming what
+// is wrong; a non-regular oci-layout is ErrNotRegular too. Open writes nothing and takes no lock, so it works on read-only media;
 // it neither reads index.json (Index does) nor cleans temp files (CleanTemp and gc do).
 func Open(path string) (*Store, error) {
 	root, err := filepath.Abs(path)
@@ -74,14 +76,8 @@ func Open(path string) (*Store, error) {
 	if err := checkLayoutFile(root); err != nil {
 		return nil, err
 	}
-	fi, err = os.Lstat(filepath.Join(root, BlobsDir))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("layout %s: no %s directory: %w", root, BlobsDir, ErrNotLayout)
-	case err != nil:
-		return nil, fmt.Errorf("layout %s: %w", root, err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("layout %s: %s is not a directory: %w", root, BlobsDir, ErrNotLayout)
+	if err := checkFolders(root, true); err != nil {
+		return nil, err
 	}
 	return &Store{root: root}, nil
 }
@@ -91,7 +87,8 @@ func Open(path string) (*Store, error) {
 // (written to a temp file, fsynced, renamed, directories fsynced). Files that exist are kept
 // as they are. It holds the index lock while it writes, waiting for it without a deadline.
 // It returns ErrNotLayout when an existing oci-layout names another version or path holds a
-// file where a directory belongs.
+// file where a directory belongs, and, before writing anything, when a folder below path is a
+// symlink (see checkFolders); blobs/sha256 is made without following one.
 func Init(path string) (*Store, error) {
 	root, err := filepath.Abs(path)
 	if err != nil {
@@ -105,6 +102,9 @@ func Init(path string) (*Store, error) {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
 	defer func() { _ = l.unlock() }()
+	if err := checkFolders(root, false); err != nil {
+		return nil, err // before anything is written into it
+	}
 
 	lf := filepath.Join(root, LayoutFile)
 	if err := atomicfile.WriteNew(lf, bytes.NewReader(layoutFileContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -113,17 +113,18 @@ func Init(path string) (*Store, error) {
 	if err := checkLayoutFile(root); err != nil {
 		return nil, err
 	}
+	s := &Store{root: root}
 	if err := atomicfile.WriteNew(filepath.Join(root, IndexFile), bytes.NewReader(emptyIndexContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
-	if err := mkdirDurable(filepath.Join(root, BlobsDir, "sha256")); err != nil {
-		return nil, fmt.Errorf("layout %s: %w", path, err)
+	if err := s.mkdirBlobs("sha256"); err != nil {
+		return nil, err
 	}
 	// The lock file and anything the steps above created in root.
 	if err := atomicfile.SyncDir(root); err != nil {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
-	return &Store{root: root}, nil
+	return s, nil
 }
 
 // Path returns the absolute path of the layout's root.
@@ -202,33 +203,27 @@ func parseLayoutFile(root string, data []byte) error {
 	return nil
 }
 
-// readSmallFile reads the regular file at path (never through a symlink), refusing more than
-// max bytes with ErrTooLarge.
+// readSmallFile reads the regular file at path, a file of a layout's root (never through a
+// symlink, never blocking on a FIFO or a device: see openRegular), refusing more than max
+// bytes with ErrTooLarge. It returns ErrNotRegular, naming the file and what it is, for
+// anything but a regular file. Its messages name the file by its base name ("index.json is a
+// FIFO"): callers name the layout.
 func readSmallFile(path string, max int64) (data []byte, err error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	name := filepath.Base(path)
+	f, fi, err := openRegular(path, name)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, fmt.Errorf("%s is a symlink: %w", path, ErrNotRegular)
-		}
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
-	}
 	if fi.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", path, fi.Size(), max, ErrTooLarge)
+		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", name, fi.Size(), max, ErrTooLarge)
 	}
 	data, err = io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: over %d bytes: %w", path, max, ErrTooLarge)
+		return nil, fmt.Errorf("%s: over %d bytes: %w", name, max, ErrTooLarge)
 	}
 	return data, nil
 }

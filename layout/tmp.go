@@ -32,25 +32,46 @@ import (
 // tempPrefix is the name prefix of blob writers' temp files in TempDir.
 const tempPrefix = "blob-"
 
-// createTemp creates a writer's temp file in TempDir and returns it with the writer's flock
-// held (atomicfile.CreateLocked). The caller removes the file, or renames it away, before
-// closing it.
-func (s *Store) createTemp() (*os.File, error) {
-	dir := filepath.Join(s.root, TempDir)
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("layout %s: %w", s.root, err)
-	}
-	f, err := atomicfile.CreateLocked(dir, tempPrefix+"*")
-	if err != nil {
-		return nil, fmt.Errorf("layout %s: %w", s.root, err)
-	}
-	return f, nil
+// blobTemp is a blob writer's temp file in TempDir, with the folders that confine it: the
+// layout's root and TempDir, opened once (see openFolder).
+type blobTemp struct {
+	*os.File          // the temp file, with its writer's flock held
+	root     *os.File // the layout's root folder
+	dir      *os.File // TempDir, below root
+	name     string   // the temp file's name in dir; "" once published
 }
 
-// removeTemp removes a writer's temp file that was not published.
-func removeTemp(f *os.File) {
-	_ = os.Remove(f.Name())
-	_ = f.Close()
+// createTemp creates a writer's temp file in TempDir (made when missing, never through a
+// symlink) and returns it with the writer's flock held (atomicfile.CreateLockedAt). The caller
+// publishes it or removes it (removeTemp), which closes it.
+func (s *Store) createTemp() (*blobTemp, error) {
+	root, err := s.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir, _, err := openFolder(root, TempDir, true)
+	if err != nil {
+		_ = root.Close()
+		return nil, err
+	}
+	f, name, err := atomicfile.CreateLockedAt(dir, tempPrefix+"*")
+	if err != nil {
+		_ = dir.Close()
+		_ = root.Close()
+		return nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	return &blobTemp{File: f, root: root, dir: dir, name: name}, nil
+}
+
+// removeTemp removes a writer's temp file that was not published (publish clears its name)
+// and closes it and its folders; closing releases the writer's flock.
+func removeTemp(t *blobTemp) {
+	if t.name != "" {
+		_ = atomicfile.UnlinkAt(t.dir, t.name)
+	}
+	_ = t.File.Close()
+	_ = t.dir.Close()
+	_ = t.root.Close()
 }
 
 // isRootTemp reports whether name, in a layout's root, is an atomicfile temp file of one of the
@@ -66,10 +87,25 @@ func isRootTemp(name string) bool {
 // root temps. When only is not nil, files for which it returns false are left out.
 func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only func(rel string) bool) ([]string, error) {
 	var out []string
-	dir := filepath.Join(s.root, TempDir)
-	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("layout %s: %w", s.root, err)
+	root, err := s.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = root.Close() }()
+	// TempDir is held open, never reached through a symlink: a cleaner removes only what is
+	// inside the layout.
+	dir, _, err := openFolder(root, TempDir, false)
+	var ents []fs.DirEntry
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		defer func() { _ = dir.Close() }()
+		if ents, err = dir.ReadDir(-1); err != nil {
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
+		slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	}
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
@@ -81,9 +117,9 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 		var dead bool
 		switch {
 		case e.IsDir() && strings.HasPrefix(e.Name(), stagePrefix):
-			dead, err = atomicfile.RemoveIfDead(filepath.Join(dir, e.Name()), remove) // an import's stage (stage.go)
+			dead, err = atomicfile.RemoveIfDeadAt(dir, e.Name(), remove) // an import's stage (stage.go)
 		case e.Type().IsRegular():
-			dead, err = atomicfile.RemoveIfDead(filepath.Join(dir, e.Name()), remove)
+			dead, err = atomicfile.RemoveIfDeadAt(dir, e.Name(), remove)
 		default:
 			continue
 		}
@@ -115,8 +151,10 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 		if err := atomicfile.SyncDir(s.root); err != nil {
 			return nil, err
 		}
-		if err := atomicfile.SyncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+		if dir != nil {
+			if err := dir.Sync(); err != nil {
+				return nil, fmt.Errorf("layout %s: %w", s.root, err)
+			}
 		}
 	}
 	slices.Sort(out)

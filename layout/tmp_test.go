@@ -106,7 +106,7 @@ func TestCleanerSparesLiveWriter(t *testing.T) {
 	if dead {
 		t.Fatal("a cleaner took the temp file of a live writer")
 	}
-	if !atomicfile.SameFile(f, f.Name()) {
+	if !atomicfile.SameFile(f.File, f.Name()) {
 		t.Fatal("the live writer's temp file was removed")
 	}
 }

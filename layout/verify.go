@@ -32,7 +32,7 @@ const (
 const (
 	RuleLayoutFile    = "layout/oci-layout"        // oci-layout missing, unreadable, not {"imageLayoutVersion":"1.0.0"}
 	RuleIndexFile     = "layout/index-json"        // index.json missing, not a regular file, over MaxIndexBytes
-	RuleBlobsDir      = "layout/blobs"             // blobs/ missing or not a directory
+	RuleBlobsDir      = "layout/blobs"             // blobs/, blobs/<alg>/ or .gadgetpack-tmp/ missing or not a real folder (a symlink)
 	RuleBlobName      = "layout/blob-name"         // a file under blobs/<alg>/ whose name is no digest of a known algorithm
 	RuleBlobType      = "layout/blob-type"         // a symlink or non-regular file under blobs/
 	RuleBlobDigest    = "layout/blob-digest"       // a blob whose content hashes to another digest than its name

@@ -53,8 +53,16 @@ func (v *verifier) scanRoot() {
 	for _, e := range ents {
 		name := e.Name()
 		switch {
-		case name == LayoutFile, name == IndexFile, name == BlobsDir, name == LockFile:
-		case name == TempDir && e.IsDir():
+		case name == LockFile:
+			if !e.Type().IsRegular() {
+				err := notRegular(name, e.Type())
+				v.errorf(RuleIndexFile, name, err, "%s (ig and gadgetpack lock index.json through it)", err)
+			}
+		case name == LayoutFile, name == IndexFile, name == BlobsDir:
+		case name == TempDir && !e.IsDir():
+			err := checkFolder(TempDir, e.Type()) // a symlink: writers would write outside the layout
+			v.errorf(RuleBlobsDir, TempDir, err, "%s", err)
+		case name == TempDir:
 			v.reportTemps(TempDir, "a blob writer's temp file: a write in progress, or left by a dead writer (gc removes those)")
 		case name == oraIngestDir && e.IsDir():
 			v.reportTemps(oraIngestDir, "an oras-go (ig) ingest file: a write in progress, or left by a dead writer")
@@ -91,7 +99,8 @@ func (v *verifier) scanBlobs(ctx context.Context) error {
 		v.errorf(RuleBlobsDir, BlobsDir, err, "%v", err)
 		return nil
 	case !fi.IsDir():
-		v.errorf(RuleBlobsDir, BlobsDir, ErrNotLayout, "not a directory (%s)", fi.Mode().Type())
+		err := checkFolder(BlobsDir, fi.Mode()) // the rule Open applies
+		v.errorf(RuleBlobsDir, BlobsDir, err, "%s", err)
 		return nil
 	}
 	algs, err := os.ReadDir(dir)
@@ -102,8 +111,9 @@ func (v *verifier) scanBlobs(ctx context.Context) error {
 	for _, a := range algs {
 		rel := filepath.Join(BlobsDir, a.Name())
 		switch {
-		case a.Type()&fs.ModeSymlink != 0:
-			v.errorf(RuleBlobType, rel, ErrNotRegular, "a symlink where a digest algorithm folder belongs")
+		case isAlgFolder(a) && !a.IsDir():
+			err := checkFolder(rel, a.Type()) // the rule Open applies
+			v.errorf(RuleBlobsDir, rel, err, "%s (where a digest algorithm folder belongs)", err)
 			continue
 		case !a.IsDir():
 			v.warnf(RuleUnknownFile, rel, "not part of an OCI image layout (blobs/ holds one folder per digest algorithm)")
@@ -138,30 +148,13 @@ func (v *verifier) scanBlobs(ctx context.Context) error {
 				continue
 			}
 			if !info.Mode().IsRegular() {
-				v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, typeName(info.Mode()))
+				v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, kindOf(info.Mode()))
 				continue
 			}
 			v.blobs[dg] = &blobFile{dg: dg, rel: frel, size: info.Size(), fi: info}
 		}
 	}
 	return nil
-}
-
-// typeName names a non-regular file mode.
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
 }
 
 // record stores the verdict of a blob's hashing pass and reports a bad one. Only the owner of

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,79 +45,44 @@ func SameFile(f *os.File, path string) bool {
 // with its writer's exclusive flock held. The caller renames the file into place, or removes
 // it, before closing it.
 func CreateLocked(dir, pattern string) (*os.File, error) {
-	return createLocked(dir, func() (*os.File, error) { return os.CreateTemp(dir, pattern) })
+	return inDir(dir, func(d *os.File) (*os.File, error) {
+		f, _, err := CreateLockedAt(d, pattern)
+		return f, err
+	})
 }
 
 // MkdirLocked creates a temp folder in dir as os.MkdirTemp does with pattern, and returns it
 // open with its writer's exclusive flock held; f.Name() is its path. The caller removes the
 // folder, or renames it away, before closing it.
 func MkdirLocked(dir, pattern string) (*os.File, error) {
-	return createLocked(dir, func() (*os.File, error) {
-		path, err := os.MkdirTemp(dir, pattern)
-		if err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			_ = os.Remove(path)
-			return nil, err
-		}
-		return f, nil
+	return inDir(dir, func(d *os.File) (*os.File, error) {
+		f, _, err := MkdirLockedAt(d, pattern)
+		return f, err
 	})
 }
 
-// createLocked creates with create and takes the flock, again under a new name when a cleaner
-// removed the first between the two steps.
-func createLocked(dir string, create func() (*os.File, error)) (*os.File, error) {
-	for range 8 {
-		f, err := create()
-		if err != nil {
-			return nil, err
-		}
-		if err := Flock(f, unix.LOCK_EX); err != nil {
-			_ = f.Close()
-			_ = os.RemoveAll(f.Name())
-			return nil, err
-		}
-		if SameFile(f, f.Name()) {
-			return f, nil
-		}
-		// A cleaner removed it between create and flock: take another name.
-		_ = f.Close()
+// inDir runs f on the folder at path, held open.
+func inDir(path string, f func(d *os.File) (*os.File, error)) (*os.File, error) {
+	d, err := OpenDir(path)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("temp files in %s keep disappearing", dir)
+	defer func() { _ = d.Close() }()
+	return f(d)
 }
 
 // RemoveIfDead reports whether the temp file or folder at path belongs to a dead writer: its
 // flock can be taken without waiting. With remove set it removes it (a folder with what it
 // holds) while holding the flock. A path that vanished meanwhile, a symlink and anything that
-// is not a regular file or a folder are reported as not dead.
+// is not a regular file or a folder are reported as not dead. See RemoveIfDeadAt.
 func RemoveIfDead(path string, remove bool) (bool, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	d, err := OpenDir(filepath.Dir(path))
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ELOOP) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		return false, err
 	}
-	defer func() { _ = f.Close() }()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() && !fi.IsDir() {
-		return false, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
-			return false, nil // a live writer
-		}
-		return false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if !SameFile(f, path) {
-		return false, nil
-	}
-	if remove {
-		if err := os.RemoveAll(path); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	defer func() { _ = d.Close() }()
+	return RemoveIfDeadAt(d, filepath.Base(path), remove)
 }
