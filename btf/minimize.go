@@ -169,8 +169,8 @@ func (k *Kernel) mark(objs []*Object, names map[string][]uint32) (*marks, error)
 				err = m.record(k.raw, r.kind, spec)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("object %s: relocation %d (%s, %s %q): %w", o.name, i, r.kind,
-					o.btf.str(r.section), o.btf.name(r.typeID), err)
+				return nil, &objectError{name: o.name, err: fmt.Errorf("relocation %d (%s, %s %q): %w", i, r.kind,
+					o.btf.str(r.section), o.btf.name(r.typeID), err)}
 			}
 		}
 	}
