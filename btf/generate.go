@@ -97,6 +97,8 @@ func selectKernels(ctx context.Context, opts Options) ([]kernelEntry, error) {
 	return w.kernels, nil
 }
 
+// run minimises every selected kernel for each object set and writes set i's archive to
+// outs[i]; a failure costs the kernel x set pairs it belongs to (see Options.KeepGoing).
 func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) (*Result, error) {
 	opts, err := normalizeOptions(opts)
 	if err != nil {

@@ -218,6 +218,10 @@ func checkPair(tb testing.TB, kernel, set string, got []byte, gerr error, want b
 		if !errors.Is(gerr, ErrRelocation) {
 			tb.Errorf("%s, %s: both refuse, but ours is not ErrRelocation: %v", kernel, set, gerr)
 		}
+		const ambiguity = "relocation decision ambiguity"
+		if strings.Contains(want.err, ambiguity) != strings.Contains(gerr.Error(), ambiguity) {
+			tb.Errorf("%s, %s: both refuse, for different reasons: bpftool: %s; ours: %v", kernel, set, want.err, gerr)
+		}
 	case want.err != "":
 		tb.Errorf("%s, %s: bpftool refuses (%s), ours gives %d bytes", kernel, set, want.err, len(got))
 	case gerr != nil:
