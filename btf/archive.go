@@ -7,12 +7,9 @@ import (
 	"debug/elf"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/therootcompany/xz"
@@ -21,111 +18,6 @@ import (
 
 // maxKernelBTF caps one kernel's BTF read from an archive entry (real ones are 2-10 MB).
 const maxKernelBTF = 256 << 20
-
-// kernelEntry is one kernel found in a btfhub-archive: the file and the btfhub coordinates
-// <ID>/<VERSION_ID>/<arch>/<release>.
-type kernelEntry struct {
-	path    string // file path
-	rel     string // slash path inside the archive
-	id      string
-	version string
-	arch    string // "x86_64" or "arm64", as the archive names the folder
-	release string
-}
-
-func (e kernelEntry) key() string { return e.id + "/" + e.version + "/" + e.arch + "/" + e.release }
-
-// archiveSuffixes are the file names a kernel can have in an archive, longest first.
-var archiveSuffixes = []string{".btf.tar.xz", ".tar.xz", ".btf"}
-
-// walkArchive lists the kernels of a btfhub-archive tree, sorted by path: files
-// <ID>/<VERSION_ID>/<arch>/<release>.btf.tar.xz (or .tar.xz, or plain .btf) whose arch folder
-// is selected by arch ("x86_64", "arm64", "aarch64" counts as arm64, "all") and whose path
-// matches one of filters (path.Match globs over the slash path, or a glob of a folder prefix;
-// none: all). Other files are ignored.
-func walkArchive(ctx context.Context, root, arch string, filters []string) ([]kernelEntry, error) {
-	var out []kernelEntry
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		parts := strings.Split(rel, "/")
-		if len(parts) != 4 {
-			return nil
-		}
-		release := ""
-		for _, s := range archiveSuffixes {
-			if strings.HasSuffix(parts[3], s) {
-				release = strings.TrimSuffix(parts[3], s)
-				break
-			}
-		}
-		a := parts[2]
-		if a == "aarch64" {
-			a = "arm64"
-		}
-		if release == "" || (a != "x86_64" && a != "arm64") || (arch != "all" && arch != a) {
-			return nil
-		}
-		if !matchFilters(filters, rel) {
-			return nil
-		}
-		out = append(out, kernelEntry{path: p, rel: rel, id: parts[0], version: parts[1], arch: a, release: release})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("archive %s: %w", root, err)
-	}
-	// Sorted by output coordinates (an aarch64 folder counts as arm64), then by file path.
-	slices.SortFunc(out, func(a, b kernelEntry) int {
-		if c := strings.Compare(a.key(), b.key()); c != 0 {
-			return c
-		}
-		return strings.Compare(a.rel, b.rel)
-	})
-	// One kernel may be there twice (x.btf.tar.xz and x.btf, or arm64 and aarch64 folders):
-	// the first in path order is kept, so that no tar entry is written twice.
-	seen := map[string]bool{}
-	kept := out[:0]
-	for _, e := range out {
-		if key := e.key(); !seen[key] {
-			seen[key] = true
-			kept = append(kept, e)
-		}
-	}
-	return kept, nil
-}
-
-// matchFilters reports whether rel matches a filter: the glob against the whole path, or
-// against as many leading path elements as the glob has ("ubuntu/20.04/*" selects every kernel
-// below ubuntu/20.04/x86_64 and arm64).
-func matchFilters(filters []string, rel string) bool {
-	if len(filters) == 0 {
-		return true
-	}
-	parts := strings.Split(rel, "/")
-	for _, f := range filters {
-		n := strings.Count(strings.Trim(f, "/"), "/") + 1
-		if n > len(parts) {
-			continue
-		}
-		if ok, _ := path.Match(strings.Trim(f, "/"), strings.Join(parts[:n], "/")); ok {
-			return true
-		}
-	}
-	return false
-}
 
 // decompressor turns an xz stream into its content. The xz program is used when found (about
 // 1.5-2x faster than the pure-Go reader here, see doc.go), the pure-Go reader otherwise.

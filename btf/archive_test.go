@@ -88,7 +88,7 @@ func FuzzArchiveEntry(f *testing.F) {
 	f.Add(tarOf(f, "5.4.0-1.btf", "own"))
 	f.Add(tarOf(f, "vmlinux", "\x7fELF"))
 	f.Add(tarOf(f, "a.btf", "a", "b.btf", "b"))
-	if e, err := walkArchive(context.Background(), "testdata/archive", "all", nil); err == nil && len(e) > 0 {
+	if e, err := listArchive(context.Background(), "testdata/archive"); err == nil && len(e) > 0 {
 		if data, err := readKernelAlone(context.Background(), newDecompressor(false), e[0]); err == nil {
 			f.Add(tarOf(f, "5.4.0-1.btf", string(data[:4096])))
 		}
@@ -116,7 +116,7 @@ func FuzzArchiveEntry(f *testing.F) {
 func TestReadKernelXZ(t *testing.T) {
 	testtool.Require(t, "xz")
 	ctx := context.Background()
-	entries, err := walkArchive(ctx, "testdata/archive", "all", nil)
+	entries, err := listArchive(ctx, "testdata/archive")
 	if err != nil || len(entries) < 3 {
 		t.Fatal(len(entries), err)
 	}
@@ -183,7 +183,7 @@ func TestReadKernelXZWithoutNoSparse(t *testing.T) {
 	if d.xzPath != filepath.Join(dir, "xz") || d.memOK {
 		t.Fatalf("xz %s, memory file %v; want the fake xz without memory file", d.xzPath, d.memOK)
 	}
-	entries, err := walkArchive(context.Background(), "testdata/archive", "all", nil)
+	entries, err := listArchive(context.Background(), "testdata/archive")
 	if err != nil || len(entries) == 0 {
 		t.Fatal(len(entries), err)
 	}
@@ -201,7 +201,7 @@ func TestReadKernelXZWithoutNoSparse(t *testing.T) {
 
 // BenchmarkXZ compares the xz program with the pure-Go reader on one real kernel tarball.
 func BenchmarkXZ(b *testing.B) {
-	entries, err := walkArchive(context.Background(), "testdata/archive", "all", nil)
+	entries, err := listArchive(context.Background(), "testdata/archive")
 	if err != nil || len(entries) == 0 {
 		b.Fatal(err)
 	}

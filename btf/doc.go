@@ -28,6 +28,17 @@
 // duplicate: a minimal BTF is a few KiB, so the copy costs a few dozen bytes, and neither
 // reader needs a link entry it may not follow. x86_64 is the same name in both.
 //
+// # Archives and failures
+//
+// The archive is walked with symbolic links followed (the root, folders, kernel files; a
+// link back up the tree is not entered twice). Kernels are selected by arch and by filters
+// matched against their path on disk and against the entries they are written under. A
+// failure belongs to a kernel x output pair: a kernel that cannot be read costs all its pairs;
+// a relocation that libbpf refuses (an ambiguity, for instance) costs only the pair of the
+// output whose objects hold it, since bpftool refuses those objects as a whole for that
+// kernel. Under Options.KeepGoing every other pair is written and the Result lists the skipped
+// ones; without it the first failure ends the run.
+//
 // # Decompression
 //
 // Each kernel is decompressed in memory, never extracted into the archive. The xz program is

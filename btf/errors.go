@@ -33,6 +33,12 @@ var (
 	// xz stream that does not decompress, a tarball holding no kernel BTF.
 	ErrBadArchive = errors.New("invalid archive entry")
 
+	// ErrNoKernel is returned by Generate and GeneratePerObject when the archive holds no
+	// kernel at all, or when Filters select none of its kernels. (An archive whose kernels are
+	// all of another arch than Options.Arch is not an error: the outputs are empty archives and
+	// Result.Selected is 0.)
+	ErrNoKernel = errors.New("no kernel selected")
+
 	// ErrBadOptions is returned by Generate and GeneratePerObject for options out of range
 	// (unknown arch or compression, a malformed filter glob, no objects).
 	ErrBadOptions = errors.New("invalid options")

@@ -1,75 +1,15 @@
 package btf
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
 	"sync"
-	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/therootcompany/xz"
 )
-
-// Options configures Generate and GeneratePerObject. The zero value walks the whole archive
-// in the current directory with one worker per CPU and writes gzip.
-type Options struct {
-	// Archive is the root of a btfhub-archive tree. Default ".".
-	Archive string
-	// Arch selects the arch folders: "x86_64", "arm64" (also spelled "aarch64", "amd64" is
-	// x86_64) or "all". Default "all".
-	Arch string
-	// Jobs is the number of kernels processed at once; memory is bounded by Jobs times one
-	// kernel. If <= 0, runtime.NumCPU() is used.
-	Jobs int
-	// Compress is the output compression: "gzip" (default, what ig reads) or "zstd".
-	Compress string
-	// Filters select kernels by glob over their archive path (path.Match syntax), whole or
-	// by leading elements: "ubuntu/20.04/*". None selects all.
-	Filters []string
-	// KeepGoing skips kernels that cannot be read or minimised, reports them in the Result and
-	// returns an error listing them at the end. Without it the first one stops the run.
-	KeepGoing bool
-	// Progress, if set, is called after each kernel with the number done (minimised or
-	// skipped) and the total. It is called from one goroutine at a time.
-	Progress func(done, total int)
-
-	// forceGoXZ lets tests and benchmarks force the pure-Go xz reader even where the xz
-	// program is found.
-	forceGoXZ bool
-}
-
-// Result summarises a run.
-type Result struct {
-	// Kernels is the number of kernels minimised and written.
-	Kernels int
-	// Skipped lists the archive paths of the kernels skipped under KeepGoing, sorted.
-	Skipped []string
-	// Entries is the number of tar entries written (arm64 kernels count twice, see doc.go).
-	Entries int
-	// Bytes is the number of compressed bytes written, over all outputs.
-	Bytes int64
-}
-
-// KernelError is the error of one kernel of the archive: Path is its slash path in the archive.
-type KernelError struct {
-	Path string
-	Err  error
-}
-
-func (e *KernelError) Error() string { return e.Path + ": " + e.Err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *KernelError) Unwrap() error { return e.Err }
 
 // Generate minimises every selected kernel of opts.Archive for the union of objects' CO-RE
 // relocations (bpftool gen min_core_btf with all objects at once) and writes one compressed,
@@ -77,10 +17,15 @@ func (e *KernelError) Unwrap() error { return e.Err }
 // uid/gid 0, in the order doc.go describes. Kernels are decompressed in memory on opts.Jobs
 // workers; nothing is written to the archive. out is not closed.
 //
-// Returns an error wrapping ErrBadOptions for bad options, an object's error (ErrBadObject,
-// ErrBadBTF, ErrBadBTFExt), or a *KernelError (wrapping ErrBadArchive, ErrBadBTF,
-// ErrRelocation or ErrUnsupported) for the first kernel that fails; under KeepGoing the failed
-// kernels are skipped and the error joins all their KernelErrors, with the Result filled.
+// Where one object's relocation fails on a kernel, bpftool refuses the objects as a whole for
+// that kernel, and so does Generate: the kernel is missing from the output, and the
+// KernelError names the object.
+//
+// Returns an error wrapping ErrBadOptions for bad options, ErrNoKernel when the archive or
+// the filters select no kernel, an object's error (ErrBadObject, ErrBadBTF, ErrBadBTFExt), or
+// a *KernelError (wrapping ErrBadArchive, ErrBadBTF, ErrRelocation or ErrUnsupported) for the
+// first kernel that fails; under KeepGoing the failed kernels are skipped, and the error joins
+// all their KernelErrors, with the Result filled and out complete without them.
 func Generate(ctx context.Context, opts Options, objects []string, out io.Writer) (*Result, error) {
 	objs, err := loadObjects(objects)
 	if err != nil {
@@ -90,57 +35,26 @@ func Generate(ctx context.Context, opts Options, objects []string, out io.Writer
 }
 
 // GeneratePerObject is Generate for each object alone, in one pass over the archive: each
-// kernel is decompressed and parsed once, then minimised for every object. It writes
-// outDir/<object file name without .o>.tar.gz (.tar.zst with zstd) per object, each the same
-// bytes as Generate for that object alone. Object file names must be distinct. outDir is
-// created if missing.
-func GeneratePerObject(ctx context.Context, opts Options, objects []string, outDir string) (_ *Result, err error) {
+// kernel is decompressed and parsed once, then minimised for every object, and the archive of
+// objects[i] is written to outs[i], the same bytes as Generate for that object alone. A
+// relocation that fails costs only its own object's pair: under KeepGoing the other objects
+// keep the kernel. outs are not closed; len(outs) must be len(objects).
+//
+// Returns the errors Generate returns; a *KernelError names the object whose relocation
+// failed.
+func GeneratePerObject(ctx context.Context, opts Options, objects []string, outs []io.Writer) (*Result, error) {
+	if len(outs) != len(objects) {
+		return nil, fmt.Errorf("%d objects, %d outputs: %w", len(objects), len(outs), ErrBadOptions)
+	}
 	objs, err := loadObjects(objects)
 	if err != nil {
 		return nil, err
 	}
-	ext := ".tar.gz"
-	if opts.Compress == "zstd" {
-		ext = ".tar.zst"
-	}
-	names := map[string]string{}
-	outNames := make([]string, len(objs))
 	sets := make([][]*Object, len(objs))
 	for i, o := range objs {
-		n := strings.TrimSuffix(filepath.Base(objects[i]), ".o") + ext
-		if prev, ok := names[n]; ok {
-			return nil, fmt.Errorf("objects %s and %s would both write %s: %w", prev, objects[i], n, ErrBadOptions)
-		}
-		names[n] = objects[i]
-		outNames[i] = n
 		sets[i] = []*Object{o}
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, err
-	}
-	files := make([]*os.File, len(objs))
-	writers := make([]io.Writer, len(objs))
-	defer func() {
-		for _, f := range files {
-			if f == nil {
-				continue
-			}
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-			if err != nil {
-				_ = os.Remove(f.Name()) // no half-written archive is left behind
-			}
-		}
-	}()
-	for i := range objs {
-		f, err := os.Create(filepath.Join(outDir, outNames[i]))
-		if err != nil {
-			return nil, err
-		}
-		files[i], writers[i] = f, f
-	}
-	return run(ctx, opts, sets, writers)
+	return run(ctx, opts, sets, outs)
 }
 
 func loadObjects(paths []string) ([]*Object, error) {
@@ -158,59 +72,39 @@ func loadObjects(paths []string) ([]*Object, error) {
 	return objs, nil
 }
 
-// archFolders returns the entry folder names one kernel is written under: x86_64, or arm64
-// followed by aarch64 (see doc.go).
-func archFolders(arch string) []string {
-	if arch == "arm64" {
-		return []string{"arm64", "aarch64"}
-	}
-	return []string{arch}
-}
-
-func normalizeOptions(opts Options) (Options, error) {
-	if opts.Archive == "" {
-		opts.Archive = "."
-	}
-	switch opts.Arch {
-	case "", "all":
-		opts.Arch = "all"
-	case "x86_64", "amd64":
-		opts.Arch = "x86_64"
-	case "arm64", "aarch64":
-		opts.Arch = "arm64"
-	default:
-		return opts, fmt.Errorf("arch %q (want x86_64, arm64 or all): %w", opts.Arch, ErrBadOptions)
-	}
-	switch opts.Compress {
-	case "":
-		opts.Compress = "gzip"
-	case "gzip", "zstd":
-	default:
-		return opts, fmt.Errorf("compression %q (want gzip or zstd): %w", opts.Compress, ErrBadOptions)
-	}
-	for _, f := range opts.Filters {
-		if _, err := path.Match(f, ""); err != nil {
-			return opts, fmt.Errorf("filter %q: %v: %w", f, err, ErrBadOptions)
-		}
-	}
-	if opts.Jobs <= 0 {
-		opts.Jobs = runtime.NumCPU()
-	}
-	return opts, nil
-}
-
-// kernelResult is what a worker hands to the writer for one kernel.
+// kernelResult is what a worker hands to the writer for one kernel: the error of the kernel
+// itself, or one minimal BTF or error per output.
 type kernelResult struct {
-	btfs [][]byte // one per output
 	err  error
+	btfs [][]byte
+	errs []error
 }
 
+// selectKernels walks the archive and refuses a selection that is empty because the archive
+// holds no kernel or the filters match none.
+func selectKernels(ctx context.Context, opts Options) ([]kernelEntry, error) {
+	w, err := walkArchive(ctx, opts.Archive, opts.Arch, opts.Filters)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case w.found == 0:
+		return nil, fmt.Errorf("archive %s: no kernel (<ID>/<VERSION_ID>/<x86_64|arm64|aarch64>/<release>.btf.tar.xz or .btf): %w", opts.Archive, ErrNoKernel)
+	case len(w.kernels) == 0 && len(opts.Filters) > 0:
+		return nil, fmt.Errorf("archive %s: no kernel of arch %s matches the filters %q (%d kernels in the archive): %w",
+			opts.Archive, opts.Arch, opts.Filters, w.found, ErrNoKernel)
+	}
+	return w.kernels, nil
+}
+
+// run minimises every selected kernel for each object set and writes set i's archive to
+// outs[i]; a failure costs the kernel x set pairs it belongs to (see Options.KeepGoing).
 func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) (*Result, error) {
 	opts, err := normalizeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	kernels, err := walkArchive(ctx, opts.Archive, opts.Arch, opts.Filters)
+	kernels, err := selectKernels(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +137,7 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 			var scratch workerScratch
 			defer scratch.close()
 			for i := range next {
-				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets, all, &scratch)
+				results[i] <- minimizeKernel(ctx, dec, kernels[i], sets, all, &scratch, !opts.KeepGoing)
 			}
 		}()
 	}
@@ -267,8 +161,29 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 		wg.Wait()
 	}()
 
-	res := &Result{}
+	res := &Result{Selected: len(kernels), Outputs: make([]OutputResult, len(outs))}
 	var kerrs []error
+	// skip records one failed pair, or stops the run without KeepGoing.
+	skip := func(k kernelEntry, j int, err error) error {
+		kerr := &KernelError{Path: k.rel, Err: err}
+		var oerr *objectError
+		if errors.As(err, &oerr) {
+			kerr.Object = oerr.name
+			if len(sets[j]) > 1 {
+				kerr.Err = fmt.Errorf("%w (bpftool gen min_core_btf refuses the %d objects together on this kernel)", err, len(sets[j]))
+			}
+		}
+		if !opts.KeepGoing {
+			return kerr
+		}
+		kerrs = append(kerrs, kerr)
+		s := Skip{Kernel: k.rel, Output: j, Object: kerr.Object, Err: kerr}
+		if len(sets[j]) == 1 {
+			s.Object = sets[j][0].name
+		}
+		res.Skipped = append(res.Skipped, s)
+		return nil
+	}
 	for i, k := range kernels {
 		var r kernelResult
 		select {
@@ -286,32 +201,42 @@ func run(ctx context.Context, opts Options, sets [][]*Object, outs []io.Writer) 
 				return nil, kerr
 			}
 			kerrs = append(kerrs, kerr)
-			res.Skipped = append(res.Skipped, k.rel)
+			for j := range sets {
+				s := Skip{Kernel: k.rel, Output: j, Err: kerr}
+				if len(sets[j]) == 1 {
+					s.Object = sets[j][0].name
+				}
+				res.Skipped = append(res.Skipped, s)
+			}
 		} else {
+			res.Kernels++
 			for j, w := range ws {
-				for _, folder := range archFolders(k.arch) {
-					name := k.id + "/" + k.version + "/" + folder + "/" + k.release + ".btf"
+				if r.errs[j] != nil {
+					if err := skip(k, j, r.errs[j]); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				for _, name := range k.entryNames() {
 					if err := w.add(name, r.btfs[j]); err != nil {
 						return nil, err
 					}
-					if j == 0 {
-						res.Entries++
-					}
+					res.Outputs[j].Entries++
 				}
+				res.Outputs[j].Kernels++
+				res.Pairs++
 			}
-			res.Kernels++
 		}
 		if opts.Progress != nil {
-			opts.Progress(i+1, len(kernels))
+			opts.Progress(i+1, len(kernels), len(res.Skipped))
 		}
 	}
-	for _, w := range ws {
+	for j, w := range ws {
 		if err := w.close(); err != nil {
 			return nil, err
 		}
-		res.Bytes += w.cw.n
+		res.Outputs[j].Bytes = w.cw.n
 	}
-	slices.Sort(res.Skipped)
 	if len(kerrs) > 0 {
 		return res, errors.Join(kerrs...)
 	}
@@ -333,8 +258,10 @@ type workerScratch struct {
 }
 
 // minimizeKernel reads, parses and minimises one kernel for each object set; all is the
-// objects of every set. Nothing it returns aliases the scratch buffers.
-func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets [][]*Object, all []*Object, scratch *workerScratch) kernelResult {
+// objects of every set. An error reading or parsing the kernel is the result's err; a set's
+// own failure is its entry in errs, and the other sets are still minimised unless
+// stopEarly. Nothing it returns aliases the scratch buffers.
+func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets [][]*Object, all []*Object, scratch *workerScratch, stopEarly bool) kernelResult {
 	if err := ctx.Err(); err != nil {
 		return kernelResult{err: err}
 	}
@@ -349,74 +276,11 @@ func minimizeKernel(ctx context.Context, dec *decompressor, k kernelEntry, sets 
 	scratch.types = raw.types
 	kern := &Kernel{raw: raw}
 	names := kern.candidateIndex(all) // one scan of the kernel for every output
-	out := make([][]byte, len(sets))
+	r := kernelResult{btfs: make([][]byte, len(sets)), errs: make([]error, len(sets))}
 	for i, set := range sets {
-		if out[i], err = kern.minimize(set, names); err != nil {
-			return kernelResult{err: err}
+		if r.btfs[i], r.errs[i] = kern.minimize(set, names); r.errs[i] != nil && stopEarly {
+			break
 		}
 	}
-	return kernelResult{btfs: out}
-}
-
-// archiveWriter writes a reproducible compressed tar.
-type archiveWriter struct {
-	cw   *countingWriter
-	comp io.WriteCloser
-	tw   *tar.Writer
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func newArchiveWriter(out io.Writer, compress string) (*archiveWriter, error) {
-	cw := &countingWriter{w: out}
-	var comp io.WriteCloser
-	switch compress {
-	case "zstd":
-		z, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return nil, err
-		}
-		comp = z
-	default:
-		z, err := gzip.NewWriterLevel(cw, gzip.BestCompression)
-		if err != nil {
-			return nil, err
-		}
-		comp = z
-	}
-	return &archiveWriter{cw: cw, comp: comp, tw: tar.NewWriter(comp)}, nil
-}
-
-func (w *archiveWriter) add(name string, data []byte) error {
-	h := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(data)),
-		ModTime: time.Unix(0, 0), Format: tar.FormatUSTAR}
-	if len(name) > 100 {
-		h.Format = tar.FormatPAX
-	}
-	if err := w.tw.WriteHeader(h); err != nil {
-		return fmt.Errorf("tar entry %s: %w", name, err)
-	}
-	if _, err := w.tw.Write(data); err != nil {
-		return fmt.Errorf("tar entry %s: %w", name, err)
-	}
-	return nil
-}
-
-func (w *archiveWriter) close() error {
-	if err := w.tw.Close(); err != nil {
-		return err
-	}
-	if err := w.comp.Close(); err != nil {
-		return err
-	}
-	return nil
+	return r
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -93,7 +94,7 @@ func TestGenerate(t *testing.T) {
 	for _, compress := range []string{"gzip", "zstd"} {
 		t.Run(compress, func(t *testing.T) {
 			var progress []int
-			opts := Options{Archive: root, Jobs: 2, Compress: compress, Progress: func(done, total int) { progress = append(progress, done, total) }}
+			opts := Options{Archive: root, Jobs: 2, Compress: compress, Progress: func(done, total, skipped int) { progress = append(progress, done, total, skipped) }}
 			var out, again bytes.Buffer
 			res, err := Generate(context.Background(), opts, paths, &out)
 			if err != nil {
@@ -118,10 +119,11 @@ func TestGenerate(t *testing.T) {
 			if !slices.Equal(names, want) {
 				t.Fatalf("entries %q, want %q", names, want)
 			}
-			if res.Kernels != 4 || res.Entries != 5 || res.Bytes != int64(out.Len()) || len(res.Skipped) != 0 {
-				t.Fatalf("result %+v, want 4 kernels, 5 entries, %d bytes", res, out.Len())
+			wantOut := []OutputResult{{Kernels: 4, Entries: 5, Bytes: int64(out.Len())}}
+			if res.Selected != 4 || res.Kernels != 4 || res.Pairs != 4 || !slices.Equal(res.Outputs, wantOut) || len(res.Skipped) != 0 {
+				t.Fatalf("result %+v, want 4 kernels, 4 pairs, outputs %+v", res, wantOut)
 			}
-			if len(progress) != 8 || progress[6] != 4 || progress[7] != 4 {
+			if len(progress) != 12 || progress[9] != 4 || progress[10] != 4 || progress[11] != 0 {
 				t.Fatalf("progress calls %v", progress)
 			}
 			for _, n := range names {
@@ -153,7 +155,8 @@ func TestGenerateOptions(t *testing.T) {
 		{"arch aarch64", Options{Arch: "aarch64"}, []string{"debian/12/arm64/6.1.0-56-cloud-arm64.btf", "debian/12/aarch64/6.1.0-56-cloud-arm64.btf"}},
 		{"filter glob", Options{Filters: []string{"debian/12/x86_64/6.1*"}}, []string{"debian/12/x86_64/6.1.0-56-cloud-amd64.btf.tar.xz", "debian/12/x86_64/6.12.117+deb12-cloud-amd64.btf.tar.xz", "debian/12/x86_64/6.18.44-fc-v669.btf.tar.xz"}},
 		{"filter prefix", Options{Filters: []string{"debian/12/arm*"}}, []string{"debian/12/arm64/6.1.0-56-cloud-arm64.btf", "debian/12/aarch64/6.1.0-56-cloud-arm64.btf"}},
-		{"filter none", Options{Filters: []string{"ubuntu/*"}}, nil},
+		{"filter by entry coordinates", Options{Filters: []string{"debian/12/aarch64/*.btf"}}, []string{"debian/12/arm64/6.1.0-56-cloud-arm64.btf", "debian/12/aarch64/6.1.0-56-cloud-arm64.btf"}},
+		{"filter by path on disk", Options{Filters: []string{"*/*/*/*.btf.tar.xz"}}, []string{"debian/12/x86_64/6.1.0-56-cloud-amd64.btf", "debian/12/x86_64/6.12.117+deb12-cloud-amd64.btf", "debian/12/x86_64/6.18.44-fc-v669.btf"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.Archive = root
@@ -179,6 +182,46 @@ func TestGenerateOptions(t *testing.T) {
 	}
 	if _, err := Generate(context.Background(), Options{Archive: root}, nil, io.Discard); !errors.Is(err, ErrBadOptions) {
 		t.Errorf("Generate without objects = %v, want ErrBadOptions", err)
+	}
+}
+
+// TestGenerateNoKernel: an archive without kernels, or filters that select none, are an error
+// naming the archive (and the filters); kernels of another arch only give an empty archive
+// (build warns about it).
+func TestGenerateNoKernel(t *testing.T) {
+	paths := testObjectPaths(t)[:1]
+	empty := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(empty, "ubuntu", "20.04", "x86_64"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		names []string
+	}{
+		{"empty archive", Options{Archive: empty}, []string{empty}},
+		{"filters match nothing", Options{Archive: "testdata/archive", Filters: []string{"ubuntu/*", "debian/11"}}, []string{"testdata/archive", `"ubuntu/*"`, `"debian/11"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			res, err := Generate(context.Background(), tc.opts, paths, &out)
+			if !errors.Is(err, ErrNoKernel) || res != nil || out.Len() != 0 {
+				t.Fatalf("Generate = %v, %v, %d bytes; want ErrNoKernel, nothing written", res, err, out.Len())
+			}
+			for _, n := range tc.names {
+				if !strings.Contains(err.Error(), n) {
+					t.Errorf("%q does not name %s", err, n)
+				}
+			}
+		})
+	}
+	var out bytes.Buffer
+	res, err := Generate(context.Background(), Options{Archive: "testdata/archive", Arch: "arm64"}, paths, &out)
+	if err != nil || res.Selected != 0 || res.Kernels != 0 {
+		t.Fatalf("no arm64 kernel: %+v, %v; want an empty archive", res, err)
+	}
+	if names, _ := readArchive(t, out.Bytes(), "gzip"); len(names) != 0 {
+		t.Fatalf("entries %q, want none", names)
 	}
 }
 
@@ -220,7 +263,15 @@ func TestGenerateBrokenKernels(t *testing.T) {
 		t.Fatalf("Generate with KeepGoing = %v, want both failures joined", err)
 	}
 	wantSkipped := []string{"ubuntu/20.04/x86_64/5.4.0-1-broken.btf.tar.xz", "ubuntu/20.04/x86_64/5.4.0-2-garbage.btf"}
-	if res == nil || !slices.Equal(res.Skipped, wantSkipped) || res.Kernels != 4 {
+	var skipped []string
+	for _, s := range res.Skipped {
+		var kerr *KernelError
+		if s.Output != 0 || s.Object != paths[0] || !errors.As(s.Err, &kerr) || kerr.Path != s.Kernel || kerr.Object != "" {
+			t.Errorf("skip %+v", s)
+		}
+		skipped = append(skipped, s.Kernel)
+	}
+	if res == nil || !slices.Equal(skipped, wantSkipped) || res.Kernels != 4 || res.Selected != 6 || res.Pairs != 4 {
 		t.Fatalf("result %+v, want 4 kernels and %q skipped", res, wantSkipped)
 	}
 	if names, _ := readArchive(t, out.Bytes(), "gzip"); len(names) != 5 {
@@ -234,33 +285,33 @@ func TestGeneratePerObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outDir := t.TempDir()
+	bufs := make([]bytes.Buffer, len(paths))
+	outs := make([]io.Writer, len(paths))
+	for i := range bufs {
+		outs[i] = &bufs[i]
+	}
 	opts := Options{Archive: root, Jobs: 2}
-	res, err := GeneratePerObject(context.Background(), opts, paths, outDir)
+	res, err := GeneratePerObject(context.Background(), opts, paths, outs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Kernels != 4 {
+	if res.Kernels != 4 || res.Pairs != 4*len(paths) || len(res.Outputs) != len(paths) {
 		t.Fatalf("result %+v", res)
 	}
-	for _, p := range paths {
+	for i, p := range paths {
 		var want bytes.Buffer
 		if _, err := Generate(context.Background(), opts, []string{p}, &want); err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(outDir, filepath.Base(p[:len(p)-2])+".tar.gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want.Bytes()) {
+		if !bytes.Equal(bufs[i].Bytes(), want.Bytes()) {
 			t.Fatalf("%s: per-object archive differs from Generate's", p)
 		}
-	}
-	gadgets, _ := filepath.Glob("../testdata/gadgets/*/amd64.bpf.o")
-	if len(gadgets) >= 2 {
-		if _, err := GeneratePerObject(context.Background(), opts, gadgets[:2], t.TempDir()); !errors.Is(err, ErrBadOptions) {
-			t.Fatalf("two objects named amd64.bpf.o: %v, want ErrBadOptions", err)
+		if o := res.Outputs[i]; o.Kernels != 4 || o.Entries != 5 || o.Bytes != int64(want.Len()) {
+			t.Fatalf("%s: output %+v, want 4 kernels, 5 entries, %d bytes", p, o, want.Len())
 		}
+	}
+	if _, err := GeneratePerObject(context.Background(), opts, paths, outs[:1]); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("%d objects, 1 output: %v, want ErrBadOptions", len(paths), err)
 	}
 }
 

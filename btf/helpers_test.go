@@ -18,7 +18,7 @@ type testKernel struct {
 
 var loadTestKernels = sync.OnceValues(func() ([]testKernel, error) {
 	ctx := context.Background()
-	entries, err := walkArchive(ctx, "testdata/archive", "all", nil)
+	entries, err := listArchive(ctx, "testdata/archive")
 	if err != nil {
 		return nil, err
 	}
@@ -96,4 +96,10 @@ func readKernelAlone(ctx context.Context, d *decompressor, e kernelEntry) (data 
 		s.close()
 	}()
 	return d.readKernel(ctx, e, s)
+}
+
+// listArchive returns every kernel of the archive at root.
+func listArchive(ctx context.Context, root string) ([]kernelEntry, error) {
+	w, err := walkArchive(ctx, root, "all", nil)
+	return w.kernels, err
 }

@@ -169,8 +169,8 @@ func (k *Kernel) mark(objs []*Object, names map[string][]uint32) (*marks, error)
 				err = m.record(k.raw, r.kind, spec)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("object %s: relocation %d (%s, %s %q): %w", o.name, i, r.kind,
-					o.btf.str(r.section), o.btf.name(r.typeID), err)
+				return nil, &objectError{name: o.name, err: fmt.Errorf("relocation %d (%s, %s %q): %w", i, r.kind,
+					o.btf.str(r.section), o.btf.name(r.typeID), err)}
 			}
 		}
 	}
@@ -247,7 +247,37 @@ func (k *Kernel) emit(m *marks) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding minimal BTF: %v: %w", err, ErrUnsupported)
 	}
+	if err := k.patchEnumSizes(raw, ids); err != nil {
+		return nil, err
+	}
 	return raw, nil
+}
+
+// patchEnumSizes gives the 8-byte ENUMs among the kept kernel types ids (written with size 4,
+// see shell) their size back in the encoded BTF raw, where ids[i] has become type i+1, as
+// btfgen_get_btf copies the kernel's record.
+func (k *Kernel) patchEnumSizes(raw []byte, ids []uint32) error {
+	var out *rawBTF
+	for i, id := range ids {
+		t := k.raw.typ(id)
+		if t.kind() != kindEnum || t.sizeType != 8 {
+			continue
+		}
+		if out == nil {
+			var err error
+			if out, err = parseRawBTF(raw); err != nil || len(out.types) != len(ids)+1 {
+				return fmt.Errorf("encoding minimal BTF: reading it back: %v: %w", err, ErrUnsupported)
+			}
+		}
+		o := out.typ(uint32(i + 1))
+		if o.kind() != kindEnum || o.sizeType != 4 || o.nameOff == 0 || out.str(o.nameOff) != k.raw.str(t.nameOff) {
+			return fmt.Errorf("type %d: enum %q of size 8: not at its place in the encoded BTF: %w", id, k.raw.str(t.nameOff), ErrUnsupported)
+		}
+		// out.data is raw's type section (little-endian BTF is not copied); the record's
+		// size word sits 8 bytes into it, 12 bytes before its trailing data.
+		binary.LittleEndian.PutUint32(out.data[o.extra-4:], 8)
+	}
+	return nil
 }
 
 // members returns the kept members of a struct or union, as btfgen_get_btf passes them to
@@ -291,10 +321,16 @@ func (k *Kernel) shell(id uint32) (btf.Type, error) {
 	case kindUnion:
 		return &btf.Union{Name: name, Size: t.sizeType}, nil
 	case kindEnum, kindEnum64:
-		if (t.kind() == kindEnum64) != (t.sizeType == 8) {
+		size := t.sizeType
+		if t.kind() == kindEnum && size == 8 {
+			// An ENUM of 8 bytes (kernels before ENUM64, 5.x and older, encode enums with 64-bit
+			// values so) would come out of the encoder as an ENUM64: it is written with size 4
+			// and patched back to 8 afterwards (see patchEnumSizes).
+			size = 4
+		} else if (t.kind() == kindEnum64) != (size == 8) {
 			return nil, fmt.Errorf("type %d: %s %q of size %d: %w", id, kindNames[t.kind()], name, t.sizeType, ErrUnsupported)
 		}
-		e := &btf.Enum{Name: name, Size: t.sizeType, Signed: t.kflag(), Values: make([]btf.EnumValue, t.vlen())}
+		e := &btf.Enum{Name: name, Size: size, Signed: t.kflag(), Values: make([]btf.EnumValue, t.vlen())}
 		for i := range e.Values {
 			v := b.enumValue(id, i)
 			if t.kind() == kindEnum && !t.kflag() {

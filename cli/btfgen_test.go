@@ -21,7 +21,7 @@ func TestBTFGenCommand(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.tar.gz"), filepath.Join(dir, "b.tar.gz")
 	r := mustGP(t, append([]string{"btfgen", "--archive", btfArchive(), "-o", a}, objs...)...)
-	if !strings.HasPrefix(r.stdout, "3 kernels, 3 entries, ") {
+	if !strings.HasPrefix(r.stdout, "3 kernels read, 3 pairs written, 0 pairs skipped\n"+a+": 3 kernels, 3 entries, ") {
 		t.Fatalf("btfgen output: %q", r.stdout)
 	}
 	mustGP(t, append([]string{"btfgen", "--archive", btfArchive(), "--jobs", "1", "-o", b}, objs...)...)
@@ -76,14 +76,22 @@ func TestBTFGenRefuses(t *testing.T) {
 		{"bad arch", []string{"--archive", btfArchive(), "--arch", "mips", "-o", "OUT", obj}, 2, "mips"},
 		{"bad compression", []string{"--archive", btfArchive(), "--compress", "xz", "-o", "OUT", obj}, 2, "xz"},
 		{"no object", []string{"--archive", btfArchive(), "-o", "OUT"}, 2, "OBJ"},
+		{"two objects, one per-object name", []string{"--archive", btfArchive(), "--per-object", "DIR", obj, repoPath("testdata", "gadgets", "trace_params", "amd64.bpf.o")}, 2, "amd64.bpf.tar.gz"},
+		{"--json with -o -", []string{"--archive", btfArchive(), "--json", "-o", "-", obj}, 2, "--json"},
+		{"output folder missing", []string{"--archive", btfArchive(), "-o", "MISSING", obj}, 1, "nonexistent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out.tar.gz")
 			args := []string{"btfgen"}
 			for _, a := range tc.args {
-				if a == "OUT" {
+				switch a {
+				case "OUT":
 					a = out
+				case "DIR":
+					a = filepath.Join(dir, "per")
+				case "MISSING":
+					a = filepath.Join(dir, "nonexistent", "out.tar.gz")
 				}
 				args = append(args, a)
 			}
@@ -92,7 +100,7 @@ func TestBTFGenRefuses(t *testing.T) {
 				t.Fatalf("exit %d (want %d), stderr does not name %q:\n%s", r.code, tc.code, tc.names, r.stderr)
 			}
 			if tc.name == "broken kernel with --keep-going" {
-				if !strings.Contains(r.stdout, "3 kernels") {
+				if !strings.Contains(r.stdout, "3 pairs written, 1 pairs skipped") {
 					t.Fatalf("--keep-going did not write the good kernels: %s", r.stdout)
 				}
 				return
@@ -134,5 +142,23 @@ func TestBuildWithBTFHubArchive(t *testing.T) {
 	last := func(i int) string { c := root.Children[i].Children; return c[len(c)-1].MediaType }
 	if last(0) != spec.MediaTypeBTFGen || last(1) == spec.MediaTypeBTFGen {
 		t.Fatalf("btfgen layers: amd64 %s, arm64 %s", last(0), last(1))
+	}
+}
+
+// TestBTFGenStatus: the progress line of a long run gives kernels done / total and the pairs
+// skipped so far.
+func TestBTFGenStatus(t *testing.T) {
+	for _, tc := range []struct {
+		done, total, skipped int
+		elapsed              float64
+		want                 string
+	}{
+		{0, 300, 0, 1, "0/300 kernels, 0 pairs skipped, 0.0 kernels/s"},
+		{150, 300, 12, 10, "150/300 kernels, 12 pairs skipped, 15.0 kernels/s"},
+		{300, 300, 86, 20, "300/300 kernels, 86 pairs skipped, 15.0 kernels/s"},
+	} {
+		if got := btfgenStatus(tc.done, tc.total, tc.skipped)(tc.elapsed); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
 	}
 }
