@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,10 @@ func TestCopyIntoIGStore(t *testing.T) {
 	}
 	if rep, vr := verifyJSON(t, "--rules", "ig", store); !rep.OK {
 		t.Fatalf("ig store after copy does not verify: %s", vr.stdout)
+	}
+	// ig's store keeps no folder of ours.
+	if _, err := os.Lstat(filepath.Join(store, layout.TempDir)); !os.IsNotExist(err) {
+		t.Errorf("copy left %s in ig's store: %v", layout.TempDir, err)
 	}
 	// The same bytes on both sides.
 	want := mustGP(t, "inspect", "--layout", bundle, "trace_exec").stdout

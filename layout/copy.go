@@ -96,6 +96,7 @@ func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, op
 		return nil, err
 	}
 	res.Entries = *added
+	dst.dropEmptyTempDir()
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,18 +50,37 @@ func (s *Store) createTemp() (*blobTemp, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, _, err := openFolder(root, TempDir, true)
-	if err != nil {
-		_ = root.Close()
-		return nil, err
-	}
-	f, name, err := atomicfile.CreateLockedAt(dir, tempPrefix+"*")
-	if err != nil {
+	for try := 0; ; try++ {
+		dir, _, err := openFolder(root, TempDir, true)
+		if err != nil {
+			_ = root.Close()
+			return nil, err
+		}
+		f, name, err := atomicfile.CreateLockedAt(dir, tempPrefix+"*")
+		if err == nil {
+			return &blobTemp{File: f, root: root, dir: dir, name: name}, nil
+		}
 		_ = dir.Close()
-		_ = root.Close()
-		return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		// dropEmptyTempDir of another writer removed TempDir between the open and the
+		// create: make it again.
+		if !errors.Is(err, fs.ErrNotExist) || try == 3 {
+			_ = root.Close()
+			return nil, fmt.Errorf("layout %s: %w", s.root, err)
+		}
 	}
-	return &blobTemp{File: f, root: root, dir: dir, name: name}, nil
+}
+
+// dropEmptyTempDir removes TempDir when it holds nothing, so that a command that wrote blobs
+// into a layout (another tool's, such as ig's store) leaves no empty folder of ours behind. A
+// TempDir that holds a live writer's file stays; a writer that loses its freshly opened TempDir
+// to this makes it again (createTemp).
+func (s *Store) dropEmptyTempDir() {
+	root, err := s.openRoot()
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	_ = unix.Unlinkat(int(root.Fd()), TempDir, unix.AT_REMOVEDIR)
 }
 
 // removeTemp removes a writer's temp file that was not published (publish clears its name)
