@@ -94,14 +94,19 @@ func (s *Store) onceReferrers(ctx context.Context) func() ([]subjectRef, error) 
 func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error)) (*Closure, error) {
 	c := &Closure{}
 	seen := map[digest.Digest]bool{}
+	walked := map[descKey]bool{}
 	walk := func(root ocispec.Descriptor) error {
-		if seen[root.Digest] {
+		if err := checkEntry(root); err != nil {
+			return err
+		}
+		if walked[keyOf(root)] {
 			return nil
 		}
 		return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-			if seen[desc.Digest] {
+			if walked[keyOf(desc)] {
 				return nil
 			}
+			walked[keyOf(desc)] = true // each size and media type of a digest is checked
 			if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
 				ok, err := s.Exists(ctx, desc)
 				if err != nil {
@@ -110,6 +115,9 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 				if !ok {
 					return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 				}
+			}
+			if seen[desc.Digest] {
+				return nil
 			}
 			seen[desc.Digest] = true
 			c.Blobs = append(c.Blobs, desc)

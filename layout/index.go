@@ -399,9 +399,9 @@ func checkGraphWith(ctx context.Context, fetch FetchFunc, exists func(context.Co
 // checkEntryGraphs runs check on the graph of each entry (each digest once) and returns the first
 // failure wrapping ErrGraphIncomplete, naming the layout at root and the entry.
 func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descriptor, check func(context.Context, ocispec.Descriptor) error) error {
-	checked := map[digest.Digest]bool{}
+	checked := map[descKey]bool{}
 	for _, e := range entries {
-		if checked[e.Digest] {
+		if checked[keyOf(e)] {
 			continue
 		}
 		if err := check(ctx, e); err != nil {
@@ -410,7 +410,7 @@ func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descri
 			}
 			return fmt.Errorf("layout %s: %s: %w: %w", root, describeDesc(e), err, ErrGraphIncomplete)
 		}
-		checked[e.Digest] = true
+		checked[keyOf(e)] = true
 	}
 	return nil
 }
