@@ -371,7 +371,7 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 // checkGraph checks that root and everything reachable from it are present: manifests and
 // indexes are read and verified, other blobs must be regular files of the declared size.
 func (s *Store) checkGraph(ctx context.Context, root ocispec.Descriptor) error {
-	return checkGraphWith(ctx, s.Fetch, s.Exists, func(desc ocispec.Descriptor) error {
+	return checkGraphWith(ctx, s.fetchOwn, s.Exists, func(desc ocispec.Descriptor) error {
 		return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 	}, root)
 }

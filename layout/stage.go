@@ -166,6 +166,9 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	}
 	defer done()
 	have, err := st.s.Exists(ctx, desc)
+	if errors.Is(err, ErrSizeMismatch) {
+		return st.damagedOrStream(ctx, v, desc, err)
+	}
 	if err != nil && !errors.Is(err, ErrNotLayout) {
 		return err
 	}
@@ -303,7 +306,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	dir := st.dir
 	st.mu.Unlock()
 	if !ok {
-		rc, err := st.s.Fetch(ctx, desc)
+		rc, err := st.s.fetchOwn(ctx, desc)
 		if errors.Is(err, ErrNotLayout) || errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 		}
