@@ -158,6 +158,22 @@ func agreeCases() []agreeCase {
 			id := writeBlob(t, s, ocispec.MediaTypeImageIndex, []byte(`{"schemaVersion":1,"manifests":[]}`))
 			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, id, named("y:1")))
 		}},
+		{name: "sound referrer", make: func(t *testing.T, s *Store, im testImage) {
+			referrerManifest(t, s, im.index, "sig")
+		}},
+		// A referrer is no entry of index.json: Verify walks it as its subject is reached, and
+		// so must every path that carries it.
+		{name: "referrer with a layer of a bad data field", rule: RuleDescData, sentinel: ErrDigestMismatch, make: func(t *testing.T, s *Store, im testImage) {
+			empty := writeBlob(t, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+			subj := entryJSON(ocispec.MediaTypeImageIndex, im.index, "")
+			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), layerOf(im, `,"data":"e30="`), `,"subject":`+subj)
+		}},
+		{name: "referrer of a referrer with a bad mediaType", rule: RuleDescMediaType, sentinel: ErrInvalidMediaType, make: func(t *testing.T, s *Store, im testImage) {
+			ref, _ := referrerManifest(t, s, im.index, "sig")
+			empty := writeBlob(t, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+			subj := entryJSON(ocispec.MediaTypeImageManifest, ref, "")
+			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), layerOf(im, `,"mediaType":"bad"`), `,"subject":`+subj)
+		}},
 		{name: "missing layer", rule: RuleMissingBlob, sentinel: ErrNotFound, make: func(t *testing.T, s *Store, im testImage) {
 			_ = os.Remove(blobFilePath(s, im.layers[3].Digest))
 		}},
