@@ -55,7 +55,7 @@ func digestTagOf(ref string) digest.Digest {
 // ErrGraphIncomplete. Closure reads index.json under the shared lock once and takes no other
 // lock: a concurrent gc may still remove blobs of entries that are not named.
 func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
-	d, err := s.readIndex(ctx)
+	d, err := s.readIndexChecked(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Clo
 // another would scan every blob per entry): for commands that send each ref on its own, such as
 // push --all.
 func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor) ([]*Closure, error) {
-	d, err := s.readIndex(ctx)
+	d, err := s.readIndexChecked(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -126,6 +126,54 @@ func refViolations(desc ocispec.Descriptor) []ruleViolation {
 	return nil
 }
 
+// refsViolations checks index.json's entries together: a ref name given to entries of different
+// digests is ambiguous (ig reads the last, other tools the first), so it is an error, once per
+// name.
+func refsViolations(entries []ocispec.Descriptor) []ruleViolation {
+	var vs []ruleViolation
+	first := map[string]int{}
+	reported := map[string]bool{}
+	for i, e := range entries {
+		name := refName(e)
+		if name == "" {
+			continue
+		}
+		j, ok := first[name]
+		if !ok {
+			first[name] = i
+			continue
+		}
+		if entries[j].Digest != e.Digest && !reported[name] {
+			reported[name] = true
+			vs = append(vs, ruleViolation{rule: RuleRefName, err: ErrInvalidReference, msg: fmt.Sprintf("ref name %q is given to %s (manifests[%d]) and to %s (manifests[%d]): readers differ on which it names", name, entries[j].Digest, j, e.Digest, i)})
+		}
+	}
+	return vs
+}
+
+// checkRefs returns the first ref name of entries given to two digests (refsViolations), or nil.
+func checkRefs(entries []ocispec.Descriptor) error {
+	return firstError(refsViolations(entries))
+}
+
+// readIndexChecked is readIndex for the paths that carry index.json's entries elsewhere
+// (export, copy, push): it refuses an index.json whose refs are ambiguous (checkRefs), as
+// Verify reports them.
+func (s *Store) readIndexChecked(ctx context.Context) (*indexDoc, error) {
+	d, err := s.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	descs := make([]ocispec.Descriptor, len(d.entries))
+	for i, e := range d.entries {
+		descs[i] = e.desc
+	}
+	if err := checkRefs(descs); err != nil {
+		return nil, fmt.Errorf("layout %s: %s: %w", s.root, IndexFile, err)
+	}
+	return d, nil
+}
+
 // docViolations checks the fields of a manifest or index document d, read from a blob that a
 // descriptor of media type descMT points at; top is set for index.json itself (descMT "").
 func docViolations(d *doc, descMT string, top bool) []ruleViolation {

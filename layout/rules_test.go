@@ -108,6 +108,12 @@ func agreeCases() []agreeCase {
 		{name: "ref name that is a digest", rule: RuleRefName, sentinel: ErrInvalidReference, make: func(t *testing.T, s *Store, im testImage) {
 			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, im.index, named(string(im.layers[0].Digest))))
 		}},
+		{name: "one ref name for two digests", rule: RuleRefName, sentinel: ErrInvalidReference, make: func(t *testing.T, s *Store, im testImage) {
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, im.manifests[0], named("example.com/x:1")))
+		}},
+		{name: "one ref name twice for one digest", make: func(t *testing.T, s *Store, im testImage) {
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, im.index, named("example.com/x:1")))
+		}},
 		{name: "empty descriptor that is not {}", rule: RuleEmpty, sentinel: ErrDigestMismatch, make: func(t *testing.T, s *Store, im testImage) {
 			md := manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, im.configs[0], ""), "", "")
 			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, md, named("y:1")))

@@ -29,6 +29,7 @@ func (v *verifier) walkIndex(ctx context.Context, idx *doc) {
 	if v.opts.CheckIndex != nil {
 		v.rules = append(v.rules, ruleTask{where: IndexFile, d: idx, index: true})
 	}
+	v.report(IndexFile, refsViolations(idx.Manifests))
 	for i, e := range idx.Manifests {
 		if ctx.Err() != nil {
 			return

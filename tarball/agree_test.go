@@ -90,6 +90,9 @@ func TestVerifyAndImportAgree(t *testing.T) {
 		{name: "unnamed entry with a bad data field", fails: true, craft: func(t *testing.T, l *exLayout) {
 			agAddEntry(t, l.s.Path(), `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+string(l.v1.Digest)+`","size":`+strconv.FormatInt(l.v1.Size, 10)+`,"data":"e30="}`)
 		}},
+		{name: "one ref name for two digests", fails: true, craft: func(t *testing.T, l *exLayout) {
+			agAddEntry(t, l.s.Path(), `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+string(l.v2.Digest)+`","size":`+strconv.FormatInt(l.v2.Size, 10)+`,"annotations":{"org.opencontainers.image.ref.name":"`+exRefV1+`"}}`)
+		}},
 		{name: "ref name with a control character", fails: true, craft: func(t *testing.T, l *exLayout) {
 			agAddEntry(t, l.s.Path(), `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+string(l.v1.Digest)+`","size":`+strconv.FormatInt(l.v1.Size, 10)+`,"annotations":{"org.opencontainers.image.ref.name":"x\u0007:1"}}`)
 		}},
