@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -296,11 +297,42 @@ func TestHostileAgree(t *testing.T) {
 			l.ms = append(l.ms, named(l.entry(agreeExec), "crafted:1\x1b[2J\r0 errors"))
 			l.save()
 		}, `\x1b[2J`),
+		// A referrer is no entry of index.json: verify walks it as its subject is reached, export
+		// and copy carry it, import keeps it; gc keeps it and so reads it.
+		agreeCase("referrer with a layer of a bad data field", layout.RuleDescData, true, func(l *agreeLayout) {
+			m := l.doc(firstManifest(l, agreeExec))
+			m["layers"].([]any)[0].(map[string]any)["data"] = "e30="
+			subject := l.entry(agreeExec)
+			m["subject"] = map[string]any{"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"]}
+			l.put("application/vnd.oci.image.manifest.v1+json", m)
+		}, "data field", "layers[0]"),
+		agreeCase("one ref name for two digests", layout.RuleRefName, false, func(l *agreeLayout) {
+			l.ms = append(l.ms, named(l.entry(agreeParams), agreeExec))
+			l.save()
+		}, "given to"),
 		agreeCase("ref name of invalid UTF-8", layout.RuleRefName, false, func(l *agreeLayout) {
 			e := l.entry(agreeExec)
 			l.save(`{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"` + e["digest"].(string) +
 				`","size":` + jsonNumber(e["size"]) + `,"annotations":{"org.opencontainers.image.ref.name":"crafted:` + "\xff\xfe" + `"}}`)
 		}, "ref name"),
+		// An unnamed entry whose blob is absent (oras-go writes them): verify warns, import
+		// takes the rest with the same warning and leaves the entry out.
+		{
+			name: "unnamed entry whose blob is absent",
+			make: func(tb testing.TB, dir string) {
+				copyTree(tb, demo.dir, filepath.Join(dir, "src"))
+				l := openAgree(tb, filepath.Join(dir, "src"))
+				l.ms = append(l.ms, map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + strings.Repeat("ab", 32), "size": 500})
+				l.save()
+				tarLayout(tb, filepath.Join(dir, "src"), filepath.Join(dir, "src.tar"))
+			},
+			runs: []hostileRun{
+				{args: []string{"verify", "$DIR/src"}, ok: true, says: []string{layout.RuleDanglingEntry}},
+				{args: []string{"verify", "$DIR/src.tar"}, ok: true, says: []string{layout.RuleDanglingEntry}},
+				{args: []string{"import", "--layout", "$DIR/new", "$DIR/src.tar"}, ok: true, changes: true, says: []string{layout.RuleDanglingEntry}},
+				{args: []string{"verify", "$DIR/new"}, ok: true, says: []string{"0 errors, 0 warnings"}},
+			},
+		},
 	})
 }
 

@@ -70,6 +70,12 @@ func agreeCases() []agreeCase {
 			id := writeBlob(t, s, ocispec.MediaTypeImageIndex, []byte(idx))
 			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, id, named("y:1")))
 		}},
+		{name: "manifest listed twice, once behind a docker list type", rule: RuleManifest, sentinel: ErrBadManifest, make: func(t *testing.T, s *Store, im testImage) {
+			idx := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[%s,%s]}`, ocispec.MediaTypeImageIndex,
+				entryJSON(ocispec.MediaTypeImageManifest, im.manifests[0], ""), entryJSON(mediaTypeDockerManifest, im.manifests[0], ""))
+			id := writeBlob(t, s, ocispec.MediaTypeImageIndex, []byte(idx))
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, id, named("y:1")))
+		}},
 		{name: "entry size other than the blob", rule: RuleDescSize, sentinel: ErrSizeMismatch, make: func(t *testing.T, s *Store, im testImage) {
 			d := im.manifests[0]
 			d.Size--
