@@ -427,3 +427,67 @@ func TestEveryRuleAgrees(t *testing.T) {
 		t.Fatalf("found %d Rule constants in verify.go; the parse is wrong", n)
 	}
 }
+
+// FuzzRulesAgree is differential: for any manifest or index document, the walk of the paths
+// that move content (successors) refuses it iff the rules Verify reports of it find an error:
+// its fields against its descriptor, each child's descriptor, its subject (and the subject's
+// size when the subject is the document itself, the one blob at hand).
+func FuzzRulesAgree(f *testing.F) {
+	for _, name := range []string{"testdata/manifest-gadget.json", "testdata/index-foreign.json"} {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data, false)
+			f.Add(data, true)
+		}
+	}
+	f.Add([]byte(`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"a/b","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"data":"e30="}]}`), false)
+	f.Add([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}`), true)
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:0","size":-1}],"subject":{"mediaType":"a/b","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":3}}`), true)
+	f.Fuzz(func(t *testing.T, data []byte, index bool) {
+		if len(data) > MaxJSONBytes {
+			return
+		}
+		mt := ocispec.MediaTypeImageManifest
+		if index {
+			mt = ocispec.MediaTypeImageIndex
+		}
+		desc := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
+		fetch := func(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+			switch {
+			case d.Digest != desc.Digest:
+				return nil, fmt.Errorf("blob %s: %w", d.Digest, ErrNotFound)
+			case d.Size != desc.Size:
+				return nil, fmt.Errorf("blob %s: %w", d.Digest, ErrSizeMismatch)
+			}
+			v, err := NewVerifyReader(strings.NewReader(string(data)), d)
+			if err != nil {
+				return nil, err
+			}
+			return io.NopCloser(v), nil
+		}
+		_, transferErr := successors(t.Context(), fetch, desc)
+
+		d, err := decodeDoc(data)
+		if err != nil {
+			if transferErr == nil {
+				t.Fatalf("successors accepts a document that does not parse: %v", err)
+			}
+			return
+		}
+		vs := docViolations(d, mt, false)
+		for _, k := range d.children(mt) {
+			kvs, _ := descViolations(k.desc)
+			vs = append(vs, kvs...)
+		}
+		if d.Subject != nil {
+			svs, ok := descViolations(*d.Subject)
+			vs = append(vs, svs...)
+			if ok && d.Subject.Digest == desc.Digest {
+				vs = append(vs, subjectSizeViolation(*d.Subject, desc.Size)...)
+			}
+		}
+		verifyErr := firstError(vs)
+		if (verifyErr == nil) != (transferErr == nil) {
+			t.Fatalf("verify's rules: %v; successors: %v", verifyErr, transferErr)
+		}
+	})
+}
