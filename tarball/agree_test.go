@@ -93,6 +93,18 @@ func TestVerifyAndImportAgree(t *testing.T) {
 		{name: "one ref name for two digests", fails: true, craft: func(t *testing.T, l *exLayout) {
 			agAddEntry(t, l.s.Path(), `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+string(l.v2.Digest)+`","size":`+strconv.FormatInt(l.v2.Size, 10)+`,"annotations":{"org.opencontainers.image.ref.name":"`+exRefV1+`"}}`)
 		}},
+		{name: "oci-layout of another version", fails: true, craft: func(t *testing.T, l *exLayout) {
+			if err := os.WriteFile(filepath.Join(l.s.Path(), layout.LayoutFile), []byte(`{"imageLayoutVersion":"1.1.0"}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "index.json of an unknown mediaType", fails: true, craft: func(t *testing.T, l *exLayout) {
+			data, _ := os.ReadFile(filepath.Join(l.s.Path(), layout.IndexFile))
+			data = bytes.Replace(data, []byte(`"mediaType":"application/vnd.oci.image.index.v1+json"`), []byte(`"mediaType":"application/json"`), 1)
+			if err := os.WriteFile(filepath.Join(l.s.Path(), layout.IndexFile), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{name: "ref name with a control character", fails: true, craft: func(t *testing.T, l *exLayout) {
 			agAddEntry(t, l.s.Path(), `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+string(l.v1.Digest)+`","size":`+strconv.FormatInt(l.v1.Size, 10)+`,"annotations":{"org.opencontainers.image.ref.name":"x\u0007:1"}}`)
 		}},
