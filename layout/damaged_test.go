@@ -33,6 +33,10 @@ func TestDamagedTarget(t *testing.T) {
 			truncate(t, blobFilePath(dst, im.layers[1].Digest), 10)
 			return im.layers[1]
 		}},
+		{name: "truncated layer the stream lacks, import", via: "stage-delta", want: ErrDigestMismatch, damage: func(t *testing.T, dst *Store, im testImage) ocispec.Descriptor {
+			truncate(t, blobFilePath(dst, im.layers[2].Digest), 100)
+			return im.layers[2]
+		}},
 		{name: "flipped manifest, copy", via: "copy", want: ErrDigestMismatch, damage: func(t *testing.T, dst *Store, im testImage) ocispec.Descriptor {
 			flipBit(t, blobFilePath(dst, im.manifests[0].Digest), 20, 5)
 			return im.manifests[0]
@@ -52,13 +56,16 @@ func TestDamagedTarget(t *testing.T) {
 			before := treeState(t, dst.Path())
 			var err error
 			switch tc.via {
-			case "stage":
+			case "stage", "stage-delta":
 				st, serr := dst.NewStage(t.Context())
 				if serr != nil {
 					t.Fatal(serr)
 				}
 				defer st.Discard()
 				for _, d := range im.all() {
+					if tc.via == "stage-delta" && d.Digest == bad.Digest {
+						continue // a delta: the base is the layout's
+					}
 					data := blobBytes(t, src, d)
 					if err = st.Push(t.Context(), d, bytes.NewReader(data)); err != nil {
 						break
@@ -109,6 +116,32 @@ func TestDamagedStreamNotTarget(t *testing.T) {
 	var de *DamagedBlobError
 	if err == nil || errors.As(err, &de) || !errors.Is(err, ErrDigestMismatch) {
 		t.Fatalf("%v, want the stream's ErrDigestMismatch", err)
+	}
+}
+
+// TestDamagedOrWrongDescriptor: the layout holds a good blob and a stream's manifest gives it
+// another size: the descriptor is wrong, not the layout (no DamagedBlobError).
+func TestDamagedOrWrongDescriptor(t *testing.T) {
+	dst := newStore(t)
+	im := buildImage(t, dst, "x")
+	l := im.layers[0]
+	l.Size++
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: im.configs[0], Layers: []ocispec.Descriptor{l}}
+	m.SchemaVersion = 2
+	src := newStore(t)
+	md := writeJSON(t, src, ocispec.MediaTypeImageManifest, m)
+	st, err := dst.NewStage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Discard()
+	if err := st.Push(t.Context(), md, bytes.NewReader(blobBytes(t, src, md))); err != nil {
+		t.Fatal(err)
+	}
+	err = st.CheckGraph(t.Context(), []ocispec.Descriptor{refDesc(md, "y:1")})
+	var de *DamagedBlobError
+	if !errors.Is(err, ErrSizeMismatch) || errors.As(err, &de) {
+		t.Fatalf("%v, want the descriptor's ErrSizeMismatch, not a damaged layout", err)
 	}
 }
 

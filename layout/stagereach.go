@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,13 +41,43 @@ func (r *stageReach) isReached(d digest.Digest) bool {
 // fetch is Stage.Fetch, recording desc as reached.
 func (r *stageReach) fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	r.mark(desc.Digest)
-	return r.st.Fetch(ctx, desc)
+	rc, err := r.st.Fetch(ctx, desc)
+	return rc, r.st.blame(ctx, desc, err)
 }
 
 // exists is Stage.Exists, recording desc as reached.
 func (r *stageReach) exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
 	r.mark(desc.Digest)
-	return r.st.Exists(ctx, desc)
+	ok, err := r.st.Exists(ctx, desc)
+	return ok, r.st.blame(ctx, desc, err)
+}
+
+// blame tells apart, when the layout holds desc's blob with another size than desc says (err
+// wraps ErrSizeMismatch), a damaged blob file of the layout from a descriptor of the wrong
+// size: the file is hashed, and when it does not hold its digest's content the error is a
+// DamagedBlobError of the layout; else err stands (the descriptor is wrong). Other errors, and
+// blobs of the stage, are returned as they are.
+func (st *Stage) blame(ctx context.Context, desc ocispec.Descriptor, err error) error {
+	if !errors.Is(err, ErrSizeMismatch) || st.isStaged(desc.Digest) || ctx.Err() != nil {
+		return err
+	}
+	path, perr := st.s.blobPath(desc.Digest)
+	if perr != nil {
+		return err
+	}
+	fi, serr := lstatRegular(path)
+	if serr != nil {
+		return err
+	}
+	rc, ferr := st.s.Fetch(ctx, ocispec.Descriptor{Digest: desc.Digest, Size: fi.Size()})
+	if ferr != nil {
+		return err
+	}
+	defer rc.Close()
+	if derr := drain(ctx, rc); derr != nil && isContentError(derr) {
+		return st.s.damaged(desc.Digest, derr)
+	}
+	return err
 }
 
 // check is checkGraphWith over the stage and the layout, recording what it reaches.
@@ -85,6 +116,14 @@ func (r *stageReach) checkReferrers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// isStaged reports whether the stage wrote a blob of digest d.
+func (st *Stage) isStaged(d digest.Digest) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, ok := st.staged[d]
+	return ok
 }
 
 // layoutHas reports whether the layout holds a blob file of digest d.
