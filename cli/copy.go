@@ -78,7 +78,7 @@ func runCopy(cliContext *ucli.Context) error {
 		if errors.Is(statErr, fs.ErrNotExist) {
 			_ = os.RemoveAll(to) // made by this run: leave nothing behind
 		}
-		return forceHint(err)
+		return verifyHint(forceHint(err))
 	}
 	out := streamsOf(cliContext).out
 	switch {

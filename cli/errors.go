@@ -60,3 +60,13 @@ func forceHint(err error) error {
 	}
 	return err
 }
+
+// verifyHint adds which layout to verify to an error about a blob file that layout already held
+// and that is damaged (layout.DamagedBlobError): the input is not to blame.
+func verifyHint(err error) error {
+	var de *layout.DamagedBlobError
+	if errors.As(err, &de) {
+		return fmt.Errorf("%w (the input is not to blame: run gadgetpack verify %s)", err, de.Layout)
+	}
+	return err
+}

@@ -107,7 +107,7 @@ func runImport(cliContext *ucli.Context) error {
 	res, err := tarball.Import(cliContext.Context, dir, in, opts)
 	bar.done()
 	if err != nil {
-		return forceHint(err)
+		return verifyHint(forceHint(err))
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(s.err, "warning: %s: %s [%s]\n", escMsg(w.Where), escMsg(w.Message), escMsg(w.Rule))

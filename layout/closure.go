@@ -55,7 +55,7 @@ func digestTagOf(ref string) digest.Digest {
 // ErrGraphIncomplete. Closure reads index.json under the shared lock once and takes no other
 // lock: a concurrent gc may still remove blobs of entries that are not named.
 func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
-	d, err := s.readIndex(ctx)
+	d, err := s.readIndexChecked(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Clo
 // another would scan every blob per entry): for commands that send each ref on its own, such as
 // push --all.
 func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor) ([]*Closure, error) {
-	d, err := s.readIndex(ctx)
+	d, err := s.readIndexChecked(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -94,14 +94,19 @@ func (s *Store) onceReferrers(ctx context.Context) func() ([]subjectRef, error) 
 func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error)) (*Closure, error) {
 	c := &Closure{}
 	seen := map[digest.Digest]bool{}
+	walked := map[descKey]bool{}
 	walk := func(root ocispec.Descriptor) error {
-		if seen[root.Digest] {
+		if err := checkEntry(root); err != nil {
+			return err
+		}
+		if walked[keyOf(root)] {
 			return nil
 		}
 		return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-			if seen[desc.Digest] {
+			if walked[keyOf(desc)] {
 				return nil
 			}
+			walked[keyOf(desc)] = true // each size and media type of a digest is checked
 			if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
 				ok, err := s.Exists(ctx, desc)
 				if err != nil {
@@ -110,6 +115,9 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 				if !ok {
 					return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 				}
+			}
+			if seen[desc.Digest] {
+				return nil
 			}
 			seen[desc.Digest] = true
 			c.Blobs = append(c.Blobs, desc)

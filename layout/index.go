@@ -403,7 +403,7 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 // checkGraph checks that root and everything reachable from it are present: manifests and
 // indexes are read and verified, other blobs must be regular files of the declared size.
 func (s *Store) checkGraph(ctx context.Context, root ocispec.Descriptor) error {
-	return checkGraphWith(ctx, s.Fetch, s.Exists, func(desc ocispec.Descriptor) error {
+	return checkGraphWith(ctx, s.fetchOwn, s.Exists, func(desc ocispec.Descriptor) error {
 		return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 	}, root)
 }
@@ -431,9 +431,9 @@ func checkGraphWith(ctx context.Context, fetch FetchFunc, exists func(context.Co
 // checkEntryGraphs runs check on the graph of each entry (each digest once) and returns the first
 // failure wrapping ErrGraphIncomplete, naming the layout at root and the entry.
 func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descriptor, check func(context.Context, ocispec.Descriptor) error) error {
-	checked := map[digest.Digest]bool{}
+	checked := map[descKey]bool{}
 	for _, e := range entries {
-		if checked[e.Digest] {
+		if checked[keyOf(e)] {
 			continue
 		}
 		if err := check(ctx, e); err != nil {
@@ -442,7 +442,7 @@ func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descri
 			}
 			return fmt.Errorf("layout %s: %s: %w: %w", root, describeDesc(e), err, ErrGraphIncomplete)
 		}
-		checked[e.Digest] = true
+		checked[keyOf(e)] = true
 	}
 	return nil
 }

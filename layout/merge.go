@@ -103,21 +103,14 @@ func merge(d *indexDoc, entries []ocispec.Descriptor, opts AddOptions) (res AddR
 	return res, conflicts
 }
 
-// checkEntry checks the fields of an index.json entry to add.
+// checkEntry checks an index.json entry as Verify does: its ref name, if any (refViolations),
+// and what the descriptor says by itself (descViolations). The error names the entry.
 func checkEntry(e ocispec.Descriptor) error {
-	if name := refName(e); name != "" {
-		if err := checkRef(name); err != nil {
-			return err
-		}
+	if err := firstError(refViolations(e)); err != nil {
+		return err // it quotes the name
 	}
-	if err := checkDigest(e.Digest); err != nil {
+	if err := checkDesc(e); err != nil {
 		return fmt.Errorf("%s: %w", describeDesc(e), err)
-	}
-	if err := checkMediaType(e.MediaType); err != nil {
-		return fmt.Errorf("%s: %s: %w", describeDesc(e), e.Digest, err)
-	}
-	if e.Size < 0 {
-		return fmt.Errorf("%s: size %d: %w", describeDesc(e), e.Size, ErrSizeMismatch)
 	}
 	return nil
 }

@@ -180,6 +180,9 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	}
 	defer done()
 	have, err := st.s.Exists(ctx, desc)
+	if errors.Is(err, ErrSizeMismatch) {
+		return st.damagedOrStream(ctx, v, desc, err)
+	}
 	if err != nil && !errors.Is(err, ErrNotLayout) {
 		return err
 	}
@@ -317,7 +320,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	dir := st.lock
 	st.mu.Unlock()
 	if !ok {
-		rc, err := st.s.Fetch(ctx, desc)
+		rc, err := st.s.fetchOwn(ctx, desc)
 		if errors.Is(err, ErrNotLayout) || errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 		}
@@ -365,16 +368,18 @@ func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 // CheckGraph checks that every entry's graph is complete and sound over the staged blobs and
 // the layout's, as AddEntries checks it in the layout alone: manifests and indexes are read
 // and verified (from the stage first), other blobs must be staged or present with their
-// declared size. A delta whose base the layout lacks fails here. It returns an error wrapping
+// declared size; then the staged referrers of what they reach (manifests and indexes whose
+// subject is reached or held by the layout), as Verify walks them. A delta whose base the
+// layout lacks fails here. It returns an error wrapping
 // ErrGraphIncomplete that names the entry, the first missing or damaged blob and how it is
 // reached; ErrTooLarge and ErrBadManifest come wrapped in it for documents over MaxJSONBytes or
 // that do not parse.
 func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) error {
-	return checkEntryGraphs(ctx, st.s.root, entries, func(ctx context.Context, root ocispec.Descriptor) error {
-		return checkGraphWith(ctx, st.Fetch, st.Exists, func(desc ocispec.Descriptor) error {
-			return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
-		}, root)
-	})
+	r := st.newReach()
+	if err := checkEntryGraphs(ctx, st.s.root, entries, r.check); err != nil {
+		return err
+	}
+	return r.checkReferrers(ctx)
 }
 
 // Commit makes the import happen: it checks the entries' graphs (CheckGraph), initializes the

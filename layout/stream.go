@@ -33,7 +33,8 @@ func CheckLayoutFile(data []byte) error {
 // schemaVersion 2, the OCI index media type if any, and manifests an array of descriptors
 // (ErrBadIndex otherwise, naming the field or entry), each with a valid digest (a digest with
 // path characters is refused here), size, media type and ref name, as AddEntries checks them
-// (ErrInvalidDigest, ErrInvalidMediaType, ErrInvalidReference, each wrapped in ErrBadIndex).
+// (ErrInvalidDigest, ErrInvalidMediaType, ErrInvalidReference, each wrapped in ErrBadIndex),
+// and no ref name given to two digests (ErrInvalidReference): Verify reports the same.
 func ParseIndex(data []byte) (ocispec.Index, error) {
 	if int64(len(data)) > MaxIndexBytes {
 		return ocispec.Index{}, fmt.Errorf("%s: %d bytes, cap %d: %w", IndexFile, len(data), MaxIndexBytes, ErrTooLarge)
@@ -47,7 +48,11 @@ func ParseIndex(data []byte) (ocispec.Index, error) {
 			return ocispec.Index{}, fmt.Errorf("%s: manifests[%d]: %w: %w", IndexFile, i, err, ErrBadIndex)
 		}
 	}
-	return d.index(), nil
+	idx := d.index()
+	if err := checkRefs(idx.Manifests); err != nil {
+		return ocispec.Index{}, fmt.Errorf("%s: %w: %w", IndexFile, err, ErrBadIndex)
+	}
+	return idx, nil
 }
 
 // ProblemOf turns an error of a rule func into the Problem Verify reports for it under where:

@@ -54,7 +54,8 @@ const (
 	RuleDescData      = "oci/descriptor-data"      // a descriptor whose data field is not the blob's content
 	RuleDescMediaType = "oci/descriptor-mediatype" // a media type that is not of the RFC 6838 form
 	RuleDescArtifact  = "oci/descriptor-artifacttype"
-	ruleGadgetDefault = "gadget" // rule of a rule-func error without a Finding method
+	RuleRefName       = "oci/ref-name" // an index.json entry's ref name that breaks the image-layout grammar
+	ruleGadgetDefault = "gadget"       // rule of a rule-func error without a Finding method
 )
 
 const (
@@ -122,9 +123,10 @@ func (p Problem) Finding() (severity, rule, where, message string) {
 // first: oci-layout, index.json and blobs/; every file under blobs/<alg>/ (a valid digest
 // name, a regular file, content that hashes to the name, whether referenced or not); every
 // descriptor reached from index.json (digest grammar, size, data, media type) and its blob
-// (present; manifests, indexes and OCI JSON configs parse as their media type says); referrers
-// of reached manifests (found by their subject); the rule funcs of opts; and, as warnings,
-// unreferenced blobs, unknown files and temp leftovers.
+// (present; manifests, indexes and OCI JSON configs parse as their media type says); the ref
+// names of index.json's entries; referrers of reached manifests (found by their subject); the
+// rule funcs of opts; and, as warnings, unreferenced blobs, unknown files and temp leftovers.
+// The OCI rules are those every path that moves content enforces too (rules.go).
 //
 // Verify never writes and never takes the index lock, so it works on read-only media and
 // while a writer is busy. It hashes blobs on opts.Jobs goroutines, each with one 1 MiB buffer,

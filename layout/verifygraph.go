@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -30,6 +29,7 @@ func (v *verifier) walkIndex(ctx context.Context, idx *doc) {
 	if v.opts.CheckIndex != nil {
 		v.rules = append(v.rules, ruleTask{where: IndexFile, d: idx, index: true})
 	}
+	v.report(IndexFile, refsViolations(idx.Manifests))
 	for i, e := range idx.Manifests {
 		if ctx.Err() != nil {
 			return
@@ -39,7 +39,9 @@ func (v *verifier) walkIndex(ctx context.Context, idx *doc) {
 		if name != "" {
 			label = "ref " + name
 		}
-		v.visit(ctx, e, IndexFile+"["+strconv.Itoa(i)+"]("+label+")", true, name != "")
+		where := IndexFile + "[" + strconv.Itoa(i) + "](" + label + ")"
+		v.report(where, refViolations(e))
+		v.visit(ctx, e, where, true, name != "")
 	}
 }
 
@@ -65,7 +67,7 @@ func (v *verifier) visit(ctx context.Context, desc ocispec.Descriptor, where str
 	switch {
 	case IsManifestType(desc.MediaType), IsIndexType(desc.MediaType):
 		v.expand(ctx, desc, bf, where)
-	case desc.MediaType == ocispec.MediaTypeImageConfig, desc.MediaType == mediaTypeDockerConf:
+	case isJSONConfigType(desc.MediaType):
 		v.checkConfig(ctx, desc, bf, where)
 	}
 }
@@ -73,31 +75,9 @@ func (v *verifier) visit(ctx context.Context, desc ocispec.Descriptor, where str
 // checkDescriptor checks what a descriptor says by itself. It returns false when its digest is
 // unusable.
 func (v *verifier) checkDescriptor(desc ocispec.Descriptor, where string) bool {
-	if err := checkDigest(desc.Digest); err != nil {
-		v.errorf(RuleDescDigest, where, err, "digest %q is not algorithm:encoded of a known algorithm with lowercase hex of the right length", string(desc.Digest))
-		return false
-	}
-	if desc.Size < 0 {
-		v.errorf(RuleDescSize, where, ErrSizeMismatch, "size %d of %s is negative", desc.Size, desc.Digest)
-	}
-	if desc.MediaType == "" {
-		v.errorf(RuleDescMediaType, where, ErrInvalidMediaType, "descriptor of %s has no mediaType", desc.Digest)
-	} else if !validMediaType(desc.MediaType) {
-		v.errorf(RuleDescMediaType, where, ErrInvalidMediaType, "media type %q of %s is not of the RFC 6838 form type/subtype", desc.MediaType, desc.Digest)
-	}
-	if desc.ArtifactType != "" && !validMediaType(desc.ArtifactType) {
-		v.errorf(RuleDescArtifact, where, ErrInvalidMediaType, "artifactType %q of %s is not of the RFC 6838 form type/subtype", desc.ArtifactType, desc.Digest)
-	}
-	if desc.MediaType == ocispec.MediaTypeEmptyJSON && (desc.Digest != ocispec.DescriptorEmptyJSON.Digest || desc.Size != ocispec.DescriptorEmptyJSON.Size) {
-		v.errorf(RuleEmpty, where, ErrDigestMismatch, "%s descriptor is %s (%d bytes), want %s (2 bytes, {})", ocispec.MediaTypeEmptyJSON, desc.Digest, desc.Size, ocispec.DescriptorEmptyJSON.Digest)
-	}
-	if desc.Data != nil {
-		got := desc.Digest.Algorithm().FromBytes(desc.Data)
-		if int64(len(desc.Data)) != desc.Size || got != desc.Digest {
-			v.errorf(RuleDescData, where, ErrDigestMismatch, "data field of %s is %d bytes hashing to %s, not the blob's content", desc.Digest, len(desc.Data), got)
-		}
-	}
-	return true
+	vs, ok := descViolations(desc)
+	v.report(where, vs)
+	return ok
 }
 
 // expand reads, checks and walks the manifest or index bf, once per digest; the rule funcs get
@@ -105,6 +85,7 @@ func (v *verifier) checkDescriptor(desc ocispec.Descriptor, where string) bool {
 func (v *verifier) expand(ctx context.Context, desc ocispec.Descriptor, bf *blobFile, where string) {
 	if d, ok := v.docs[bf.dg]; ok {
 		if d != nil {
+			v.checkShape(d, desc, where)
 			v.addRule(desc, d, where)
 		}
 		return
@@ -133,11 +114,7 @@ func (v *verifier) expand(ctx context.Context, desc ocispec.Descriptor, bf *blob
 		return
 	}
 	v.docs[bf.dg] = d
-	if kind == "index" {
-		v.checkIndexShape(d, where, desc.MediaType, false)
-	} else {
-		v.checkManifestShape(d, desc, where)
-	}
+	v.checkShape(d, desc, where)
 	if d.Subject != nil {
 		v.checkSubject(*d.Subject, where+" > subject("+short(d.Subject.Digest)+")")
 	}
@@ -158,53 +135,20 @@ func (v *verifier) checkSubject(desc ocispec.Descriptor, where string) {
 	if !v.checkDescriptor(desc, where) {
 		return
 	}
-	if bf := v.blobs[desc.Digest]; bf != nil && bf.size != desc.Size {
-		v.errorf(RuleDescSize, where, ErrSizeMismatch, "size %d, but blob %s has %d bytes", desc.Size, desc.Digest, bf.size)
+	if bf := v.blobs[desc.Digest]; bf != nil {
+		v.report(where, subjectSizeViolation(desc, bf.size))
 	}
 }
 
 // checkIndexShape checks the fields of an image index: index.json itself (top) or a blob of
 // media type descMT.
 func (v *verifier) checkIndexShape(d *doc, where, descMT string, top bool) {
-	rule := RuleIndex
-	switch {
-	case d.SchemaVersion == nil:
-		v.errorf(rule, where, ErrBadIndex, "no schemaVersion")
-	case *d.SchemaVersion != 2:
-		v.errorf(rule, where, ErrBadIndex, "schemaVersion %d, want 2", *d.SchemaVersion)
-	}
-	switch {
-	case top && d.MediaType != "" && d.MediaType != ocispec.MediaTypeImageIndex:
-		v.errorf(rule, where, ErrBadIndex, "mediaType %q, want %q", d.MediaType, ocispec.MediaTypeImageIndex)
-	case !top && d.MediaType != "" && d.MediaType != descMT:
-		v.errorf(rule, where, ErrBadIndex, "mediaType %q in the document, %q in its descriptor", d.MediaType, descMT)
-	}
-	if !d.has("manifests") { // a null one is refused by decodeDoc
-		v.errorf(rule, where, ErrBadIndex, "no manifests")
-	}
+	v.report(where, docViolations(d, descMT, top))
 }
 
 // checkManifestShape checks the fields of an image manifest.
 func (v *verifier) checkManifestShape(d *doc, desc ocispec.Descriptor, where string) {
-	rule := RuleManifest
-	switch {
-	case d.SchemaVersion == nil:
-		v.errorf(rule, where, ErrBadManifest, "no schemaVersion")
-	case *d.SchemaVersion != 2:
-		v.errorf(rule, where, ErrBadManifest, "schemaVersion %d, want 2", *d.SchemaVersion)
-	}
-	if d.MediaType != "" && d.MediaType != desc.MediaType {
-		v.errorf(rule, where, ErrBadManifest, "mediaType %q in the document, %q in its descriptor", d.MediaType, desc.MediaType)
-	}
-	if d.Config == nil {
-		v.errorf(rule, where, ErrBadManifest, "no config")
-	}
-	if raw, ok := d.raw["layers"]; !ok || string(raw) == "null" {
-		v.errorf(rule, where, ErrBadManifest, "no layers array")
-	}
-	if d.ArtifactType != "" && !validMediaType(d.ArtifactType) {
-		v.errorf(RuleDescArtifact, where, ErrInvalidMediaType, "artifactType %q is not of the RFC 6838 form type/subtype", d.ArtifactType)
-	}
+	v.report(where, docViolations(d, desc.MediaType, false))
 }
 
 // checkConfig checks, once per digest, that a config of a known JSON type parses as one.
@@ -221,14 +165,7 @@ func (v *verifier) checkConfig(ctx context.Context, desc ocispec.Descriptor, bf 
 	if data == nil {
 		return
 	}
-	var img ocispec.Image
-	if !isJSONObject(data) {
-		v.errorf(RuleConfig, where, ErrBadManifest, "config %s is not a JSON object, as %s wants", bf.dg, desc.MediaType)
-	} else if err := strictjson.Check(data, strictjson.Plain); err != nil {
-		v.errorf(jsonRule(err, RuleConfig), where, ErrBadManifest, "config %s does not parse as %s: %v", bf.dg, desc.MediaType, err)
-	} else if err := json.Unmarshal(data, &img); err != nil {
-		v.errorf(RuleConfig, where, ErrBadManifest, "config %s does not parse as %s: %s", bf.dg, desc.MediaType, jsonError(err))
-	}
+	v.report(where, configViolations(desc, data))
 }
 
 // addRule queues the rule func call for a reached manifest or index, once per digest and

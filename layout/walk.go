@@ -7,9 +7,9 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/gadgetpack/gadgetpack/internal/strictjson"
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/internal/strictjson"
 )
 
 // FetchFunc opens the verified content of a descriptor; Store.Fetch is one. It is the same type
@@ -165,9 +165,12 @@ func successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDocument(ctx, fetch, desc, d); err != nil {
+		return nil, err
+	}
 	kids := d.children(desc.MediaType)
 	for _, k := range kids {
-		if err := checkDigest(k.desc.Digest); err != nil {
+		if err := checkDesc(k.desc); err != nil {
 			return nil, fmt.Errorf("%s %s: %s: %w", desc.MediaType, desc.Digest, k.role, err)
 		}
 	}
@@ -177,8 +180,10 @@ func successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 // Successors returns the descriptors desc points at: the config then the layers of an image
 // manifest, the manifests of an image index (OCI or Docker schema 2), nil for any other media
 // type. The subject of a referrer is not a successor. The document is read through fetch,
-// capped at MaxJSONBytes (ErrTooLarge); ErrBadManifest when it does not parse or holds an
-// invalid digest (ErrInvalidDigest), fetch's own errors otherwise.
+// capped at MaxJSONBytes (ErrTooLarge); ErrBadManifest when it does not parse or breaks a rule
+// Verify reports of a document (its mediaType other than desc's, a missing field...), the
+// sentinel of the rule a successor's descriptor breaks (ErrInvalidDigest, ErrInvalidMediaType,
+// ErrDigestMismatch for a data field...), fetch's own errors otherwise.
 func Successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	kids, err := successors(ctx, fetch, desc)
 	if err != nil {
@@ -197,20 +202,26 @@ func Successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 type WalkFunc func(ctx context.Context, desc ocispec.Descriptor, where string) error
 
 // Walk visits root and everything reachable from it through Successors, depth first, each
-// digest once, calling fn on a node before reading its successors. An error of fn, fetch or
-// Successors stops the walk; Walk returns it prefixed with where it happened.
+// digest once per media type and size, calling fn on a node before reading its successors.
+// After fn, each descriptor is held to the rules Verify reports (rules.go: what it says by
+// itself, a JSON config's content, a document's fields against its descriptor). An error of
+// fn, fetch, those rules or Successors stops the walk; Walk returns it prefixed with where it
+// happened.
 func Walk(ctx context.Context, fetch FetchFunc, root ocispec.Descriptor, fn WalkFunc) error {
-	seen := map[digest.Digest]bool{}
+	seen := map[descKey]bool{}
 	var visit func(desc ocispec.Descriptor, where string) error
 	visit = func(desc ocispec.Descriptor, where string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if seen[desc.Digest] {
+		if seen[keyOf(desc)] {
 			return nil
 		}
-		seen[desc.Digest] = true
+		seen[keyOf(desc)] = true
 		if err := fn(ctx, desc, where); err != nil {
+			return wrapWhere(where, err)
+		}
+		if err := checkNode(ctx, fetch, desc); err != nil {
 			return wrapWhere(where, err)
 		}
 		kids, err := successors(ctx, fetch, desc)

@@ -91,7 +91,8 @@ type ImportResult struct {
 // opts run; a ref of the layout that points elsewhere refuses the import unless opts.Force.
 // Then the blobs are published and the entries merged into index.json in one locked write
 // (Stage.Commit). Every blob of the stream is imported, referenced or not (gc removes what
-// nothing reaches). Directory entries of a layout (blobs/, blobs/<alg>/, with or without "./")
+// nothing reaches). An unnamed entry whose blob neither the stream nor the layout holds is left
+// out with a warning (layout.RuleDanglingEntry), as verify only warns of it. Directory entries of a layout (blobs/, blobs/<alg>/, with or without "./")
 // and an index.json.lock (a store tarred as it was; a lock means nothing in transit) are
 // skipped; a .gadgetpack-tmp/ or any other name is refused (ErrUnsafeEntry): a writer's temp
 // file is half a blob.
@@ -188,6 +189,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 		}
 	}
 
+	idx.Manifests, res.Warnings = dropDangling(ctx, st, idx.Manifests)
 	if err := st.CheckGraph(ctx, idx.Manifests); err != nil {
 		return nil, err
 	}
@@ -195,7 +197,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 	if err != nil {
 		return nil, err
 	}
-	res.Warnings = warnings
+	res.Warnings = append(res.Warnings, warnings...)
 	if opts.Gate != nil {
 		if err := opts.Gate(ctx); err != nil {
 			return nil, err
@@ -213,6 +215,26 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 	}
 	res.Added, res.Replaced, res.Unchanged = added.Added, added.Replaced, added.Unchanged
 	return res, nil
+}
+
+// dropDangling returns entries without the unnamed ones whose blob neither the stream nor the
+// layout holds, and a warning for each, as layout.Verify gives (oras-go, which ig uses, lists
+// every manifest it stores as an unnamed entry and skips absent ones: no ref depends on them).
+func dropDangling(ctx context.Context, st *layout.Stage, entries []ocispec.Descriptor) ([]ocispec.Descriptor, []layout.Problem) {
+	kept := make([]ocispec.Descriptor, 0, len(entries))
+	warnings := []layout.Problem{}
+	for i, e := range entries {
+		if e.Annotations[ocispec.AnnotationRefName] == "" {
+			if ok, err := st.Exists(ctx, e); !ok && err == nil {
+				warnings = append(warnings, layout.Problem{Severity: layout.SeverityWarning, Rule: layout.RuleDanglingEntry,
+					Where:   fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest),
+					Message: fmt.Sprintf("blob %s is absent; the entry has no ref name, so no ref depends on it: not imported", e.Digest)})
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	return kept, warnings
 }
 
 // ImportFiles is Import of a tarball file, or of the ordered parts of a split export: paths

@@ -1,0 +1,191 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// stageReach is one check of a stage's graphs: it records every digest the walks read or find,
+// so that the staged referrers of what is reached can be checked as Verify walks them.
+type stageReach struct {
+	st      *Stage
+	mu      sync.Mutex
+	reached map[digest.Digest]bool
+}
+
+// newReach returns an empty stageReach of st.
+func (st *Stage) newReach() *stageReach {
+	return &stageReach{st: st, reached: map[digest.Digest]bool{}}
+}
+
+func (r *stageReach) mark(d digest.Digest) {
+	r.mu.Lock()
+	r.reached[d] = true
+	r.mu.Unlock()
+}
+
+func (r *stageReach) isReached(d digest.Digest) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reached[d]
+}
+
+// fetch is Stage.Fetch, recording desc as reached.
+func (r *stageReach) fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	r.mark(desc.Digest)
+	rc, err := r.st.Fetch(ctx, desc)
+	return rc, r.st.blame(ctx, desc, err)
+}
+
+// exists is Stage.Exists, recording desc as reached.
+func (r *stageReach) exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	r.mark(desc.Digest)
+	ok, err := r.st.Exists(ctx, desc)
+	return ok, r.st.blame(ctx, desc, err)
+}
+
+// blame tells apart, when the layout holds desc's blob with another size than desc says (err
+// wraps ErrSizeMismatch), a damaged blob file of the layout from a descriptor of the wrong
+// size: the file is hashed, and when it does not hold its digest's content the error is a
+// DamagedBlobError of the layout; else err stands (the descriptor is wrong). Other errors, and
+// blobs of the stage, are returned as they are.
+func (st *Stage) blame(ctx context.Context, desc ocispec.Descriptor, err error) error {
+	if !errors.Is(err, ErrSizeMismatch) || st.isStaged(desc.Digest) || ctx.Err() != nil {
+		return err
+	}
+	path, perr := st.s.blobPath(desc.Digest)
+	if perr != nil {
+		return err
+	}
+	fi, serr := lstatRegular(path)
+	if serr != nil {
+		return err
+	}
+	rc, ferr := st.s.Fetch(ctx, ocispec.Descriptor{Digest: desc.Digest, Size: fi.Size()})
+	if ferr != nil {
+		return err
+	}
+	defer rc.Close()
+	if derr := drain(ctx, rc); derr != nil && isContentError(derr) {
+		return st.s.damaged(desc.Digest, derr)
+	}
+	return err
+}
+
+// check is checkGraphWith over the stage and the layout, recording what it reaches.
+func (r *stageReach) check(ctx context.Context, root ocispec.Descriptor) error {
+	return checkGraphWith(ctx, r.fetch, r.exists, stageMissing, root)
+}
+
+// stageMissing is the error of a blob that neither the stream nor the layout holds.
+func stageMissing(desc ocispec.Descriptor) error {
+	return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
+}
+
+// checkReferrers checks the graph of every staged referrer (a manifest or index with a
+// subject) whose subject is reached by what was checked, or is a blob the layout holds, and so
+// on until no more join: Verify walks those of the layout the import makes, so an import
+// refuses what it would report. It returns ErrGraphIncomplete naming the referrer.
+func (r *stageReach) checkReferrers(ctx context.Context) error {
+	cands, err := r.st.stagedReferrers(ctx)
+	if err != nil || len(cands) == 0 {
+		return err
+	}
+	done := make([]bool, len(cands))
+	for changed := true; changed; {
+		changed = false
+		for i, c := range cands {
+			if done[i] || !(r.isReached(c.subject) || r.st.layoutHas(c.subject)) {
+				continue
+			}
+			done[i], changed = true, true
+			if err := r.check(ctx, c.desc); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("layout %s: referrer %s of %s: %w: %w", r.st.s.root, c.desc.Digest, c.subject, err, ErrGraphIncomplete)
+			}
+		}
+	}
+	return nil
+}
+
+// isStaged reports whether the stage wrote a blob of digest d.
+func (st *Stage) isStaged(d digest.Digest) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, ok := st.staged[d]
+	return ok
+}
+
+// layoutHas reports whether the layout holds a blob file of digest d.
+func (st *Stage) layoutHas(d digest.Digest) bool {
+	path, err := st.s.blobPath(d)
+	if err != nil {
+		return false
+	}
+	_, err = lstatRegular(path)
+	return err == nil
+}
+
+// stagedReferrers returns the staged manifests and indexes that have a subject, in push order:
+// the staged blobs of at most MaxJSONBytes whose first bytes look like a JSON object are read,
+// verified.
+func (st *Stage) stagedReferrers(ctx context.Context) ([]subjectRef, error) {
+	st.mu.Lock()
+	order, dir := slices.Clone(st.order), st.lock
+	sizes := make([]int64, len(order))
+	for i, d := range order {
+		sizes[i] = st.staged[d]
+	}
+	st.mu.Unlock()
+	var out []subjectRef
+	for i, d := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if sizes[i] > MaxJSONBytes || sizes[i] < 2 || !sniffJSONStaged(dir, d) {
+			continue
+		}
+		desc := ocispec.Descriptor{Digest: d, Size: sizes[i]}
+		data, err := ReadAllFrom(ctx, st.Fetch, desc, MaxJSONBytes)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: staged blob %s: %w", st.s.root, d, err)
+		}
+		dd, err := decodeDoc(data)
+		if err != nil || dd.Subject == nil {
+			continue
+		}
+		mt, ok := dd.referrerType()
+		if !ok {
+			continue
+		}
+		desc.MediaType = mt
+		out = append(out, subjectRef{desc: desc, subject: dd.Subject.Digest})
+	}
+	return out, nil
+}
+
+// sniffJSONStaged reports whether the staged file of d starts, after white space, with '{' within its
+// first sniffBytes bytes.
+func sniffJSONStaged(dir *os.File, d digest.Digest) bool {
+	f, err := openStaged(dir, d)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var buf [sniffBytes]byte
+	n, _ := io.ReadFull(f, buf[:])
+	if i := firstNonSpace(buf[:n]); i >= 0 {
+		return buf[i] == '{'
+	}
+	return false
+}
