@@ -105,7 +105,7 @@ func agreeCases() []agreeCase {
 			md := manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), "", `,"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:abc","size":3}`)
 			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, md, named("y:1")))
 		}},
-		{name: "ref name with invalid UTF-8", rule: RuleRefName, sentinel: ErrInvalidReference, make: func(t *testing.T, s *Store, im testImage) {
+		{name: "ref name with invalid UTF-8", rule: RuleAmbiguousJSON, sentinel: ErrBadIndex, make: func(t *testing.T, s *Store, im testImage) {
 			rawEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, im.index, `,"annotations":{"org.opencontainers.image.ref.name":"y:`+"\xff\xfe"+`"}`))
 		}},
 		{name: "ref name with an escape sequence", rule: RuleRefName, sentinel: ErrInvalidReference, make: func(t *testing.T, s *Store, im testImage) {
@@ -184,7 +184,9 @@ func agreeCases() []agreeCase {
 			ref, _ := referrerManifest(t, s, im.index, "sig")
 			empty := writeBlob(t, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
 			subj := entryJSON(ocispec.MediaTypeImageManifest, ref, "")
-			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), layerOf(im, `,"mediaType":"bad"`), `,"subject":`+subj)
+			// A media type not of the type/subtype form (a second "mediaType" key would be
+			// ambiguous JSON, another rule).
+			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), entryJSON("bad", im.layers[0], ""), `,"subject":`+subj)
 		}},
 		{name: "missing layer", rule: RuleMissingBlob, sentinel: ErrNotFound, make: func(t *testing.T, s *Store, im testImage) {
 			_ = os.Remove(blobFilePath(s, im.layers[3].Digest))
