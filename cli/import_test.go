@@ -48,7 +48,13 @@ var hostileCorpus = map[string]struct {
 	"gzip-bomb.tar.gz":          {`tar entry "blobs/sha256/a6d72ac7`, nil},
 	"zstd-window.tar.zst":       {"window over the 64 MiB cap", nil},
 	"trailing-data.tar":         {"data after the end of the tar archive", nil},
-	"not-a-tar.tar":             {"not a valid tar stream", nil},
+	"not-a-tar.tar":             {"not a valid tar", nil},
+	"sparse-gnu.tar":            {`tar entry "blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 4096: a sparse file (old GNU format)`, nil},
+	"sparse-pax-0.0.tar":        {`tar entry "blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 5120: a sparse file (GNU PAX format 0.x)`, nil},
+	"sparse-pax-0.1.tar":        {`tar entry "blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 5120: a sparse file (GNU PAX format 0.x)`, nil},
+	"sparse-pax-1.0.tar":        {`a sparse file (GNU PAX format 1.0) of 64424509440 bytes`, nil},
+	"sparse-pax-1.0.tar.gz":     {`a sparse file (GNU PAX format 1.0) of 64424509440 bytes`, nil},
+	"bad-header-checksum.tar":   {`tar entry "blobs/sha256/a8a4631676633f8b42dd613a42eb5500f5ad9c823eab1342548632ad746ff959" at byte 3072: not a valid tar header`, nil},
 }
 
 // TestImportHostile imports every tarball of the hostile corpus through the command line, into

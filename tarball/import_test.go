@@ -161,6 +161,12 @@ var imHostile = map[string]struct {
 	"zstd-window.tar.zst":       {ErrTooLarge, "window", ImportOptions{}},
 	"trailing-data.tar":         {ErrCorrupt, "after the end of the tar archive", ImportOptions{}},
 	"not-a-tar.tar":             {ErrCorrupt, "not a valid tar", ImportOptions{}},
+	"sparse-gnu.tar":            {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 4096: a sparse file`, ImportOptions{}},
+	"sparse-pax-0.0.tar":        {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 5120: a sparse file`, ImportOptions{}},
+	"sparse-pax-0.1.tar":        {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 5120: a sparse file`, ImportOptions{}},
+	"sparse-pax-1.0.tar":        {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte`, ImportOptions{}},
+	"sparse-pax-1.0.tar.gz":     {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0) of 64424509440 bytes", ImportOptions{}},
+	"bad-header-checksum.tar":   {ErrCorrupt, `tar entry "blobs/sha256/a8a4631676633f8b42dd613a42eb5500f5ad9c823eab1342548632ad746ff959" at byte 3072: not a valid tar header`, ImportOptions{}},
 }
 
 // TestImportHostile imports every file of the hostile corpus into a layout with refs and into a

@@ -261,6 +261,12 @@ var vfHostile = map[string]struct {
 	"zstd-window.tar.zst":       {RuleStream, "tarball", VerifyOptions{}},
 	"trailing-data.tar":         {RuleStream, "tarball", VerifyOptions{}},
 	"not-a-tar.tar":             {RuleStream, "tarball", VerifyOptions{}},
+	"sparse-gnu.tar":            {RuleEntry, "blobs/sha256/36787edc", VerifyOptions{}},
+	"sparse-pax-0.0.tar":        {RuleEntry, "blobs/sha256/36787edc", VerifyOptions{}},
+	"sparse-pax-0.1.tar":        {RuleEntry, "blobs/sha256/36787edc", VerifyOptions{}},
+	"sparse-pax-1.0.tar":        {RuleEntry, "blobs/sha256/36787edc", VerifyOptions{}},
+	"sparse-pax-1.0.tar.gz":     {RuleEntry, "blobs/sha256/36787edc", VerifyOptions{}},
+	"bad-header-checksum.tar":   {RuleStream, "blobs/sha256/a8a46316", VerifyOptions{}},
 }
 
 func TestVerifyHostile(t *testing.T) {
