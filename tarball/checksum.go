@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -63,7 +62,7 @@ var (
 // written and Digest the sha256. A line of another shape, a name listed twice, a file over
 // MaxChecksumFileBytes or with no line are errors wrapping ErrChecksum, naming the line.
 func ReadChecksums(path string) ([]Part, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, false)
 	if err != nil {
 		return nil, err
 	}

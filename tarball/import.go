@@ -266,7 +266,7 @@ func withChecksum(r io.Reader, err error) error {
 // second pass that needs no read-ahead and no checksum.
 func openStream(parts []string) (io.ReadCloser, error) {
 	if len(parts) == 1 {
-		return os.Open(parts[0])
+		return openFile(parts[0], true)
 	}
 	return OpenParts(parts)
 }
