@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
@@ -118,14 +117,15 @@ type Reader struct {
 // Magic numbers of the streams NewReader tells apart.
 var (
 	magicGzip  = []byte{0x1f, 0x8b}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 	magicBzip2 = []byte{'B', 'Z', 'h'}
 )
 
 // NewReader returns a Reader of the layout tarball r yields. It looks at the first bytes to
 // tell the compression (none, gzip or zstd) and returns ErrCorrupt for an empty stream or
-// another compression (xz, bzip2).
+// another compression (xz, bzip2). A gzip stream may have several members, a zstd stream
+// skippable frames anywhere, and either may be followed by zero bytes (padding); other data
+// after its end is ErrCorrupt.
 func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = DefaultMaxSize
@@ -146,13 +146,13 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	var dec io.Reader = br
 	switch {
 	case bytes.HasPrefix(head, magicGzip):
-		z, err := gzip.NewReader(br)
+		z, err := newGzipMembers(br, func() int64 { return in.n.Load() - int64(br.Buffered()) })
 		if err != nil {
 			return nil, streamError(Gzip, err)
 		}
 		rd.comp, dec = Gzip, z
-	case bytes.HasPrefix(head, magicZstd):
-		z, err := zstd.NewReader(br,
+	case isZstd(head):
+		z, err := zstd.NewReader(newZstdFrames(br),
 			zstd.WithDecoderMaxWindow(zstdMaxWindow),
 			zstd.WithDecoderMaxMemory(uint64(opts.MaxSize)+1),
 			zstd.WithDecoderConcurrency(2))
@@ -468,8 +468,12 @@ func (r *Reader) streamErr(where string, err error) error {
 	return fmt.Errorf("%s: not a valid tar stream (%v): %w", where, err, ErrCorrupt)
 }
 
-// streamError wraps an error of a decompressor.
+// streamError wraps an error of a decompressor. An error of this package (from the readers
+// of frames.go, passed through the decompressor) is returned as it is.
 func streamError(c Compression, err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s stream ends early: %w", c, ErrTruncated)
 	}

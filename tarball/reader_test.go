@@ -60,7 +60,8 @@ func TestReaderGood(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		comp Compression
-	}{{"small.tar", None}, {"small.tar.gz", Gzip}, {"small.tar.zst", Zstd}, {"dirs.tar", None}} {
+	}{{"small.tar", None}, {"small.tar.gz", Gzip}, {"small.tar.zst", Zstd}, {"dirs.tar", None},
+		{"members.tar.gz", Gzip}, {"skippable.tar.zst", Zstd}} {
 		t.Run(tc.file, func(t *testing.T) {
 			data := testdata(t, "good", tc.file)
 			r, err := NewReader(bytes.NewReader(data), ReaderOptions{})
@@ -96,35 +97,37 @@ func TestReaderHostile(t *testing.T) {
 		names string // in the message
 		opts  ReaderOptions
 	}{
-		"dotdot.tar":                {ErrUnsafeEntry, `"blobs/../../evil"`, ReaderOptions{}},
-		"absolute.tar":              {ErrUnsafeEntry, `"/tmp/gadgetpack-evil"`, ReaderOptions{}},
-		"symlink.tar":               {ErrUnsafeEntry, "symlink", ReaderOptions{}},
-		"hardlink.tar":              {ErrUnsafeEntry, "hard link", ReaderOptions{}},
-		"device.tar":                {ErrUnsafeEntry, "device", ReaderOptions{}},
-		"fifo.tar":                  {ErrUnsafeEntry, "FIFO", ReaderOptions{}},
-		"duplicate.tar":             {ErrUnsafeEntry, "second entry", ReaderOptions{}},
-		"unknown-name.tar":          {ErrUnsafeEntry, `"etc/passwd"`, ReaderOptions{}},
-		"temp-dir.tar":              {ErrUnsafeEntry, `".gadgetpack-tmp/blob-123"`, ReaderOptions{}},
-		"bad-blob-name.tar":         {ErrUnsafeEntry, `"blobs/sha256/not-a-digest"`, ReaderOptions{}},
-		"uppercase-digest.tar":      {ErrUnsafeEntry, "lowercase hex", ReaderOptions{}},
-		"truncated.tar":             {ErrTruncated, "tar entry", ReaderOptions{}},
-		"trailing-data.tar":         {ErrCorrupt, "after the end", ReaderOptions{}},
-		"not-a-tar.tar":             {ErrCorrupt, "not a valid tar", ReaderOptions{}},
-		"gzip-bomb.tar.gz":          {ErrTooLarge, `tar entry "blobs/sha256/`, ReaderOptions{}},
-		"zstd-window.tar.zst":       {ErrTooLarge, "zstd stream asks for a window", ReaderOptions{}},
-		"over-max-size.tar.gz":      {ErrTooLarge, "1 MiB cap", ReaderOptions{MaxSize: 1 << 20}},
-		"sparse-gnu.tar":            {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 4096: a sparse file (old GNU format) of 64424509440 bytes`, ReaderOptions{}},
-		"sparse-pax-0.0.tar":        {ErrUnsafeEntry, "a sparse file (GNU PAX format 0.x) of 64424509440 bytes", ReaderOptions{}},
-		"sparse-pax-0.1.tar":        {ErrUnsafeEntry, "a sparse file (GNU PAX format 0.x)", ReaderOptions{}},
-		"sparse-pax-1.0.tar":        {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0)", ReaderOptions{}},
-		"sparse-pax-1.0.tar.gz":     {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0)", ReaderOptions{}},
-		"bad-header-checksum.tar":   {ErrCorrupt, `tar entry "blobs/sha256/a8a4631676633f8b42dd613a42eb5500f5ad9c823eab1342548632ad746ff959" at byte 3072: not a valid tar header`, ReaderOptions{}},
-		"content-mismatch.tar":      {nil, "", ReaderOptions{}},
-		"layout-version.tar":        {nil, "", ReaderOptions{}},
-		"index-not-json.tar":        {nil, "", ReaderOptions{}},
-		"index-path-digest.tar":     {nil, "", ReaderOptions{}},
-		"missing-base.tar":          {nil, "", ReaderOptions{}},
-		"manifest-too-large.tar.gz": {nil, "", ReaderOptions{}},
+		"dotdot.tar":                 {ErrUnsafeEntry, `"blobs/../../evil"`, ReaderOptions{}},
+		"absolute.tar":               {ErrUnsafeEntry, `"/tmp/gadgetpack-evil"`, ReaderOptions{}},
+		"symlink.tar":                {ErrUnsafeEntry, "symlink", ReaderOptions{}},
+		"hardlink.tar":               {ErrUnsafeEntry, "hard link", ReaderOptions{}},
+		"device.tar":                 {ErrUnsafeEntry, "device", ReaderOptions{}},
+		"fifo.tar":                   {ErrUnsafeEntry, "FIFO", ReaderOptions{}},
+		"duplicate.tar":              {ErrUnsafeEntry, "second entry", ReaderOptions{}},
+		"unknown-name.tar":           {ErrUnsafeEntry, `"etc/passwd"`, ReaderOptions{}},
+		"temp-dir.tar":               {ErrUnsafeEntry, `".gadgetpack-tmp/blob-123"`, ReaderOptions{}},
+		"bad-blob-name.tar":          {ErrUnsafeEntry, `"blobs/sha256/not-a-digest"`, ReaderOptions{}},
+		"uppercase-digest.tar":       {ErrUnsafeEntry, "lowercase hex", ReaderOptions{}},
+		"truncated.tar":              {ErrTruncated, "tar entry", ReaderOptions{}},
+		"trailing-data.tar":          {ErrCorrupt, "after the end", ReaderOptions{}},
+		"not-a-tar.tar":              {ErrCorrupt, "not a valid tar", ReaderOptions{}},
+		"gzip-bomb.tar.gz":           {ErrTooLarge, `tar entry "blobs/sha256/`, ReaderOptions{}},
+		"zstd-window.tar.zst":        {ErrTooLarge, "zstd stream asks for a window", ReaderOptions{}},
+		"over-max-size.tar.gz":       {ErrTooLarge, "1 MiB cap", ReaderOptions{MaxSize: 1 << 20}},
+		"sparse-gnu.tar":             {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 4096: a sparse file (old GNU format) of 64424509440 bytes`, ReaderOptions{}},
+		"sparse-pax-0.0.tar":         {ErrUnsafeEntry, "a sparse file (GNU PAX format 0.x) of 64424509440 bytes", ReaderOptions{}},
+		"sparse-pax-0.1.tar":         {ErrUnsafeEntry, "a sparse file (GNU PAX format 0.x)", ReaderOptions{}},
+		"sparse-pax-1.0.tar":         {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0)", ReaderOptions{}},
+		"sparse-pax-1.0.tar.gz":      {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0)", ReaderOptions{}},
+		"bad-header-checksum.tar":    {ErrCorrupt, `tar entry "blobs/sha256/a8a4631676633f8b42dd613a42eb5500f5ad9c823eab1342548632ad746ff959" at byte 3072: not a valid tar header`, ReaderOptions{}},
+		"gzip-trailing-data.tar.gz":  {ErrCorrupt, "tarball: data after the end of the gzip stream, at byte 699 of the input (after 100 zero bytes)", ReaderOptions{}},
+		"zstd-trailing-data.tar.zst": {ErrCorrupt, "tarball: data after the end of the zstd stream, at byte 624 of the input (not a zstd frame)", ReaderOptions{}},
+		"content-mismatch.tar":       {nil, "", ReaderOptions{}},
+		"layout-version.tar":         {nil, "", ReaderOptions{}},
+		"index-not-json.tar":         {nil, "", ReaderOptions{}},
+		"index-path-digest.tar":      {nil, "", ReaderOptions{}},
+		"missing-base.tar":           {nil, "", ReaderOptions{}},
+		"manifest-too-large.tar.gz":  {nil, "", ReaderOptions{}},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*"))
 	if err != nil || len(files) < 15 {

@@ -9,6 +9,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -155,6 +156,22 @@ func gzipOf(data []byte) []byte {
 	return buf.Bytes()
 }
 
+// zstdOf returns data as one zstd frame, with a checksum.
+func zstdOf(data []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(true))
+	zw.Write(data)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// skippable returns a zstd skippable frame of magic 0x184D2A00|low holding data.
+func skippable(low byte, data []byte) []byte {
+	b := []byte{low, 0x2a, 0x4d, 0x18, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(data)))
+	return append(b, data...)
+}
+
 // zerosDigest returns the sha256 of n zero bytes.
 func zerosDigest(n int64) string {
 	h := sha256.New()
@@ -275,6 +292,17 @@ func main() {
 	zw.Write(goodTar)
 	zw.Close()
 	write("good/small.tar.zst", zbuf.Bytes())
+	// The same tar in three gzip members (as pigz or cat a.gz b.gz c.gz make it) followed by
+	// zero padding; and in two zstd frames with skippable frames before, between and after
+	// them, and zero padding.
+	third := len(goodTar) / 3
+	members := append(append(gzipOf(goodTar[:third]), gzipOf(goodTar[third:2*third])...), gzipOf(goodTar[2*third:])...)
+	write("good/members.tar.gz", append(members, make([]byte, 1000)...))
+	half := len(goodTar) / 2
+	frames := append(skippable(0x50, []byte("a skippable frame first")), zstdOf(goodTar[:half])...)
+	frames = append(append(frames, skippable(0x5e, nil)...), zstdOf(goodTar[half:])...)
+	frames = append(append(frames, skippable(0x5f, []byte("and one last"))...), make([]byte, 700)...)
+	write("good/skippable.tar.zst", frames)
 	// A layout tarred with directory entries and a "./" prefix, as tar -C DIR . makes it.
 	var dotted []entry
 	dotted = append(dotted, entry{name: "./", typeflag: tar.TypeDir, mode: 0o755},
@@ -356,6 +384,10 @@ func main() {
 	}
 	badSum[at+148] ^= 0x01
 	hostile["bad-header-checksum.tar"] = badSum
+
+	// Data after the end of a compressed stream, after zero padding: not a member, not a frame.
+	hostile["gzip-trailing-data.tar.gz"] = append(append(gzipOf(goodTar), make([]byte, 100)...), "not gzip"...)
+	hostile["zstd-trailing-data.tar.zst"] = append(append(zstdOf(goodTar), skippable(0x50, []byte("skip"))...), "not a zstd frame"...)
 
 	for name, data := range hostile {
 		write(filepath.Join("hostile", name), data)
