@@ -138,7 +138,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 				return nil, err
 			}
 			if err := layout.CheckLayoutFile(layoutData); err != nil {
-				return nil, fmt.Errorf("tar entry %q: %w", e.Name, err)
+				return nil, fmt.Errorf("%s: %w", e.Where(), err)
 			}
 		case KindIndex:
 			if indexData, err = rd.ReadAll(); err != nil {
@@ -152,7 +152,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 				case rd.err != nil:
 					return nil, withChecksum(r, rd.err) // the stream's own error names the entry
 				}
-				return nil, withChecksum(r, fmt.Errorf("tar entry %q: %w", e.Name, err))
+				return nil, withChecksum(r, fmt.Errorf("%s: %w", e.Where(), err))
 			}
 			res.Blobs++
 			res.BlobBytes += e.Size

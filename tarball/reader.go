@@ -87,7 +87,11 @@ func entryAt(name string, off int64) string {
 // Reader reads the files of an OCI image layout from a tar stream, plain, gzip or zstd (told
 // from the first bytes), refusing what a layout never holds. Next returns oci-layout,
 // index.json and blob entries and skips directories of a layout (blobs/, blobs/<alg>/) and
-// index.json.lock; everything else is an error. Read reads the current entry.
+// index.json.lock; everything else is an error, a sparse file of any format too (refused from
+// its header, before its holes are expanded: MaxSize and MaxRatio count the logical bytes of
+// what is read). Read reads the current entry. Every error names the tar entry and the offset
+// of its header in the tar stream ("tar entry "NAME" at byte N"), or the offset in the input
+// of what follows the end of a compressed stream.
 //
 // After an error wrapping ErrUnsafeEntry, Next can be called again: the entry is skipped. Any
 // other error is final and returned again by every call. The stream is read to its end and
