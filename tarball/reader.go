@@ -33,6 +33,10 @@ const (
 	zstdMaxWindow = 64 << 20
 	// maxLockFile caps an index.json.lock entry, which Next skips (lock files are empty).
 	maxLockFile = 4 << 10
+	// MaxRefused is how many entries Next refuses (ErrUnsafeEntry) and skips before it gives
+	// up on the stream (ErrCorrupt): a stream of millions of empty entries is small once
+	// compressed, and each refusal is a finding to keep and print.
+	MaxRefused = 1000
 	// readBufSize is the buffer in front of the input: headers come out of it, and reads of
 	// blob content larger than it go straight to the input.
 	readBufSize = 64 << 10
@@ -101,21 +105,22 @@ func entryAt(name string, off int64) string {
 // A Reader is not safe for concurrent use. Close releases the decompressor; it does not close
 // the underlying reader.
 type Reader struct {
-	opts   ReaderOptions
-	comp   Compression
-	in     *countingReader // compressed bytes, as read
-	out    *tarInput       // decompressed bytes, as the tar reader gets them
-	zr     *zstd.Decoder
-	tr     *tar.Reader
-	seen   map[string]bool
-	cur    *Entry
-	left   int64  // bytes of the current entry not yet read
-	err    error  // sticky
-	hdrSum int64  // sizes of the headers read so far, with their header blocks
-	name   string // the name of the last header read, for findings
-	hdrOff int64  // where the last header read starts in the tar stream
-	offset int64  // where the current entry's content starts in the tar stream
-	end    int64  // where the last header's content ends in the tar stream
+	opts    ReaderOptions
+	comp    Compression
+	in      *countingReader // compressed bytes, as read
+	out     *tarInput       // decompressed bytes, as the tar reader gets them
+	zr      *zstd.Decoder
+	tr      *tar.Reader
+	seen    map[string]bool
+	cur     *Entry
+	left    int64  // bytes of the current entry not yet read
+	err     error  // sticky
+	hdrSum  int64  // sizes of the headers read so far, with their header blocks
+	refused int    // entries refused so far
+	name    string // the name of the last header read, for findings
+	hdrOff  int64  // where the last header read starts in the tar stream
+	offset  int64  // where the current entry's content starts in the tar stream
+	end     int64  // where the last header's content ends in the tar stream
 }
 
 // Magic numbers of the streams NewReader tells apart.
@@ -195,7 +200,7 @@ func (r *Reader) Close() error {
 
 // Next advances to the next file of the layout and returns it. It returns io.EOF at the end of
 // a sound archive; ErrUnsafeEntry (naming the entry) for an entry that is not a layout's, after
-// which Next may be called again; ErrTooLarge for an entry over the stream's cap or a JSON file
+// which Next may be called again, up to MaxRefused times (then ErrCorrupt, final); ErrTooLarge for an entry over the stream's cap or a JSON file
 // over its own (layout.MaxLayoutFileBytes, layout.MaxIndexBytes, which are read whole); and
 // ErrCorrupt or ErrTruncated when the stream is damaged.
 func (r *Reader) Next() (*Entry, error) {
@@ -225,8 +230,8 @@ func (r *Reader) Next() (*Entry, error) {
 			// Refused before a byte of it is read: the tar reader would expand its holes.
 			// Next skips its stored bytes, never its logical size.
 			r.end = r.offset
-			return nil, fmt.Errorf("%s: a sparse file (%s) of %d bytes once expanded: only regular files are read: %w",
-				entryAt(hdr.Name, r.hdrOff), kind, hdr.Size, ErrUnsafeEntry)
+			return nil, r.refuse(fmt.Errorf("%s: a sparse file (%s) of %d bytes once expanded: only regular files are read: %w",
+				entryAt(hdr.Name, r.hdrOff), kind, hdr.Size, ErrUnsafeEntry))
 		}
 		r.hdrSum += blockSize + hdr.Size
 		if hdr.Size > r.opts.MaxSize || r.hdrSum > r.opts.MaxSize {
@@ -234,6 +239,9 @@ func (r *Reader) Next() (*Entry, error) {
 			return nil, r.err
 		}
 		e, skip, err := r.classify(hdr)
+		if errors.Is(err, ErrUnsafeEntry) {
+			return nil, r.refuse(err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -243,6 +251,16 @@ func (r *Reader) Next() (*Entry, error) {
 		r.cur, r.left = e, e.Size
 		return e, nil
 	}
+}
+
+// refuse counts a refused entry: err, or past MaxRefused a final error that ends the stream.
+func (r *Reader) refuse(err error) error {
+	r.refused++
+	if r.refused > MaxRefused {
+		r.err = fmt.Errorf("%s: over %d entries refused: not a layout's tarball, not read further: %w", entryAt(r.name, r.hdrOff), MaxRefused, ErrCorrupt)
+		return r.err
+	}
+	return err
 }
 
 // blockSize is the size of a tar block: headers start at multiples of it.

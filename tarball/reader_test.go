@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -210,6 +212,51 @@ func TestReaderEdges(t *testing.T) {
 			_, err := readEntries(t, tc.data, ReaderOptions{})
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestReaderMaxRefused: MaxRefused entries are refused one by one, and the next one ends the
+// stream (ErrCorrupt, final), so that a stream of empty entries costs no more than that.
+func TestReaderMaxRefused(t *testing.T) {
+	for _, tc := range []struct {
+		entries int
+		final   bool
+	}{{MaxRefused, false}, {MaxRefused + 1, true}, {20 * MaxRefused, true}} {
+		t.Run(strconv.Itoa(tc.entries), func(t *testing.T) {
+			var hdrs []*tar.Header
+			for i := range tc.entries {
+				hdrs = append(hdrs, &tar.Header{Name: fmt.Sprintf("etc/x%d", i), Typeflag: tar.TypeReg, Mode: 0o644})
+			}
+			r, err := NewReader(bytes.NewReader(tarBytes(t, true, hdrs...)), ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := 0
+			for {
+				_, err := r.Next()
+				if errors.Is(err, ErrUnsafeEntry) {
+					refused++
+					continue
+				}
+				if refused != MaxRefused && refused != tc.entries {
+					t.Fatalf("%d refused, then %v", refused, err)
+				}
+				if !tc.final {
+					if err != io.EOF {
+						t.Fatalf("after %d refused: %v, want io.EOF", refused, err)
+					}
+					return
+				}
+				want := fmt.Sprintf(`tar entry "etc/x%d" at byte %d: over %d entries refused`, MaxRefused, MaxRefused*512, MaxRefused)
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+					t.Fatalf("after %d refused: %v, want %v saying %s", refused, err, ErrCorrupt, want)
+				}
+				if _, again := r.Next(); again != err {
+					t.Fatalf("then %v", again)
+				}
+				return
 			}
 		})
 	}
