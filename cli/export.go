@@ -24,7 +24,7 @@ func exportCommand() *ucli.Command {
 			"output. Writes FILE.sha256 (sha256sum format) beside FILE and prints the digest (on\n" +
 			"stderr with -o -). --split writes FILE.000, FILE.001..., each at most SIZE, listed in\n" +
 			"FILE.sha256. --exclude-from leaves out the blobs a layout or tarball holds already: an\n" +
-			"update bundle that imports on top of that base.\n\n" +
+			"update bundle that imports on top of that base. FILE may not be inside the layout.\n\n" +
 			"   gadgetpack export --layout ./bundle -o /media/usb/bundle.tar\n" +
 			"   gadgetpack export --layout ./bundle --split 3900M -o /media/usb/bundle.tar trace_exec\n" +
 			"   gadgetpack export --layout ./bundle --exclude-from last-month.tar -o update.tar",
