@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -23,7 +24,7 @@ func exportCommand() *ucli.Command {
 			"output. Writes FILE.sha256 (sha256sum format) beside FILE and prints the digest (on\n" +
 			"stderr with -o -). --split writes FILE.000, FILE.001..., each at most SIZE, listed in\n" +
 			"FILE.sha256. --exclude-from leaves out the blobs a layout or tarball holds already: an\n" +
-			"update bundle that imports on top of that base.\n\n" +
+			"update bundle that imports on top of that base. FILE may not be inside the layout.\n\n" +
 			"   gadgetpack export --layout ./bundle -o /media/usb/bundle.tar\n" +
 			"   gadgetpack export --layout ./bundle --split 3900M -o /media/usb/bundle.tar trace_exec\n" +
 			"   gadgetpack export --layout ./bundle --exclude-from last-month.tar -o update.tar",
@@ -69,6 +70,11 @@ func runExport(cliContext *ucli.Context) error {
 	store, err := openLayout(cliContext)
 	if err != nil {
 		return err
+	}
+	if out == "-" {
+		if err := stdoutOutside(store.Path(), streamsOf(cliContext).out); err != nil {
+			return err
+		}
 	}
 	ctx := cliContext.Context
 	if opts.Entries, err = entriesFor(ctx, store, cliContext.Args().Slice()); err != nil {
@@ -124,6 +130,27 @@ func runExport(cliContext *ucli.Context) error {
 		err = writeExportResult(s.out, res, out)
 	}
 	return err
+}
+
+// stdoutOutside refuses a stdout redirected into a file of the layout being exported
+// (> LAYOUT/bundle.tar): the tarball would land inside the layout it reads. The shell has
+// created or truncated that file already; at least nothing more is written there.
+func stdoutOutside(root string, out io.Writer) error {
+	f, ok := out.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	path, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil || !filepath.IsAbs(path) {
+		return nil
+	}
+	if err := tarball.CheckOutside(root, path); err != nil {
+		return fmt.Errorf("-o - (stdout): %w", err)
+	}
+	return nil
 }
 
 // writeExportResult renders what export wrote as text.

@@ -24,10 +24,12 @@ func importCommand() *ucli.Command {
 			"and the layout (an update bundle imports only on top of its base), gadget rules pass\n" +
 			"(--rules, as verify's), and no ref of the layout would move (unless --force): only then\n" +
 			"are the blobs published and the refs merged into index.json, in one locked write.\n" +
-			"Hostile input (links, devices, .. or absolute names, duplicates, names no layout has,\n" +
-			"content that does not match its name, a truncated stream, a decompression bomb) is\n" +
-			"refused and leaves the layout as it was. When the FILE.sha256 export writes lies beside\n" +
-			"the tarball, its files must match it too (hashed on a second CPU as they are read).\n" +
+			"Hostile input (links, devices, sparse files, .. or absolute names, duplicates, names no\n" +
+			"layout has, content that does not match its name, a truncated stream, a decompression\n" +
+			"bomb, data after the end) is refused, naming the tar entry and its offset, and leaves the\n" +
+			"layout as it was. A FIFO, socket or device given as FILE or a part is refused at once;\n" +
+			"a pipe is read as - or <(...). When the FILE.sha256 export writes lies beside the\n" +
+			"tarball, its files must match it too (hashed on a second CPU as they are read).\n" +
 			"--layout may name a directory that does not exist yet.\n\n" +
 			"   gadgetpack import --layout /var/lib/bundle /media/usb/bundle.tar\n" +
 			"   gadgetpack import --layout ./far --rules ig trace_open.tar",

@@ -137,6 +137,9 @@ var tarballFindings = map[string]string{
 	"manifest-too-large.tar.gz": layout.RuleTooLarge, "over-max-size.tar.gz": layout.RuleUnreferenced,
 	"gzip-bomb.tar.gz": "tar/stream", "zstd-window.tar.zst": "tar/stream",
 	"trailing-data.tar": "tar/stream", "not-a-tar.tar": "tar/stream",
+	"sparse-gnu.tar": "tar/entry", "sparse-pax-0.0.tar": "tar/entry", "sparse-pax-0.1.tar": "tar/entry",
+	"sparse-pax-1.0.tar": "tar/entry", "sparse-pax-1.0.tar.gz": "tar/entry", "bad-header-checksum.tar": "tar/stream",
+	"gzip-trailing-data.tar.gz": "tar/stream", "zstd-trailing-data.tar.zst": "tar/stream",
 }
 
 // TestVerifyTarballHostile verifies every tarball of the hostile corpus: each is reported, with

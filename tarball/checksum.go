@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -64,7 +63,7 @@ var (
 // which sum would count is ambiguous, so neither does), a file over
 // MaxChecksumFileBytes or with no line are errors wrapping ErrChecksum, naming the line.
 func ReadChecksums(path string) ([]Part, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, false)
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestChecksumFile(t *testing.T) {
@@ -187,6 +189,62 @@ func TestInputReadsAndHashes(t *testing.T) {
 	}
 }
 
+// TestInputNotRegular: a FIFO named as the tarball, a part or a checksum file, a device and a
+// socket are refused at once by name (ErrNotRegular), never opened to wait for a writer.
+func TestInputNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	paths, _ := ckFiles(t, dir, "b.tar", 10, 20)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fifoSum := filepath.Join(dir, "c.tar")
+	if err := os.WriteFile(fifoSum, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifoSum+ChecksumExt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		open  func() error
+		names string
+	}{
+		{"fifo as the tarball", func() error { _, err := OpenInput([]string{fifo}); return err }, fifo + ": a FIFO"},
+		{"fifo as a part", func() error { _, err := OpenInput([]string{paths[0], fifo}); return err }, fifo + ": a FIFO"},
+		{"fifo as a part of OpenParts", func() error { _, err := OpenParts([]string{paths[0], fifo}); return err }, "part " + fifo + ": a FIFO"},
+		{"fifo as the checksum file", func() error { _, err := OpenInput([]string{fifoSum}); return err }, fifoSum + ChecksumExt + ": a FIFO"},
+		{"fifo read as checksums", func() error { _, err := ReadChecksums(fifo); return err }, fifo + ": a FIFO"},
+		{"fifo as --exclude-from", func() error { _, err := HeldBlobs(context.Background(), fifo); return err }, fifo + ": a FIFO"},
+		{"fifo as /dev/fd of a named fifo", func() error { _, err := OpenInput([]string{"/dev/fd/../../.." + fifo}); return err }, ": a FIFO"},
+		{"socket", func() error { _, err := OpenInput([]string{sock}); return err }, sock + ": a socket"},
+		{"device", func() error { _, err := OpenInput([]string{"/dev/null"}); return err }, "/dev/null: a device"},
+		{"device read by verify", func() error {
+			_, err := VerifyFiles(context.Background(), []string{"/dev/zero"}, VerifyOptions{})
+			return err
+		}, "/dev/zero: a device"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- tc.open() }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), tc.names) {
+					t.Fatalf("got %v, want %v naming %q", err, ErrNotRegular, tc.names)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("still waiting after 5 s: it blocks on the file")
+			}
+		})
+	}
+}
+
 func TestInputErrors(t *testing.T) {
 	dir := t.TempDir()
 	paths, _ := ckFiles(t, dir, "b.tar", 10, 20)
@@ -199,25 +257,27 @@ func TestInputErrors(t *testing.T) {
 	if _, err := OpenInput([]string{paths[0], dir}); err == nil {
 		t.Fatal("a directory: no error")
 	}
-	// A pipe (process substitution, a FIFO) is read; it has no size.
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			f.Write([]byte("through a pipe"))
-			f.Close()
+	// A pipe handed over as /dev/fd/N or /proc/self/fd/N (process substitution) is read; it
+	// has no size.
+	for _, prefix := range []string{"/dev/fd/", "/proc/self/fd/"} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	pin, err := OpenInput([]string{fifo})
-	if err != nil {
-		t.Fatal(err)
+		go func() {
+			pw.Write([]byte("through a pipe"))
+			pw.Close()
+		}()
+		pin, err := OpenInput([]string{fmt.Sprint(prefix, pr.Fd())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(pin); err != nil || string(got) != "through a pipe" || pin.Size() != 0 {
+			t.Fatalf("pipe: %q, %v, size %d", got, err, pin.Size())
+		}
+		pin.Close()
+		pr.Close()
 	}
-	if got, err := io.ReadAll(pin); err != nil || string(got) != "through a pipe" || pin.Size() != 0 {
-		t.Fatalf("pipe: %q, %v, size %d", got, err, pin.Size())
-	}
-	pin.Close()
 	// Read after Close fails.
 	in, err := OpenInput(paths)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 // digest or ref; test with errors.Is.
 var (
 	// ErrUnsafeEntry is returned for a tar entry that no layout holds and an import refuses: a
-	// name that is absolute or has a ".." element, a symlink, a hard link, a device, a FIFO or
-	// another type that is not a regular file or a directory, a name that is not one of a
+	// name that is absolute or has a ".." element, a symlink, a hard link, a device, a FIFO, a
+	// sparse file (of any format) or another type that is not a regular file or a directory, a name that is not one of a
 	// layout's (oci-layout, index.json, blobs/<alg>/<encoded> of a known algorithm in lowercase
 	// hex, the directories blobs/ and blobs/<alg>/), or a name seen twice.
 	ErrUnsafeEntry = errors.New("unsafe tar entry")
@@ -37,6 +37,11 @@ var (
 	// them (FILE.sha256, as export writes it): a file with other bytes than the ones listed,
 	// one not listed, one listed and missing, or a checksum file that does not parse.
 	ErrChecksum = errors.New("checksum mismatch")
+
+	// ErrNotRegular is returned for a tarball, a part or a checksum file that is not a
+	// regular file: a directory, a device, a socket, or a FIFO other than a pipe handed over as
+	// /dev/fd/N (process substitution). It is returned at once, without opening a FIFO.
+	ErrNotRegular = errors.New("not a regular file")
 
 	// ErrRuleViolation is returned by Import when a gadget rule func reports an error about
 	// what the tarball carries; nothing is imported.

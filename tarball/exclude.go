@@ -46,7 +46,7 @@ func HeldBlobs(ctx context.Context, path string) (BlobSet, error) {
 	if fi.IsDir() {
 		return heldInLayout(ctx, path)
 	}
-	f, err := os.Open(path)
+	f, err := openFile(path, true)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -120,8 +122,13 @@ func Export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 // file or every part (see FileWriter). The output appears only when the export has succeeded:
 // until then it is written to temp files beside it, which a failure removes, so that a corrupt
 // layout leaves no output behind. A killed export leaves its temp files, flocked while it
-// lived: the next export to the same path removes them (ExportResult.Removed).
+// lived: the next export to the same path removes them (ExportResult.Removed). An output
+// inside the layout being exported is refused before anything is written (ErrBadOptions, see
+// CheckOutside).
 func ExportFile(ctx context.Context, s *layout.Store, path string, opts ExportOptions) (*ExportResult, error) {
+	if err := CheckOutside(s.Path(), path); err != nil {
+		return nil, err
+	}
 	fw, err := NewFileWriter(path, opts.PartSize)
 	if err != nil {
 		return nil, err
@@ -142,6 +149,37 @@ func ExportFile(ctx context.Context, s *layout.Store, path string, opts ExportOp
 		res.Digest = parts[0].Digest
 	}
 	return res, nil
+}
+
+// CheckOutside returns ErrBadOptions, naming both, when the file path would be written inside
+// the layout at root: when the folder path is in (where the file, its parts path.NNN, its
+// checksum file and their temp files are all written) is root or a folder below it, however
+// the path is spelled (symlinks and ".." are resolved; folders are compared by device and
+// inode, so a bind mount of root counts too). An export there would change the layout it
+// reads: -o LAYOUT/index.json would replace the index with the tarball. It returns the error
+// of resolving path's folder when that fails (a missing folder).
+func CheckOutside(root, path string) error {
+	rootInfo, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("layout %s: %w", root, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err == nil {
+		dir, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	for {
+		if fi, err := os.Stat(dir); err == nil && os.SameFile(fi, rootInfo) {
+			return fmt.Errorf("output %s: inside the layout %s being exported (in %s): write it elsewhere: %w", path, root, dir, ErrBadOptions)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
 }
 
 func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOptions) (*ExportResult, error) {

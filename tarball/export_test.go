@@ -742,6 +742,58 @@ func TestExportRefusals(t *testing.T) {
 	}
 }
 
+// TestExportOntoItself: an output inside the layout being exported, however it is spelled, is
+// refused before anything is written, the layout's tree unchanged; a sibling folder whose
+// name starts with the layout's is not inside it.
+func TestExportOntoItself(t *testing.T) {
+	ctx := context.Background()
+	l := exMakeLayout(t)
+	root := l.s.Path()
+	parent := filepath.Dir(root)
+	if err := os.Symlink(root, filepath.Join(parent, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "blobs"), filepath.Join(parent, "blobs-link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		out  string
+		opts ExportOptions
+	}{
+		{"index.json", filepath.Join(root, "index.json"), ExportOptions{}},
+		{"oci-layout", filepath.Join(root, "oci-layout"), ExportOptions{}},
+		{"in the root", filepath.Join(root, "bundle.tar"), ExportOptions{}},
+		{"in blobs/sha256", filepath.Join(root, "blobs", "sha256", "bundle.tar"), ExportOptions{}},
+		{"split in the root", filepath.Join(root, "bundle.tar"), ExportOptions{PartSize: MinSplitSize}},
+		{"through a symlink to the root", filepath.Join(parent, "link", "index.json"), ExportOptions{}},
+		{"through a symlink to blobs", filepath.Join(parent, "blobs-link", "bundle.tar"), ExportOptions{Compression: Gzip}},
+		{"through ..", filepath.Join(root, "blobs", "..", "index.json"), ExportOptions{}},
+		{"relative", "index.json", ExportOptions{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "relative" {
+				t.Chdir(root)
+			}
+			before := imTree(t, parent)
+			_, err := ExportFile(ctx, l.s, tc.out, tc.opts)
+			if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), "inside the layout") || !strings.Contains(err.Error(), tc.out) {
+				t.Fatalf("export to %s: %v", tc.out, err)
+			}
+			if after := imTree(t, parent); after != before {
+				t.Fatalf("export to %s changed the tree:\n%s\n----\n%s", tc.out, before, after)
+			}
+		})
+	}
+	beside := root + "-beside"
+	if err := os.Mkdir(beside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ExportFile(ctx, l.s, filepath.Join(beside, "index.json"), ExportOptions{}); err != nil {
+		t.Fatalf("export beside the layout: %v", err)
+	}
+}
+
 type exFailingWriter struct{ after int }
 
 func (w *exFailingWriter) Write(p []byte) (int, error) {

@@ -144,7 +144,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 				return nil, err
 			}
 			if err := layout.CheckLayoutFile(layoutData); err != nil {
-				return nil, fmt.Errorf("tar entry %q: %w", e.Name, err)
+				return nil, fmt.Errorf("%s: %w", e.Where(), err)
 			}
 		case KindIndex:
 			if indexData, err = rd.ReadAll(); err != nil {
@@ -158,7 +158,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 				case rd.err != nil:
 					return nil, withChecksum(r, rd.err) // the stream's own error names the entry
 				}
-				return nil, withChecksum(r, fmt.Errorf("tar entry %q: %w", e.Name, err))
+				return nil, withChecksum(r, fmt.Errorf("%s: %w", e.Where(), err))
 			}
 			res.Blobs++
 			res.BlobBytes += e.Size
@@ -298,7 +298,7 @@ func withChecksum(r io.Reader, err error) error {
 // second pass that needs no read-ahead and no checksum.
 func openStream(parts []string) (io.ReadCloser, error) {
 	if len(parts) == 1 {
-		return os.Open(parts[0])
+		return openFile(parts[0], true)
 	}
 	return OpenParts(parts)
 }

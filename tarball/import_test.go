@@ -51,7 +51,7 @@ func imImport(tb testing.TB, dir string, data []byte, opts ImportOptions) (*Impo
 }
 
 func TestImportGood(t *testing.T) {
-	for _, file := range []string{"small.tar", "small.tar.gz", "small.tar.zst", "dirs.tar"} {
+	for _, file := range []string{"small.tar", "small.tar.gz", "small.tar.zst", "dirs.tar", "members.tar.gz", "skippable.tar.zst"} {
 		t.Run(file, func(t *testing.T) {
 			data := testdata(t, "good", file)
 			// Into a path that does not exist yet.
@@ -138,29 +138,37 @@ var imHostile = map[string]struct {
 	names string
 	opts  ImportOptions
 }{
-	"dotdot.tar":                {ErrUnsafeEntry, `"blobs/../../evil"`, ImportOptions{}},
-	"absolute.tar":              {ErrUnsafeEntry, `"/tmp/gadgetpack-evil"`, ImportOptions{}},
-	"symlink.tar":               {ErrUnsafeEntry, `"blobs/sha256/abab`, ImportOptions{}},
-	"hardlink.tar":              {ErrUnsafeEntry, `"blobs/sha256/cdcd`, ImportOptions{}},
-	"device.tar":                {ErrUnsafeEntry, `"blobs/sha256/efef`, ImportOptions{}},
-	"fifo.tar":                  {ErrUnsafeEntry, `"blobs/sha256/0101`, ImportOptions{}},
-	"duplicate.tar":             {ErrUnsafeEntry, `"blobs/sha256/a8a46316`, ImportOptions{}},
-	"unknown-name.tar":          {ErrUnsafeEntry, `"etc/passwd"`, ImportOptions{}},
-	"temp-dir.tar":              {ErrUnsafeEntry, `".gadgetpack-tmp/blob-123"`, ImportOptions{}},
-	"bad-blob-name.tar":         {ErrUnsafeEntry, `"blobs/sha256/not-a-digest"`, ImportOptions{}},
-	"uppercase-digest.tar":      {ErrUnsafeEntry, `"blobs/sha256/75A288C0`, ImportOptions{}},
-	"content-mismatch.tar":      {layout.ErrDigestMismatch, `tar entry "blobs/sha256/`, ImportOptions{}},
-	"truncated.tar":             {ErrTruncated, `"blobs/sha256/a8a46316`, ImportOptions{}},
-	"layout-version.tar":        {layout.ErrNotLayout, `tar entry "oci-layout"`, ImportOptions{}},
-	"index-not-json.tar":        {layout.ErrBadIndex, `tar entry "index.json"`, ImportOptions{}},
-	"index-path-digest.tar":     {layout.ErrInvalidDigest, `"sha256:../../../../etc/passwd"`, ImportOptions{}},
-	"missing-base.tar":          {layout.ErrGraphIncomplete, "neither in the stream nor in the layout", ImportOptions{}},
-	"manifest-too-large.tar.gz": {layout.ErrTooLarge, "ref hostile:1", ImportOptions{}},
-	"over-max-size.tar.gz":      {ErrTooLarge, `tar entry "blobs/sha256/`, ImportOptions{MaxSize: 1 << 20}},
-	"gzip-bomb.tar.gz":          {ErrTooLarge, `tar entry "blobs/sha256/`, ImportOptions{}},
-	"zstd-window.tar.zst":       {ErrTooLarge, "window", ImportOptions{}},
-	"trailing-data.tar":         {ErrCorrupt, "after the end of the tar archive", ImportOptions{}},
-	"not-a-tar.tar":             {ErrCorrupt, "not a valid tar", ImportOptions{}},
+	"dotdot.tar":                 {ErrUnsafeEntry, `"blobs/../../evil"`, ImportOptions{}},
+	"absolute.tar":               {ErrUnsafeEntry, `"/tmp/gadgetpack-evil"`, ImportOptions{}},
+	"symlink.tar":                {ErrUnsafeEntry, `"blobs/sha256/abab`, ImportOptions{}},
+	"hardlink.tar":               {ErrUnsafeEntry, `"blobs/sha256/cdcd`, ImportOptions{}},
+	"device.tar":                 {ErrUnsafeEntry, `"blobs/sha256/efef`, ImportOptions{}},
+	"fifo.tar":                   {ErrUnsafeEntry, `"blobs/sha256/0101`, ImportOptions{}},
+	"duplicate.tar":              {ErrUnsafeEntry, `"blobs/sha256/a8a46316`, ImportOptions{}},
+	"unknown-name.tar":           {ErrUnsafeEntry, `"etc/passwd"`, ImportOptions{}},
+	"temp-dir.tar":               {ErrUnsafeEntry, `".gadgetpack-tmp/blob-123"`, ImportOptions{}},
+	"bad-blob-name.tar":          {ErrUnsafeEntry, `"blobs/sha256/not-a-digest"`, ImportOptions{}},
+	"uppercase-digest.tar":       {ErrUnsafeEntry, `"blobs/sha256/75A288C0`, ImportOptions{}},
+	"content-mismatch.tar":       {layout.ErrDigestMismatch, `tar entry "blobs/sha256/74afa65c8f3253ac0ec2145a03f689fd04fc87a66ee6d857a79d93d95ef96eb3" at byte 4096: blob`, ImportOptions{}},
+	"truncated.tar":              {ErrTruncated, `"blobs/sha256/a8a46316`, ImportOptions{}},
+	"layout-version.tar":         {layout.ErrNotLayout, `tar entry "oci-layout" at byte 0: `, ImportOptions{}},
+	"index-not-json.tar":         {layout.ErrBadIndex, `tar entry "index.json"`, ImportOptions{}},
+	"index-path-digest.tar":      {layout.ErrInvalidDigest, `"sha256:../../../../etc/passwd"`, ImportOptions{}},
+	"missing-base.tar":           {layout.ErrGraphIncomplete, "neither in the stream nor in the layout", ImportOptions{}},
+	"manifest-too-large.tar.gz":  {layout.ErrTooLarge, "ref hostile:1", ImportOptions{}},
+	"over-max-size.tar.gz":       {ErrTooLarge, `tar entry "blobs/sha256/`, ImportOptions{MaxSize: 1 << 20}},
+	"gzip-bomb.tar.gz":           {ErrTooLarge, `tar entry "blobs/sha256/`, ImportOptions{}},
+	"zstd-window.tar.zst":        {ErrTooLarge, "window", ImportOptions{}},
+	"trailing-data.tar":          {ErrCorrupt, "after the end of the tar archive", ImportOptions{}},
+	"not-a-tar.tar":              {ErrCorrupt, "not a valid tar", ImportOptions{}},
+	"sparse-gnu.tar":             {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 4096: a sparse file`, ImportOptions{}},
+	"sparse-pax-0.0.tar":         {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 5120: a sparse file`, ImportOptions{}},
+	"sparse-pax-0.1.tar":         {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 5120: a sparse file`, ImportOptions{}},
+	"sparse-pax-1.0.tar":         {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte`, ImportOptions{}},
+	"sparse-pax-1.0.tar.gz":      {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0) of 64424509440 bytes", ImportOptions{}},
+	"gzip-trailing-data.tar.gz":  {ErrCorrupt, "data after the end of the gzip stream", ImportOptions{}},
+	"zstd-trailing-data.tar.zst": {ErrCorrupt, "data after the end of the zstd stream", ImportOptions{}},
+	"bad-header-checksum.tar":    {ErrCorrupt, `tar entry "blobs/sha256/a8a4631676633f8b42dd613a42eb5500f5ad9c823eab1342548632ad746ff959" at byte 3072: not a valid tar header`, ImportOptions{}},
 }
 
 // TestImportHostile imports every file of the hostile corpus into a layout with refs and into a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -44,10 +45,69 @@ type Input struct {
 // lower it.
 var hashLead int64 = 64 << 20
 
+// fdPath matches the paths of a descriptor the shell hands over: process substitution
+// (<(zstdcat ...)) gives /dev/fd/N (bash) or /proc/self/fd/N (zsh).
+var fdPath = regexp.MustCompile(`^/(dev|proc/self)/fd/[0-9]+$`)
+
+// checkFileType refuses what is not a regular file: a directory, a device, a socket, and a
+// FIFO unless pipes is set and path names a descriptor the shell handed over (fdPath, or
+// /dev/stdin). A FIFO named on the command line may have no writer: opening it, or reading it,
+// would wait forever. A pipe of process substitution has its writer already.
+func checkFileType(path string, fi fs.FileInfo, pipes bool) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return fmt.Errorf("%s: a directory, not a tarball: %w", path, ErrNotRegular)
+	case m&fs.ModeNamedPipe != 0 && pipes && (fdPath.MatchString(path) || path == "/dev/stdin"):
+		return nil
+	case m&fs.ModeNamedPipe != 0:
+		return fmt.Errorf("%s: a FIFO (named pipe), not a regular file: it is not read, as nothing may ever write to it (for a stream, use - or <(...)): %w", path, ErrNotRegular)
+	case m&fs.ModeSocket != 0:
+		return fmt.Errorf("%s: a socket, not a regular file: %w", path, ErrNotRegular)
+	case m&fs.ModeDevice != 0:
+		return fmt.Errorf("%s: a device, not a regular file: %w", path, ErrNotRegular)
+	}
+	return fmt.Errorf("%s: not a regular file (%s): %w", path, m.Type(), ErrNotRegular)
+}
+
+// openFile opens a file of a tarball (or its checksum file) for reading without ever blocking
+// on it: it checks its type first (checkFileType, following symlinks), opens it with O_NONBLOCK
+// (a FIFO swapped in meanwhile does not block the open), then checks the opened file again:
+// the same file, of an accepted type. Reads of a pipe wait for data in the runtime's poller.
+func openFile(path string, pipes bool) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFileType(path, fi, pipes); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	ofi, err := f.Stat()
+	if err == nil && !os.SameFile(fi, ofi) {
+		err = fmt.Errorf("%s: replaced while it was opened: %w", path, ErrNotRegular)
+	}
+	if err == nil {
+		err = checkFileType(path, ofi, pipes)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // OpenInput opens the tarball files stand for (see Parts) as one stream: regular files, or
-// pipes. A missing file or a directory is an error before any byte is read. When the checksum
-// file that export writes beside them exists (ChecksumFile), Import and Verify check the files
-// against it (Check). The caller closes the Input.
+// one pipe handed over as /dev/fd/N (process substitution). A missing file, a directory, a
+// FIFO named otherwise, a socket or a device is an error (ErrNotRegular, naming it) before any
+// byte is read, and without blocking. When the checksum file that export writes beside them
+// exists (ChecksumFile), Import and Verify check the files against it (Check). The caller
+// closes the Input.
 func OpenInput(files []string) (*Input, error) {
 	parts, err := Parts(files)
 	if err != nil {
@@ -63,6 +123,9 @@ func OpenInput(files []string) (*Input, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkFileType(p, fi, len(parts) == 1); err != nil {
+			return nil, err
+		}
 		if fi.Mode().IsRegular() {
 			in.size += fi.Size()
 		} else {
@@ -70,7 +133,10 @@ func OpenInput(files []string) (*Input, error) {
 		}
 	}
 	if sf := ChecksumFile(parts); sf != "" && regular {
-		if fi, err := os.Stat(sf); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Stat(sf); err == nil {
+			if err := checkFileType(sf, fi, false); err != nil {
+				return nil, err
+			}
 			in.sumFile = sf
 		}
 	}
@@ -134,7 +200,7 @@ func (in *Input) hashAll() {
 }
 
 func (in *Input) hashFile(path string, buf []byte, at *int64) (Part, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, false)
 	if err != nil {
 		return Part{}, err
 	}

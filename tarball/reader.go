@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
@@ -34,6 +33,10 @@ const (
 	zstdMaxWindow = 64 << 20
 	// maxLockFile caps an index.json.lock entry, which Next skips (lock files are empty).
 	maxLockFile = 4 << 10
+	// MaxRefused is how many entries Next refuses (ErrUnsafeEntry) and skips before it gives
+	// up on the stream (ErrCorrupt): a stream of millions of empty entries is small once
+	// compressed, and each refusal is a finding to keep and print.
+	MaxRefused = 1000
 	// readBufSize is the buffer in front of the input: headers come out of it, and reads of
 	// blob content larger than it go straight to the input.
 	readBufSize = 64 << 10
@@ -72,12 +75,27 @@ type Entry struct {
 	Digest digest.Digest
 	// Size is the size the tar header gives.
 	Size int64
+	// Offset is where the entry's header block starts in the tar stream (after
+	// decompression): what messages name with the entry.
+	Offset int64
+}
+
+// Where returns how messages name the entry: its name, quoted, and its header's offset.
+func (e *Entry) Where() string { return entryAt(e.Name, e.Offset) }
+
+// entryAt names the tar entry name whose header starts at byte off of the tar stream.
+func entryAt(name string, off int64) string {
+	return fmt.Sprintf("tar entry %q at byte %d", name, off)
 }
 
 // Reader reads the files of an OCI image layout from a tar stream, plain, gzip or zstd (told
 // from the first bytes), refusing what a layout never holds. Next returns oci-layout,
 // index.json and blob entries and skips directories of a layout (blobs/, blobs/<alg>/) and
-// index.json.lock; everything else is an error. Read reads the current entry.
+// index.json.lock; everything else is an error, a sparse file of any format too (refused from
+// its header, before its holes are expanded: MaxSize and MaxRatio count the logical bytes of
+// what is read). Read reads the current entry. Every error names the tar entry and the offset
+// of its header in the tar stream ("tar entry "NAME" at byte N"), or the offset in the input
+// of what follows the end of a compressed stream.
 //
 // After an error wrapping ErrUnsafeEntry, Next can be called again: the entry is skipped. Any
 // other error is final and returned again by every call. The stream is read to its end and
@@ -87,32 +105,36 @@ type Entry struct {
 // A Reader is not safe for concurrent use. Close releases the decompressor; it does not close
 // the underlying reader.
 type Reader struct {
-	opts   ReaderOptions
-	comp   Compression
-	in     *countingReader // compressed bytes, as read
-	out    *tarInput       // decompressed bytes, as the tar reader gets them
-	zr     *zstd.Decoder
-	tr     *tar.Reader
-	seen   map[string]bool
-	cur    *Entry
-	left   int64  // bytes of the current entry not yet read
-	err    error  // sticky
-	hdrSum int64  // sizes of the headers read so far, with their header blocks
-	name   string // the name of the last header read, for findings
-	offset int64  // where the current entry's content starts in the tar stream
+	opts    ReaderOptions
+	comp    Compression
+	in      *countingReader // compressed bytes, as read
+	out     *tarInput       // decompressed bytes, as the tar reader gets them
+	zr      *zstd.Decoder
+	tr      *tar.Reader
+	seen    map[string]bool
+	cur     *Entry
+	left    int64  // bytes of the current entry not yet read
+	err     error  // sticky
+	hdrSum  int64  // sizes of the headers read so far, with their header blocks
+	refused int    // entries refused so far
+	name    string // the name of the last header read, for findings
+	hdrOff  int64  // where the last header read starts in the tar stream
+	offset  int64  // where the current entry's content starts in the tar stream
+	end     int64  // where the last header's content ends in the tar stream
 }
 
 // Magic numbers of the streams NewReader tells apart.
 var (
 	magicGzip  = []byte{0x1f, 0x8b}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 	magicBzip2 = []byte{'B', 'Z', 'h'}
 )
 
 // NewReader returns a Reader of the layout tarball r yields. It looks at the first bytes to
 // tell the compression (none, gzip or zstd) and returns ErrCorrupt for an empty stream or
-// another compression (xz, bzip2).
+// another compression (xz, bzip2). A gzip stream may have several members, a zstd stream
+// skippable frames anywhere, and either may be followed by zero bytes (padding); other data
+// after its end is ErrCorrupt.
 func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = DefaultMaxSize
@@ -133,13 +155,13 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	var dec io.Reader = br
 	switch {
 	case bytes.HasPrefix(head, magicGzip):
-		z, err := gzip.NewReader(br)
+		z, err := newGzipMembers(br, func() int64 { return in.n.Load() - int64(br.Buffered()) })
 		if err != nil {
 			return nil, streamError(Gzip, err)
 		}
 		rd.comp, dec = Gzip, z
-	case bytes.HasPrefix(head, magicZstd):
-		z, err := zstd.NewReader(br,
+	case isZstd(head):
+		z, err := zstd.NewReader(newZstdFrames(br),
 			zstd.WithDecoderMaxWindow(zstdMaxWindow),
 			zstd.WithDecoderMaxMemory(uint64(opts.MaxSize)+1),
 			zstd.WithDecoderConcurrency(2))
@@ -178,7 +200,7 @@ func (r *Reader) Close() error {
 
 // Next advances to the next file of the layout and returns it. It returns io.EOF at the end of
 // a sound archive; ErrUnsafeEntry (naming the entry) for an entry that is not a layout's, after
-// which Next may be called again; ErrTooLarge for an entry over the stream's cap or a JSON file
+// which Next may be called again, up to MaxRefused times (then ErrCorrupt, final); ErrTooLarge for an entry over the stream's cap or a JSON file
 // over its own (layout.MaxLayoutFileBytes, layout.MaxIndexBytes, which are read whole); and
 // ErrCorrupt or ErrTruncated when the stream is damaged.
 func (r *Reader) Next() (*Entry, error) {
@@ -186,26 +208,40 @@ func (r *Reader) Next() (*Entry, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		r.cur, r.left, r.name = nil, 0, ""
+		r.cur, r.left = nil, 0
 		hdr, err := r.tr.Next()
 		if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
 			err = nil // GODEBUG=tarinsecurepath=0: classify names the problem
 		}
 		if err == io.EOF {
+			r.name = "" // what finish finds is the stream's, after the last entry
 			r.err = r.finish()
 			return nil, r.err
 		}
 		if err != nil {
-			r.err = r.streamErr("", err)
+			r.err = r.headerErr(err)
 			return nil, r.err
 		}
-		r.name, r.offset = hdr.Name, r.out.n
-		r.hdrSum += 512 + hdr.Size
+		// The tar reader stops right after the entry's own header block (a PAX header or a
+		// GNU long name comes before it).
+		r.name, r.offset, r.hdrOff = hdr.Name, r.out.n, max(r.out.n-blockSize, 0)
+		r.end = r.offset + hdr.Size
+		if kind := sparseKind(hdr); kind != "" {
+			// Refused before a byte of it is read: the tar reader would expand its holes.
+			// Next skips its stored bytes, never its logical size.
+			r.end = r.offset
+			return nil, r.refuse(fmt.Errorf("%s: a sparse file (%s) of %d bytes once expanded: only regular files are read: %w",
+				entryAt(hdr.Name, r.hdrOff), kind, hdr.Size, ErrUnsafeEntry))
+		}
+		r.hdrSum += blockSize + hdr.Size
 		if hdr.Size > r.opts.MaxSize || r.hdrSum > r.opts.MaxSize {
-			r.err = fmt.Errorf("tar entry %q: %d bytes: the stream would go past the %s cap: %w", hdr.Name, hdr.Size, sizeString(r.opts.MaxSize), ErrTooLarge)
+			r.err = fmt.Errorf("%s: %d bytes: the stream would go past the %s cap: %w", entryAt(hdr.Name, r.hdrOff), hdr.Size, sizeString(r.opts.MaxSize), ErrTooLarge)
 			return nil, r.err
 		}
 		e, skip, err := r.classify(hdr)
+		if errors.Is(err, ErrUnsafeEntry) {
+			return nil, r.refuse(err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -217,10 +253,60 @@ func (r *Reader) Next() (*Entry, error) {
 	}
 }
 
+// refuse counts a refused entry: err, or past MaxRefused a final error that ends the stream.
+func (r *Reader) refuse(err error) error {
+	r.refused++
+	if r.refused > MaxRefused {
+		r.err = fmt.Errorf("%s: over %d entries refused: not a layout's tarball, not read further: %w", entryAt(r.name, r.hdrOff), MaxRefused, ErrCorrupt)
+		return r.err
+	}
+	return err
+}
+
+// blockSize is the size of a tar block: headers start at multiples of it.
+const blockSize = 512
+
+// sparseKind returns the sparse format of a header ("" when it is not a sparse file): old GNU
+// (type 'S'), or GNU's PAX formats 0.0, 0.1 and 1.0, which the tar reader expands
+// transparently and reports as regular files of their logical size. Any GNU.sparse. record
+// counts, of a known version or not.
+func sparseKind(hdr *tar.Header) string {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return "old GNU format"
+	}
+	major, minor := hdr.PAXRecords["GNU.sparse.major"], hdr.PAXRecords["GNU.sparse.minor"]
+	if major != "" || minor != "" {
+		return fmt.Sprintf("GNU PAX format %s.%s", major, minor)
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return "GNU PAX format 0.x"
+		}
+	}
+	return ""
+}
+
+// headerErr turns an error of the tar reader's Next into one naming where it was: inside the
+// previous entry's content (skipped), or at the header that follows it, named as far as its
+// name field was read. The entry named becomes the reader's name (for findings).
+func (r *Reader) headerErr(err error) error {
+	if r.name != "" && r.out.n <= r.end {
+		return r.streamErr(entryAt(r.name, r.hdrOff), err)
+	}
+	next := (r.end + blockSize - 1) / blockSize * blockSize // the first header after that content
+	off := max((r.out.n-1)/blockSize*blockSize, next)
+	r.name, r.hdrOff = r.out.rawName(off), off
+	if r.name != "" {
+		return r.streamErr(entryAt(r.name, off), err)
+	}
+	return r.streamErr(fmt.Sprintf("tar header at byte %d", off), err)
+}
+
 // classify checks a header and names its file. skip is set for directories and the lock file.
 func (r *Reader) classify(hdr *tar.Header) (e *Entry, skip bool, err error) {
+	where := entryAt(hdr.Name, r.hdrOff)
 	refuse := func(format string, args ...any) (*Entry, bool, error) {
-		return nil, false, fmt.Errorf("tar entry %q: %s: %w", hdr.Name, fmt.Sprintf(format, args...), ErrUnsafeEntry)
+		return nil, false, fmt.Errorf("%s: %s: %w", where, fmt.Sprintf(format, args...), ErrUnsafeEntry)
 	}
 	name := hdr.Name
 	switch {
@@ -273,19 +359,19 @@ func (r *Reader) classify(hdr *tar.Header) (e *Entry, skip bool, err error) {
 		}
 		return refuse("a directory that is not a layout's")
 	}
-	e = &Entry{Name: name, Path: rel, Size: hdr.Size}
+	e = &Entry{Name: name, Path: rel, Size: hdr.Size, Offset: r.hdrOff}
 	switch rel {
 	case layout.LayoutFile:
 		e.Kind = KindLayoutFile
 		if hdr.Size > layout.MaxLayoutFileBytes {
-			r.err = fmt.Errorf("tar entry %q: %d bytes, over the %d-byte cap of %s: %w", name, hdr.Size, layout.MaxLayoutFileBytes, layout.LayoutFile, ErrTooLarge)
+			r.err = fmt.Errorf("%s: %d bytes, over the %d-byte cap of %s: %w", where, hdr.Size, layout.MaxLayoutFileBytes, layout.LayoutFile, ErrTooLarge)
 			return nil, false, r.err
 		}
 		return e, false, nil
 	case layout.IndexFile:
 		e.Kind = KindIndex
 		if hdr.Size > layout.MaxIndexBytes {
-			r.err = fmt.Errorf("tar entry %q: %d bytes, over the %d-byte cap of %s: %w", name, hdr.Size, layout.MaxIndexBytes, layout.IndexFile, ErrTooLarge)
+			r.err = fmt.Errorf("%s: %d bytes, over the %d-byte cap of %s: %w", where, hdr.Size, layout.MaxIndexBytes, layout.IndexFile, ErrTooLarge)
 			return nil, false, r.err
 		}
 		return e, false, nil
@@ -334,10 +420,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 	r.left -= int64(n)
 	switch {
 	case err == io.EOF && r.left > 0, errors.Is(err, io.ErrUnexpectedEOF):
-		err = r.streamErr(r.cur.Name, io.ErrUnexpectedEOF)
+		err = r.streamErr(r.cur.Where(), io.ErrUnexpectedEOF)
 	case err == io.EOF:
 	case err != nil:
-		err = r.streamErr(r.cur.Name, err)
+		err = r.streamErr(r.cur.Where(), err)
 	}
 	if err != nil && err != io.EOF {
 		r.err = err
@@ -385,11 +471,11 @@ func (r *Reader) finish() error {
 	}
 }
 
-// streamErr turns an error of the tar reader or the decompressor into one of this package's.
-func (r *Reader) streamErr(entry string, err error) error {
-	where := "tarball"
-	if entry != "" {
-		where = fmt.Sprintf("tar entry %q", entry)
+// streamErr turns an error of the tar reader or the decompressor into one of this package's,
+// prefixed with where ("tarball" when it is "").
+func (r *Reader) streamErr(where string, err error) error {
+	if where == "" {
+		where = "tarball"
 	}
 	var ours *readerError
 	if errors.As(err, &ours) {
@@ -398,11 +484,18 @@ func (r *Reader) streamErr(entry string, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s: the stream ends early (after %d bytes of tar): %w", where, r.out.n, ErrTruncated)
 	}
+	if errors.Is(err, tar.ErrHeader) {
+		return fmt.Errorf("%s: not a valid tar header (%v): %w", where, err, ErrCorrupt)
+	}
 	return fmt.Errorf("%s: not a valid tar stream (%v): %w", where, err, ErrCorrupt)
 }
 
-// streamError wraps an error of a decompressor.
+// streamError wraps an error of a decompressor. An error of this package (from the readers
+// of frames.go, passed through the decompressor) is returned as it is.
 func streamError(c Compression, err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s stream ends early: %w", c, ErrTruncated)
 	}
@@ -438,6 +531,30 @@ type tarInput struct {
 	rd      *Reader
 	n       int64
 	zeroRun int64
+	tail    [blockSize]byte // the last bytes read: tail[i%blockSize] is byte i of the stream
+}
+
+// rawName returns the name field of the header block at off, for a header the tar reader
+// refused: "" unless the block is the last one read, whole, and has the USTAR magic (else it
+// is not a header at all, and its bytes name nothing).
+func (t *tarInput) rawName(off int64) string {
+	if off != t.n-blockSize {
+		return ""
+	}
+	for i, c := range []byte("ustar") {
+		if t.tail[(off+257+int64(i))%blockSize] != c {
+			return ""
+		}
+	}
+	var name []byte
+	for i := off; i < off+100; i++ {
+		b := t.tail[i%blockSize]
+		if b == 0 {
+			break
+		}
+		name = append(name, b)
+	}
+	return string(name)
 }
 
 func (t *tarInput) Read(p []byte) (int, error) {
@@ -449,6 +566,9 @@ func (t *tarInput) Read(p []byte) (int, error) {
 		p = p[:room]
 	}
 	n, err := t.r.Read(p)
+	for i := max(0, n-blockSize); i < n; i++ {
+		t.tail[(t.n+int64(i))%blockSize] = p[i]
+	}
 	t.n += int64(n)
 	if n > 0 {
 		i := n - 1

@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,7 +62,8 @@ func TestReaderGood(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		comp Compression
-	}{{"small.tar", None}, {"small.tar.gz", Gzip}, {"small.tar.zst", Zstd}, {"dirs.tar", None}} {
+	}{{"small.tar", None}, {"small.tar.gz", Gzip}, {"small.tar.zst", Zstd}, {"dirs.tar", None},
+		{"members.tar.gz", Gzip}, {"skippable.tar.zst", Zstd}} {
 		t.Run(tc.file, func(t *testing.T) {
 			data := testdata(t, "good", tc.file)
 			r, err := NewReader(bytes.NewReader(data), ReaderOptions{})
@@ -96,29 +99,37 @@ func TestReaderHostile(t *testing.T) {
 		names string // in the message
 		opts  ReaderOptions
 	}{
-		"dotdot.tar":                {ErrUnsafeEntry, `"blobs/../../evil"`, ReaderOptions{}},
-		"absolute.tar":              {ErrUnsafeEntry, `"/tmp/gadgetpack-evil"`, ReaderOptions{}},
-		"symlink.tar":               {ErrUnsafeEntry, "symlink", ReaderOptions{}},
-		"hardlink.tar":              {ErrUnsafeEntry, "hard link", ReaderOptions{}},
-		"device.tar":                {ErrUnsafeEntry, "device", ReaderOptions{}},
-		"fifo.tar":                  {ErrUnsafeEntry, "FIFO", ReaderOptions{}},
-		"duplicate.tar":             {ErrUnsafeEntry, "second entry", ReaderOptions{}},
-		"unknown-name.tar":          {ErrUnsafeEntry, `"etc/passwd"`, ReaderOptions{}},
-		"temp-dir.tar":              {ErrUnsafeEntry, `".gadgetpack-tmp/blob-123"`, ReaderOptions{}},
-		"bad-blob-name.tar":         {ErrUnsafeEntry, `"blobs/sha256/not-a-digest"`, ReaderOptions{}},
-		"uppercase-digest.tar":      {ErrUnsafeEntry, "lowercase hex", ReaderOptions{}},
-		"truncated.tar":             {ErrTruncated, "tar entry", ReaderOptions{}},
-		"trailing-data.tar":         {ErrCorrupt, "after the end", ReaderOptions{}},
-		"not-a-tar.tar":             {ErrCorrupt, "not a valid tar", ReaderOptions{}},
-		"gzip-bomb.tar.gz":          {ErrTooLarge, `tar entry "blobs/sha256/`, ReaderOptions{}},
-		"zstd-window.tar.zst":       {ErrTooLarge, "zstd stream asks for a window", ReaderOptions{}},
-		"over-max-size.tar.gz":      {ErrTooLarge, "1 MiB cap", ReaderOptions{MaxSize: 1 << 20}},
-		"content-mismatch.tar":      {nil, "", ReaderOptions{}},
-		"layout-version.tar":        {nil, "", ReaderOptions{}},
-		"index-not-json.tar":        {nil, "", ReaderOptions{}},
-		"index-path-digest.tar":     {nil, "", ReaderOptions{}},
-		"missing-base.tar":          {nil, "", ReaderOptions{}},
-		"manifest-too-large.tar.gz": {nil, "", ReaderOptions{}},
+		"dotdot.tar":                 {ErrUnsafeEntry, `"blobs/../../evil"`, ReaderOptions{}},
+		"absolute.tar":               {ErrUnsafeEntry, `"/tmp/gadgetpack-evil"`, ReaderOptions{}},
+		"symlink.tar":                {ErrUnsafeEntry, "symlink", ReaderOptions{}},
+		"hardlink.tar":               {ErrUnsafeEntry, "hard link", ReaderOptions{}},
+		"device.tar":                 {ErrUnsafeEntry, "device", ReaderOptions{}},
+		"fifo.tar":                   {ErrUnsafeEntry, "FIFO", ReaderOptions{}},
+		"duplicate.tar":              {ErrUnsafeEntry, "second entry", ReaderOptions{}},
+		"unknown-name.tar":           {ErrUnsafeEntry, `"etc/passwd"`, ReaderOptions{}},
+		"temp-dir.tar":               {ErrUnsafeEntry, `".gadgetpack-tmp/blob-123"`, ReaderOptions{}},
+		"bad-blob-name.tar":          {ErrUnsafeEntry, `"blobs/sha256/not-a-digest"`, ReaderOptions{}},
+		"uppercase-digest.tar":       {ErrUnsafeEntry, "lowercase hex", ReaderOptions{}},
+		"truncated.tar":              {ErrTruncated, "tar entry", ReaderOptions{}},
+		"trailing-data.tar":          {ErrCorrupt, "after the end", ReaderOptions{}},
+		"not-a-tar.tar":              {ErrCorrupt, "not a valid tar", ReaderOptions{}},
+		"gzip-bomb.tar.gz":           {ErrTooLarge, `tar entry "blobs/sha256/`, ReaderOptions{}},
+		"zstd-window.tar.zst":        {ErrTooLarge, "zstd stream asks for a window", ReaderOptions{}},
+		"over-max-size.tar.gz":       {ErrTooLarge, "1 MiB cap", ReaderOptions{MaxSize: 1 << 20}},
+		"sparse-gnu.tar":             {ErrUnsafeEntry, `"blobs/sha256/36787edc411f6ae7b702a6e5b9d3b77ea3dba58dc520ebc252d115b9ee5e8729" at byte 4096: a sparse file (old GNU format) of 64424509440 bytes`, ReaderOptions{}},
+		"sparse-pax-0.0.tar":         {ErrUnsafeEntry, "a sparse file (GNU PAX format 0.x) of 64424509440 bytes", ReaderOptions{}},
+		"sparse-pax-0.1.tar":         {ErrUnsafeEntry, "a sparse file (GNU PAX format 0.x)", ReaderOptions{}},
+		"sparse-pax-1.0.tar":         {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0)", ReaderOptions{}},
+		"sparse-pax-1.0.tar.gz":      {ErrUnsafeEntry, "a sparse file (GNU PAX format 1.0)", ReaderOptions{}},
+		"bad-header-checksum.tar":    {ErrCorrupt, `tar entry "blobs/sha256/a8a4631676633f8b42dd613a42eb5500f5ad9c823eab1342548632ad746ff959" at byte 3072: not a valid tar header`, ReaderOptions{}},
+		"gzip-trailing-data.tar.gz":  {ErrCorrupt, "tarball: data after the end of the gzip stream, at byte 699 of the input (after 100 zero bytes)", ReaderOptions{}},
+		"zstd-trailing-data.tar.zst": {ErrCorrupt, "tarball: data after the end of the zstd stream, at byte 624 of the input (not a zstd frame)", ReaderOptions{}},
+		"content-mismatch.tar":       {nil, "", ReaderOptions{}},
+		"layout-version.tar":         {nil, "", ReaderOptions{}},
+		"index-not-json.tar":         {nil, "", ReaderOptions{}},
+		"index-path-digest.tar":      {nil, "", ReaderOptions{}},
+		"missing-base.tar":           {nil, "", ReaderOptions{}},
+		"manifest-too-large.tar.gz":  {nil, "", ReaderOptions{}},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*"))
 	if err != nil || len(files) < 15 {
@@ -201,6 +212,51 @@ func TestReaderEdges(t *testing.T) {
 			_, err := readEntries(t, tc.data, ReaderOptions{})
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestReaderMaxRefused: MaxRefused entries are refused one by one, and the next one ends the
+// stream (ErrCorrupt, final), so that a stream of empty entries costs no more than that.
+func TestReaderMaxRefused(t *testing.T) {
+	for _, tc := range []struct {
+		entries int
+		final   bool
+	}{{MaxRefused, false}, {MaxRefused + 1, true}, {20 * MaxRefused, true}} {
+		t.Run(strconv.Itoa(tc.entries), func(t *testing.T) {
+			var hdrs []*tar.Header
+			for i := range tc.entries {
+				hdrs = append(hdrs, &tar.Header{Name: fmt.Sprintf("etc/x%d", i), Typeflag: tar.TypeReg, Mode: 0o644})
+			}
+			r, err := NewReader(bytes.NewReader(tarBytes(t, true, hdrs...)), ReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := 0
+			for {
+				_, err := r.Next()
+				if errors.Is(err, ErrUnsafeEntry) {
+					refused++
+					continue
+				}
+				if refused != MaxRefused && refused != tc.entries {
+					t.Fatalf("%d refused, then %v", refused, err)
+				}
+				if !tc.final {
+					if err != io.EOF {
+						t.Fatalf("after %d refused: %v, want io.EOF", refused, err)
+					}
+					return
+				}
+				want := fmt.Sprintf(`tar entry "etc/x%d" at byte %d: over %d entries refused`, MaxRefused, MaxRefused*512, MaxRefused)
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+					t.Fatalf("after %d refused: %v, want %v saying %s", refused, err, ErrCorrupt, want)
+				}
+				if _, again := r.Next(); again != err {
+					t.Fatalf("then %v", again)
+				}
+				return
 			}
 		})
 	}

@@ -330,8 +330,9 @@ func (w *FileWriter) Abort() {
 // of a split export (path.000, path.001...). Each file is opened only when the previous one
 // ends, and closed then; Close closes the one open. A path that cannot be opened is an error
 // of the Read that reaches it, naming it; OpenParts itself checks up front that every path is
-// a regular file, so that a missing part fails before any byte is read. It returns an error
-// for an empty list.
+// a regular file, so that a missing part, or a FIFO that would block, fails before any byte is
+// read (ErrNotRegular), and opens each with openFile's checks. It returns an error for an empty
+// list.
 func OpenParts(paths []string) (io.ReadCloser, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no parts to read: %w", fs.ErrInvalid)
@@ -341,8 +342,8 @@ func OpenParts(paths []string) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("part %s: %w", p, err)
 		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("part %s: not a regular file: %w", p, fs.ErrInvalid)
+		if err := checkFileType(p, fi, false); err != nil {
+			return nil, fmt.Errorf("part %w", err)
 		}
 	}
 	return &partsReader{paths: append([]string(nil), paths...)}, nil
@@ -362,7 +363,7 @@ func (r *partsReader) openNext() bool {
 		r.err = io.EOF
 		return false
 	}
-	f, err := os.Open(r.paths[r.i])
+	f, err := openFile(r.paths[r.i], false)
 	if err != nil {
 		r.err = fmt.Errorf("part %s: %w", r.paths[r.i], err)
 		return false

@@ -713,7 +713,7 @@ type partsAt struct {
 func openPartsAt(paths []string) (*partsAt, error) {
 	p := &partsAt{}
 	for _, path := range paths {
-		f, err := os.Open(path)
+		f, err := openFile(path, true)
 		if err != nil {
 			_ = p.Close()
 			return nil, err

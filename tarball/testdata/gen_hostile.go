@@ -9,6 +9,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,7 @@ type entry struct {
 	size     int64 // header size when data is nil (a content not given: zeros, for bombs)
 	linkname string
 	mode     int64
+	raw      []byte // written as it is, blocks already made (a header the tar package cannot write)
 }
 
 func file(name string, data []byte) entry {
@@ -96,6 +98,13 @@ func tarOf(entries []entry) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
+		if e.raw != nil {
+			if err := tw.Flush(); err != nil {
+				panic(err)
+			}
+			buf.Write(e.raw)
+			continue
+		}
 		size := e.size
 		if e.data != nil {
 			size = int64(len(e.data))
@@ -147,11 +156,129 @@ func gzipOf(data []byte) []byte {
 	return buf.Bytes()
 }
 
+// zstdOf returns data as one zstd frame, with a checksum.
+func zstdOf(data []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(true))
+	zw.Write(data)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// skippable returns a zstd skippable frame of magic 0x184D2A00|low holding data.
+func skippable(low byte, data []byte) []byte {
+	b := []byte{low, 0x2a, 0x4d, 0x18, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(data)))
+	return append(b, data...)
+}
+
 // zerosDigest returns the sha256 of n zero bytes.
 func zerosDigest(n int64) string {
 	h := sha256.New()
 	io.Copy(h, io.LimitReader(zeros{}, n))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// numeric writes n into a header field: octal when it fits, else GNU's base-256 (a first byte
+// 0x80, then big-endian), which tar readers accept for sizes of 8 GiB and more.
+func numeric(field []byte, n int64) {
+	if s := fmt.Sprintf("%0*o", len(field)-1, n); len(s) == len(field)-1 {
+		copy(field, s)
+		field[len(field)-1] = 0
+		return
+	}
+	clear(field)
+	field[0] = 0x80
+	for i := len(field) - 1; i > 0 && n > 0; i-- {
+		field[i] = byte(n)
+		n >>= 8
+	}
+}
+
+// header returns one 512-byte header block: USTAR, or GNU's old format for gnu.
+func header(name string, typeflag byte, size int64, gnu bool, fill func(b []byte)) []byte {
+	b := make([]byte, 512)
+	copy(b[0:100], name)
+	numeric(b[100:108], 0o644)
+	numeric(b[108:116], 0)
+	numeric(b[116:124], 0)
+	numeric(b[124:136], size)
+	numeric(b[136:148], 0)
+	b[156] = typeflag
+	if gnu {
+		copy(b[257:265], "ustar  \x00")
+	} else {
+		copy(b[257:265], "ustar\x0000")
+	}
+	if fill != nil {
+		fill(b)
+	}
+	copy(b[148:156], "        ")
+	var sum int64
+	for _, c := range b {
+		sum += int64(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+// padded returns data padded with zeros to a multiple of 512 bytes.
+func padded(data []byte) []byte {
+	return append(data, make([]byte, (512-len(data)%512)%512)...)
+}
+
+// paxRecords returns the data of a PAX extended header: "LEN key=value\n" records in order.
+func paxRecords(kv ...string) []byte {
+	var out []byte
+	for i := 0; i < len(kv); i += 2 {
+		rec := " " + kv[i] + "=" + kv[i+1] + "\n"
+		n := len(rec) + 1
+		for len(fmt.Sprint(n))+len(rec) != n {
+			n++
+		}
+		out = append(out, fmt.Sprint(n)+rec...)
+	}
+	return out
+}
+
+// sparseSize is the logical size of the sparse entries: 60 GiB, of which 512 bytes are stored
+// (at the end; the rest is a hole). A tar reader that expands them yields 60 GiB of zeros.
+const sparseSize = 60 << 30
+
+// sparse returns a sparse entry named name, of sparseSize bytes, in one of the formats tar
+// programs write: "gnu" (the old GNU type 'S'), "pax-0.0", "pax-0.1" or "pax-1.0".
+func sparse(format, name string) entry {
+	data := bytes.Repeat([]byte("sparse data\n"), 512/12+1)[:512]
+	off := fmt.Sprint(int64(sparseSize - 512))
+	var raw []byte
+	switch format {
+	case "gnu":
+		raw = header(name, 'S', 512, true, func(b []byte) {
+			numeric(b[386:398], sparseSize-512) // sparse[0].offset
+			numeric(b[398:410], 512)            // sparse[0].numbytes
+			numeric(b[483:495], sparseSize)     // realsize
+		})
+		raw = append(raw, data...)
+	case "pax-0.0", "pax-0.1":
+		recs := paxRecords("GNU.sparse.size", fmt.Sprint(int64(sparseSize)), "GNU.sparse.numblocks", "1",
+			"GNU.sparse.offset", off, "GNU.sparse.numbytes", "512")
+		if format == "pax-0.1" {
+			recs = paxRecords("GNU.sparse.size", fmt.Sprint(int64(sparseSize)), "GNU.sparse.numblocks", "1",
+				"GNU.sparse.map", off+",512")
+		}
+		raw = append(header("PaxHeaders/"+name[len(name)-20:], 'x', int64(len(recs)), false, nil), padded(recs)...)
+		raw = append(append(raw, header(name, '0', 512, false, nil)...), data...)
+	case "pax-1.0":
+		recs := paxRecords("GNU.sparse.major", "1", "GNU.sparse.minor", "0", "GNU.sparse.name", name,
+			"GNU.sparse.realsize", fmt.Sprint(int64(sparseSize)))
+		sparseMap := padded([]byte("1\n" + off + "\n512\n"))
+		raw = append(header("PaxHeaders/"+name[len(name)-20:], 'x', int64(len(recs)), false, nil), padded(recs)...)
+		raw = append(raw, header("GNUSparseFile.0/"+name[len(name)-20:], '0', int64(len(sparseMap)+512), false, nil)...)
+		raw = append(append(raw, sparseMap...), data...)
+	default:
+		panic(format)
+	}
+	return entry{name: name, raw: raw}
 }
 
 func main() {
@@ -165,6 +292,17 @@ func main() {
 	zw.Write(goodTar)
 	zw.Close()
 	write("good/small.tar.zst", zbuf.Bytes())
+	// The same tar in three gzip members (as pigz or cat a.gz b.gz c.gz make it) followed by
+	// zero padding; and in two zstd frames with skippable frames before, between and after
+	// them, and zero padding.
+	third := len(goodTar) / 3
+	members := append(append(gzipOf(goodTar[:third]), gzipOf(goodTar[third:2*third])...), gzipOf(goodTar[2*third:])...)
+	write("good/members.tar.gz", append(members, make([]byte, 1000)...))
+	half := len(goodTar) / 2
+	frames := append(skippable(0x50, []byte("a skippable frame first")), zstdOf(goodTar[:half])...)
+	frames = append(append(frames, skippable(0x5e, nil)...), zstdOf(goodTar[half:])...)
+	frames = append(append(frames, skippable(0x5f, []byte("and one last"))...), make([]byte, 700)...)
+	write("good/skippable.tar.zst", frames)
 	// A layout tarred with directory entries and a "./" prefix, as tar -C DIR . makes it.
 	var dotted []entry
 	dotted = append(dotted, entry{name: "./", typeflag: tar.TypeDir, mode: 0o755},
@@ -228,6 +366,28 @@ func main() {
 	}
 	frame[5] = 0xa0
 	hostile["zstd-window.tar.zst"] = frame
+
+	// Sparse entries of 60 GiB (512 bytes stored) in each format, named as a blob; the PAX 1.0
+	// one also gzipped (a few hundred bytes).
+	sparseName := "blobs/sha256/" + digestOf([]byte("a sparse entry"))
+	for _, f := range []string{"gnu", "pax-0.0", "pax-0.1", "pax-1.0"} {
+		hostile["sparse-"+f+".tar"] = tarOf(with(sparse(f, sparseName)))
+	}
+	hostile["sparse-pax-1.0.tar.gz"] = gzipOf(hostile["sparse-pax-1.0.tar"])
+
+	// A header whose checksum does not match (the layer's, the fourth entry): the error names
+	// the entry and where its header starts.
+	badSum := tarOf(good())
+	at := bytes.Index(badSum, []byte(layerName)) / 512 * 512
+	if at <= 0 || string(badSum[at:at+len(layerName)]) != layerName {
+		panic("layer header not found")
+	}
+	badSum[at+148] ^= 0x01
+	hostile["bad-header-checksum.tar"] = badSum
+
+	// Data after the end of a compressed stream, after zero padding: not a member, not a frame.
+	hostile["gzip-trailing-data.tar.gz"] = append(append(gzipOf(goodTar), make([]byte, 100)...), "not gzip"...)
+	hostile["zstd-trailing-data.tar.zst"] = append(append(zstdOf(goodTar), skippable(0x50, []byte("skip"))...), "not a zstd frame"...)
 
 	for name, data := range hostile {
 		write(filepath.Join("hostile", name), data)
