@@ -41,7 +41,7 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 	var res AddResult
 	err := s.update(ctx, func(d *indexDoc) error {
 		res = AddResult{}
-		if err := checkEntryGraphs(ctx, s.root, entries, s.checkGraph); err != nil {
+		if err := checkEntryGraphs(ctx, s.root, entries, s.Fetch, s.Exists, s.missing); err != nil {
 			return err
 		}
 		var conflicts []string

@@ -361,10 +361,8 @@ func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 // reached; ErrTooLarge and ErrBadManifest come wrapped in it for documents over MaxJSONBytes or
 // that do not parse.
 func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) error {
-	return checkEntryGraphs(ctx, st.s.root, entries, func(ctx context.Context, root ocispec.Descriptor) error {
-		return checkGraphWith(ctx, st.Fetch, st.Exists, func(desc ocispec.Descriptor) error {
-			return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
-		}, root)
+	return checkEntryGraphs(ctx, st.s.root, entries, st.Fetch, st.Exists, func(desc ocispec.Descriptor) error {
+		return fmt.Errorf("blob %s (%s, %d bytes) is neither in the stream nor in the layout: %w", desc.Digest, desc.MediaType, desc.Size, ErrNotFound)
 	})
 }
 

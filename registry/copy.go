@@ -178,7 +178,7 @@ func (c *copier) skipped(ctx context.Context, g graphCopy, desc ocispec.Descript
 	if g.layoutSrc == nil {
 		return
 	}
-	_ = layout.Walk(ctx, g.layoutSrc.Fetch, desc, func(_ context.Context, d ocispec.Descriptor, _ string) error {
+	_ = layout.Walk(ctx, g.layoutSrc.Fetch, desc, func(_ context.Context, d ocispec.Descriptor, _ layout.Location) error {
 		c.t.finish(g.repo, d, true)
 		c.hold(d, g.repo)
 		return nil
