@@ -362,7 +362,7 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 		if currentDigest(d, ref) == "" {
 			d.entries = append(d.entries, indexEntry{desc: entry})
 		} else {
-			replaceNamed(d, entry)
+			replaceNamed(d, map[string]ocispec.Descriptor{ref: entry})
 		}
 		return nil
 	})

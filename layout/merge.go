@@ -81,24 +81,69 @@ func (s *Store) refConflict(conflicts []string) error {
 	return fmt.Errorf("layout %s: %s: %w", s.root, strings.Join(conflicts, "; "), ErrRefExists)
 }
 
-// merge applies entries to d as AddEntries does and returns what changed, or the conflicts.
+// merge applies entries to d as AddEntries does and returns what changed, or the conflicts. It
+// takes time linear in the entries of d and the entries given: the names and unnamed digests
+// of d are indexed once (refTable), and the named entries to replace are swapped in one pass at
+// the end.
 func merge(d *indexDoc, entries []ocispec.Descriptor, opts AddOptions) (res AddResult, conflicts []string) {
+	t := newRefTable(d)
+	replace := map[string]ocispec.Descriptor{}
 	for _, e := range entries {
 		name := refName(e)
+		cur := t.names[name]
 		switch {
-		case name == "" && hasUnnamed(d, e.Digest), name != "" && currentDigest(d, name) == e.Digest && !hasOtherDigest(d, name, e.Digest):
+		case name == "" && t.unnamed[e.Digest], name != "" && cur.last == e.Digest && !cur.mixed:
 			res.Unchanged++
-		case name == "" || currentDigest(d, name) == "":
+		case name == "" || cur.last == "":
 			d.entries = append(d.entries, indexEntry{desc: e})
+			t.add(e)
 			res.Added++
 		case !opts.Force:
-			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, currentDigest(d, name), e.Digest))
+			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, cur.last, e.Digest))
 		default:
-			replaceNamed(d, e)
+			replace[name] = e
+			t.names[name] = refState{last: e.Digest}
 			res.Replaced++
 		}
 	}
+	if len(replace) > 0 {
+		replaceNamed(d, replace)
+	}
 	return res, conflicts
+}
+
+// refState is what index.json says of one ref name: the digest of its last entry (the one ig
+// reads) and whether entries of that name point at several digests.
+type refState struct {
+	last  digest.Digest
+	mixed bool
+}
+
+// refTable indexes index.json's entries for merge: each ref name's state, and the digests of
+// the unnamed entries.
+type refTable struct {
+	names   map[string]refState
+	unnamed map[digest.Digest]bool
+}
+
+// newRefTable indexes the entries of d.
+func newRefTable(d *indexDoc) *refTable {
+	t := &refTable{names: make(map[string]refState, len(d.entries)), unnamed: map[digest.Digest]bool{}}
+	for _, e := range d.entries {
+		t.add(e.desc)
+	}
+	return t
+}
+
+// add indexes one more entry, after the others.
+func (t *refTable) add(e ocispec.Descriptor) {
+	name := refName(e)
+	if name == "" {
+		t.unnamed[e.Digest] = true
+		return
+	}
+	st, ok := t.names[name]
+	t.names[name] = refState{last: e.Digest, mixed: st.mixed || (ok && st.last != e.Digest)}
 }
 
 // checkEntry checks the fields of an index.json entry to add.
@@ -120,26 +165,6 @@ func checkEntry(e ocispec.Descriptor) error {
 	return nil
 }
 
-// hasUnnamed reports whether index.json has an unnamed entry of digest dg.
-func hasUnnamed(d *indexDoc, dg digest.Digest) bool {
-	for _, e := range d.entries {
-		if refName(e.desc) == "" && e.desc.Digest == dg {
-			return true
-		}
-	}
-	return false
-}
-
-// hasOtherDigest reports whether an entry named name points at another digest than dg.
-func hasOtherDigest(d *indexDoc, name string, dg digest.Digest) bool {
-	for _, e := range d.entries {
-		if refName(e.desc) == name && e.desc.Digest != dg {
-			return true
-		}
-	}
-	return false
-}
-
 // currentDigest returns the digest the last entry named name points at (the one ig reads).
 func currentDigest(d *indexDoc, name string) digest.Digest {
 	var dg digest.Digest
@@ -151,20 +176,20 @@ func currentDigest(d *indexDoc, name string) digest.Digest {
 	return dg
 }
 
-// replaceNamed puts e where the first entry of its name stands and drops the others of that
-// name, as Tag does.
-func replaceNamed(d *indexDoc, e ocispec.Descriptor) {
-	name := refName(e)
+// replaceNamed puts each entry of byName where the first entry of its name stands and drops the
+// others of that name, as Tag does, in one pass over d's entries.
+func replaceNamed(d *indexDoc, byName map[string]ocispec.Descriptor) {
 	out := d.entries[:0:0]
-	placed := false
+	placed := make(map[string]bool, len(byName))
 	for _, cur := range d.entries {
-		if refName(cur.desc) != name {
+		name := refName(cur.desc)
+		e, ok := byName[name]
+		switch {
+		case !ok:
 			out = append(out, cur)
-			continue
-		}
-		if !placed {
+		case !placed[name]:
 			out = append(out, indexEntry{desc: e})
-			placed = true
+			placed[name] = true
 		}
 	}
 	d.entries = out
