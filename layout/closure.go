@@ -52,7 +52,10 @@ func digestTagOf(ref string) digest.Digest {
 // digest of the closure, with what those reach in turn. Manifests and indexes are read
 // verified; other blobs must be present with their declared size (Exists). A blob that is
 // absent or damaged stops Closure with an error naming it and how it is reached, wrapping
-// ErrGraphIncomplete. Closure reads index.json under the shared lock once and takes no other
+// ErrGraphIncomplete; so does a graph nested deeper or larger than the defaults of WalkOptions
+// allow (ErrTooDeep, ErrTooManyDescriptors: one count for the whole closure). Closure takes time
+// linear in the size of index.json and of the graph. Closure reads index.json under the shared
+// lock once and takes no other
 // lock: a concurrent gc may still remove blobs of entries that are not named.
 func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
 	d, err := s.readIndex(ctx)

@@ -42,7 +42,8 @@ type GCBlob struct {
 // (sha256-<hex>, sha256-<hex>.sig), which are index.json entries. An entry whose blob is
 // absent is skipped, as oras-go does. A reachable manifest that cannot be read or does not
 // verify stops the plan with its error (ErrDigestMismatch, ErrBadManifest...): gc never
-// guesses what a damaged manifest pointed at. Stale temp files are listed too (see CleanTemp).
+// guesses what a damaged manifest pointed at; nor does it past the defaults of WalkOptions
+// (ErrTooDeep, ErrTooManyDescriptors). Stale temp files are listed too (see CleanTemp).
 //
 // The plan is advisory: ApplyGC marks again under the lock before it removes anything.
 func (s *Store) PlanGC(ctx context.Context) (*GCPlan, error) {

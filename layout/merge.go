@@ -30,8 +30,9 @@ type AddResult struct {
 // nothing. An unnamed entry is appended unless an unnamed entry of its digest is there already.
 // New entries keep the order given. Under the exclusive index lock, before writing, every
 // entry's graph is checked present and sound as Tag does; when one is not, AddEntries returns
-// ErrGraphIncomplete naming the entry and the first missing or damaged blob, and writes
-// nothing. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report bad entries.
+// ErrGraphIncomplete naming the entry and the first missing or damaged blob (or ErrTooDeep,
+// ErrTooManyDescriptors past the defaults of WalkOptions, one walk for all entries), and writes
+// nothing. It takes time linear in the entries of index.json and those given. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report bad entries.
 func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) (*AddResult, error) {
 	for _, e := range entries {
 		if err := checkEntry(e); err != nil {
