@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -31,39 +33,63 @@ func newNode(role string, d ocispec.Descriptor) *node {
 		Size: d.Size, Platform: d.Platform, Annotations: d.Annotations}
 }
 
+// Caps of the tree inspect shows, against crafted graphs: the nesting of indexes and
+// manifests (as layout.WalkOptions counts it), and the nodes of the tree (a graph whose
+// indexes list one index many times is a tree that grows exponentially with its depth).
+const (
+	maxGraphNesting = layout.DefaultMaxNesting
+	maxGraphNodes   = 100_000
+)
+
+// graphLoader reads an image graph into a tree, each document once.
+type graphLoader struct {
+	store *layout.Store
+	nodes int
+	docs  map[string]any // ocispec.Index or ocispec.Manifest by digest
+}
+
 // loadGraph reads the index or manifest desc points at, and what it points at, into a tree.
-// Blobs that are not indexes or manifests are not read.
-func loadGraph(ctx context.Context, store *layout.Store, role string, desc ocispec.Descriptor, depth int) (*node, error) {
+// Blobs that are not indexes or manifests are not read. A graph nested deeper than
+// maxGraphNesting or of more than maxGraphNodes nodes is refused, naming where.
+func loadGraph(ctx context.Context, store *layout.Store, role string, desc ocispec.Descriptor) (*node, error) {
+	g := &graphLoader{store: store, docs: map[string]any{}}
+	return g.load(ctx, role, desc, nil)
+}
+
+// load reads desc, reached through path (the roles and digests above it), into a tree.
+func (g *graphLoader) load(ctx context.Context, role string, desc ocispec.Descriptor, path []string) (*node, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	n := newNode(role, desc)
-	if depth > 8 {
-		return nil, fmt.Errorf("%s %s: nested over 8 levels", role, desc.Digest)
+	if g.nodes++; g.nodes > maxGraphNodes {
+		return nil, fmt.Errorf("%s: the tree has over %d nodes, the cap: %w", pathString(path, role, desc), maxGraphNodes, layout.ErrTooManyDescriptors)
+	}
+	isDoc := desc.MediaType == ocispec.MediaTypeImageIndex || desc.MediaType == ocispec.MediaTypeImageManifest
+	if isDoc && len(path)+1 > maxGraphNesting {
+		return nil, fmt.Errorf("%s: %s %s is nested %d levels deep, over the cap of %d: %w", pathString(path, role, desc), desc.MediaType, desc.Digest, len(path)+1, maxGraphNesting, layout.ErrTooDeep)
 	}
 	switch desc.MediaType {
 	case ocispec.MediaTypeImageIndex:
-		idx, err := readIndex(ctx, store, desc)
+		idx, err := g.index(ctx, desc)
 		if err != nil {
 			return nil, err
 		}
 		if n.ArtifactType == "" {
 			n.ArtifactType = idx.ArtifactType
 		}
+		below := append(slices.Clip(path), role+"("+desc.Digest.String()+")")
 		for _, m := range idx.Manifests {
-			child, err := loadGraph(ctx, store, "manifest", m, depth+1)
+			child, err := g.load(ctx, "manifest", m, below)
 			if err != nil {
 				return nil, err
 			}
 			n.Children = append(n.Children, child)
 		}
 	case ocispec.MediaTypeImageManifest:
-		data, err := store.ReadAll(ctx, desc, maxDocumentBytes)
+		m, err := g.manifest(ctx, desc)
 		if err != nil {
 			return nil, err
-		}
-		var m ocispec.Manifest
-		if err := strictjson.Check(data, strictjson.Document); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
-		} else if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 		}
 		if n.ArtifactType == "" {
 			n.ArtifactType = m.ArtifactType
@@ -75,8 +101,51 @@ func loadGraph(ctx context.Context, store *layout.Store, role string, desc ocisp
 		if m.Subject != nil {
 			n.Children = append(n.Children, newNode("subject", *m.Subject))
 		}
+		g.nodes += len(n.Children)
 	}
 	return n, nil
+}
+
+// index reads the image index desc points at, once per digest.
+func (g *graphLoader) index(ctx context.Context, desc ocispec.Descriptor) (ocispec.Index, error) {
+	if idx, ok := g.docs[desc.Digest.String()].(ocispec.Index); ok {
+		return idx, nil
+	}
+	idx, err := readIndex(ctx, g.store, desc)
+	if err != nil {
+		return idx, err
+	}
+	g.docs[desc.Digest.String()] = idx
+	return idx, nil
+}
+
+// manifest reads the image manifest desc points at, once per digest.
+func (g *graphLoader) manifest(ctx context.Context, desc ocispec.Descriptor) (ocispec.Manifest, error) {
+	if m, ok := g.docs[desc.Digest.String()].(ocispec.Manifest); ok {
+		return m, nil
+	}
+	var m ocispec.Manifest
+	data, err := g.store.ReadAll(ctx, desc, maxDocumentBytes)
+	if err != nil {
+		return m, err
+	}
+	if err := strictjson.Check(data, strictjson.Document); err != nil {
+		return m, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	} else if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	g.docs[desc.Digest.String()] = m
+	return m, nil
+}
+
+// pathString names where a node is in the tree: its path and itself, the first and last 4
+// steps of a longer path only.
+func pathString(path []string, role string, desc ocispec.Descriptor) string {
+	steps := append(slices.Clip(path), role+"("+desc.Digest.String()+")")
+	if len(steps) > 9 {
+		steps = slices.Concat(steps[:4], []string{fmt.Sprintf("... %d more levels ...", len(steps)-8)}, steps[len(steps)-4:])
+	}
+	return strings.Join(steps, " > ")
 }
 
 // readIndex reads and parses the image index desc points at.

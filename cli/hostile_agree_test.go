@@ -235,14 +235,14 @@ func TestHostileAgree(t *testing.T) {
 			l.entry(agreeParams)["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
 			l.save()
 		}, "mediaType \"application/vnd.oci.image.index.v1+json\" in the document"),
-		// Another entry reaches the manifest as one: gc keeps it.
-		agreeCase("manifest behind an index descriptor", layout.RuleIndex, false, func(l *agreeLayout) {
+		// Another entry reaches the manifest as an index: gc refuses to plan (run verify) and removes nothing.
+		agreeCase("manifest behind an index descriptor", layout.RuleIndex, true, func(l *agreeLayout) {
 			m := firstManifest(l, agreeExec)
 			m["mediaType"] = "application/vnd.oci.image.index.v1+json"
 			l.ms = append(l.ms, named(m, "crafted:1"))
 			l.save()
 		}, "mediaType \"application/vnd.oci.image.manifest.v1+json\" in the document"),
-		agreeCase("entry size other than the blob", layout.RuleDescSize, false, func(l *agreeLayout) {
+		agreeCase("entry size other than the blob", layout.RuleDescSize, true, func(l *agreeLayout) {
 			e := named(l.entry(agreeExec), "crafted:1")
 			e["size"] = e["size"].(float64) - 1
 			l.ms = append(l.ms, e)

@@ -43,7 +43,7 @@ func runInspect(cliContext *ucli.Context) error {
 	}
 	signature, hasSig := sigs[name]
 	role := kind(desc.MediaType)
-	root, err := loadGraph(ctx, store, role, desc, 0)
+	root, err := loadGraph(ctx, store, role, desc)
 	if err != nil {
 		return fmt.Errorf("ref %s: %w", name, err)
 	}

@@ -60,18 +60,24 @@ func runList(cliContext *ucli.Context) error {
 		return err
 	}
 	entries := make([]listEntry, 0, len(refs))
+	platformsOf := map[string][]string{} // by index digest: many refs may name one index
 	for _, d := range refs {
 		e := listEntry{Ref: d.Annotations[ocispec.AnnotationRefName], MediaType: d.MediaType, Digest: d.Digest.String(), Size: d.Size}
 		if d.MediaType == ocispec.MediaTypeImageIndex {
-			idx, err := readIndex(ctx, store, d)
-			if err != nil {
-				return fmt.Errorf("ref %s: %w", e.Ref, err)
-			}
-			for _, m := range idx.Manifests {
-				if p := platform(m); p != "" {
-					e.Platforms = append(e.Platforms, p)
+			ps, ok := platformsOf[e.Digest]
+			if !ok {
+				idx, err := readIndex(ctx, store, d)
+				if err != nil {
+					return fmt.Errorf("ref %s: %w", e.Ref, err)
 				}
+				for _, m := range idx.Manifests {
+					if p := platform(m); p != "" {
+						ps = append(ps, p)
+					}
+				}
+				platformsOf[e.Digest] = ps
 			}
+			e.Platforms = ps
 		} else if p := platform(d); p != "" {
 			e.Platforms = []string{p}
 		}

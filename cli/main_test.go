@@ -20,7 +20,9 @@ const asMainEnv = "GADGETPACK_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) == "1" {
-		os.Exit(Run(context.Background(), append([]string{"gadgetpack"}, os.Args[1:]...)))
+		code := Run(context.Background(), append([]string{"gadgetpack"}, os.Args[1:]...))
+		writePeakRSS(os.Getenv(peakRSSEnv))
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -139,7 +139,7 @@ func TestAmbiguousLayout(t *testing.T) {
 				_, errs["Index"] = s.Index(t.Context())
 			case root.Digest == "": // a config: Verify alone reads it
 			default:
-				errs["Walk"] = Walk(t.Context(), s.Fetch, root, func(context.Context, ocispec.Descriptor, string) error { return nil })
+				errs["Walk"] = Walk(t.Context(), s.Fetch, root, func(context.Context, ocispec.Descriptor, Location) error { return nil })
 				_, errs["Copy"] = Copy(t.Context(), s, dst, []ocispec.Descriptor{root}, CopyOptions{})
 			}
 			for name, err := range errs {

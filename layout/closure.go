@@ -52,7 +52,10 @@ func digestTagOf(ref string) digest.Digest {
 // digest of the closure, with what those reach in turn. Manifests and indexes are read
 // verified; other blobs must be present with their declared size (Exists). A blob that is
 // absent or damaged stops Closure with an error naming it and how it is reached, wrapping
-// ErrGraphIncomplete. Closure reads index.json under the shared lock once and takes no other
+// ErrGraphIncomplete; so does a graph nested deeper or larger than the defaults of WalkOptions
+// allow (ErrTooDeep, ErrTooManyDescriptors: one count for the whole closure). Closure takes time
+// linear in the size of index.json and of the graph. Closure reads index.json under the shared
+// lock once and takes no other
 // lock: a concurrent gc may still remove blobs of entries that are not named.
 func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
 	d, err := s.readIndexChecked(ctx)
@@ -90,23 +93,18 @@ func (s *Store) onceReferrers(ctx context.Context) func() ([]subjectRef, error) 
 }
 
 // closure is Closure over index.json as d holds it, with the layout's referrers from readRefs
-// (which may cache them across calls).
+// (which may cache them across calls). It takes time linear in the size of index.json, the
+// referrers and the graph: entries are found through a map, and a referrer or a digest-tag
+// entry is looked at when its subject joins the closure, not on every pass.
 func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error)) (*Closure, error) {
 	c := &Closure{}
-	seen := map[digest.Digest]bool{}
-	walked := map[descKey]bool{}
-	walk := func(root ocispec.Descriptor) error {
+	w := NewWalker(s.Fetch, WalkOptions{})
+	inBlobs := map[digest.Digest]bool{} // the walk visits a digest once per media type and size
+	walk := func(root ocispec.Descriptor, at Location) error {
 		if err := checkEntry(root); err != nil {
 			return err
 		}
-		if walked[keyOf(root)] {
-			return nil
-		}
-		return Walk(ctx, s.Fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
-			if walked[keyOf(desc)] {
-				return nil
-			}
-			walked[keyOf(desc)] = true // each size and media type of a digest is checked
+		return w.walk(ctx, root, at, func(ctx context.Context, desc ocispec.Descriptor, _ Location) error {
 			if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
 				ok, err := s.Exists(ctx, desc)
 				if err != nil {
@@ -116,30 +114,43 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 					return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 				}
 			}
-			if seen[desc.Digest] {
+			if inBlobs[desc.Digest] {
 				return nil
 			}
-			seen[desc.Digest] = true
+			inBlobs[desc.Digest] = true
 			c.Blobs = append(c.Blobs, desc)
 			c.Bytes += desc.Size
 			return nil
 		})
 	}
-	wrap := func(what string, err error) error {
+	wrap := func(err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("layout %s: %s: %w: %w", s.root, what, err, ErrGraphIncomplete)
+		return fmt.Errorf("layout %s: %w: %w", s.root, err, ErrGraphIncomplete)
 	}
 
 	// The entries asked for, in index.json order, then the others in the order given.
+	type entryKey struct {
+		dg   digest.Digest
+		name string
+	}
+	first := make(map[entryKey]int, len(d.entries))
+	tagsOf := map[digest.Digest][]int{} // digest-tag entries by the digest they name
+	for i, e := range d.entries {
+		name := refName(e.desc)
+		if _, ok := first[entryKey{e.desc.Digest, name}]; !ok {
+			first[entryKey{e.desc.Digest, name}] = i
+		}
+		if sub := digestTagOf(name); sub != "" {
+			tagsOf[sub] = append(tagsOf[sub], i)
+		}
+	}
 	picked := make([]bool, len(d.entries))
 	var extra []ocispec.Descriptor
 	for _, want := range entries {
-		i := slices.IndexFunc(d.entries, func(e indexEntry) bool {
-			return e.desc.Digest == want.Digest && refName(e.desc) == refName(want)
-		})
-		if i < 0 {
+		i, ok := first[entryKey{want.Digest, refName(want)}]
+		if !ok {
 			extra = append(extra, want)
 			continue
 		}
@@ -147,50 +158,53 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 	}
 	for i, e := range d.entries {
 		if picked[i] {
-			if err := walk(e.desc); err != nil {
-				return nil, wrap(describeEntry(i, e.desc), err)
+			if err := walk(e.desc, labelLocation(describeEntry(i, e.desc))); err != nil {
+				return nil, wrap(err)
 			}
 		}
 	}
 	for _, e := range extra {
-		if err := walk(e); err != nil {
-			return nil, wrap(describeDesc(e), err)
+		if err := walk(e, labelLocation(describeDesc(e))); err != nil {
+			return nil, wrap(err)
 		}
 	}
 
-	// Referrers and digest-tag signatures, until nothing more joins.
+	// Referrers and digest-tag signatures of each blob that joins, until none is left.
 	refs, err := readRefs()
 	if err != nil {
 		return nil, err
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, r := range refs {
-			if !seen[r.desc.Digest] && seen[r.subject] {
-				if err := walk(r.desc); err != nil {
-					return nil, wrap("referrer "+string(r.desc.Digest), err)
-				}
-				changed = true
+	refsOf := map[digest.Digest][]int{}
+	for i, r := range refs {
+		refsOf[r.subject] = append(refsOf[r.subject], i)
+	}
+	for next := 0; next < len(c.Blobs); next++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dg := c.Blobs[next].Digest
+		for _, ri := range refsOf[dg] {
+			r := refs[ri]
+			if err := walk(r.desc, labelLocation("referrer "+string(r.desc.Digest))); err != nil {
+				return nil, wrap(err)
 			}
 		}
-		for i, e := range d.entries {
+		for _, i := range tagsOf[dg] {
+			e := d.entries[i]
 			if picked[i] {
 				continue
 			}
-			if sub := digestTagOf(refName(e.desc)); sub != "" && seen[sub] {
-				if ok, _ := s.Exists(ctx, e.desc); !ok {
-					continue // a dangling signature tag: nothing to carry
-				}
-				picked[i] = true
-				if err := walk(e.desc); err != nil {
-					return nil, wrap(describeEntry(i, e.desc), err)
-				}
-				changed = true
+			if ok, _ := s.Exists(ctx, e.desc); !ok {
+				continue // a dangling signature tag: nothing to carry
+			}
+			picked[i] = true
+			if err := walk(e.desc, labelLocation(describeEntry(i, e.desc))); err != nil {
+				return nil, wrap(err)
 			}
 		}
 	}
 	for i, e := range d.entries {
-		if picked[i] || (refName(e.desc) == "" && seen[e.desc.Digest]) {
+		if picked[i] || (refName(e.desc) == "" && w.seen[e.desc.Digest]) {
 			c.Entries = append(c.Entries, e.desc)
 		}
 	}

@@ -74,3 +74,14 @@ var (
 	// damaged, so that no ref ever points at an incomplete graph.
 	ErrGraphIncomplete = errors.New("graph incomplete")
 )
+
+// Sentinels of graph walks over crafted input (WalkOptions).
+var (
+	// ErrTooDeep is returned when a manifest or an index is nested deeper than
+	// WalkOptions.MaxNesting.
+	ErrTooDeep = errors.New("graph too deep")
+
+	// ErrTooManyDescriptors is returned when a graph walk visits more descriptors than
+	// WalkOptions.MaxDescriptors.
+	ErrTooManyDescriptors = errors.New("too many descriptors")
+)

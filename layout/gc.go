@@ -42,7 +42,8 @@ type GCBlob struct {
 // (sha256-<hex>, sha256-<hex>.sig), which are index.json entries. An entry whose blob is
 // absent is skipped, as oras-go does. A reachable manifest that cannot be read or does not
 // verify stops the plan with its error (ErrDigestMismatch, ErrBadManifest...): gc never
-// guesses what a damaged manifest pointed at. Stale temp files are listed too (see CleanTemp).
+// guesses what a damaged manifest pointed at; nor does it past the defaults of WalkOptions
+// (ErrTooDeep, ErrTooManyDescriptors). Stale temp files are listed too (see CleanTemp).
 //
 // The plan is advisory: ApplyGC marks again under the lock before it removes anything.
 func (s *Store) PlanGC(ctx context.Context) (*GCPlan, error) {
@@ -171,35 +172,24 @@ func (s *Store) ApplyGC(ctx context.Context, plan *GCPlan) (err error) {
 // mark returns the set of kept digests and the list of blob files (valid digest names, regular
 // files), sorted by digest.
 func (s *Store) mark(ctx context.Context, d *indexDoc) (map[digest.Digest]bool, []GCBlob, error) {
-	marked := map[digest.Digest]bool{}
-	var markFrom func(desc ocispec.Descriptor) error
-	markFrom = func(desc ocispec.Descriptor) error {
-		if err := ctx.Err(); err != nil {
+	w := NewWalker(s.Fetch, WalkOptions{})
+	w.absentOK = true // absent: nothing under it to keep
+	markFrom := func(desc ocispec.Descriptor, at Location) error {
+		err := w.walk(ctx, desc, at, func(context.Context, ocispec.Descriptor, Location) error { return nil })
+		switch {
+		case err == nil, ctx.Err() != nil:
 			return err
+		case errors.Is(err, ErrTooDeep), errors.Is(err, ErrTooManyDescriptors):
+			return fmt.Errorf("gc %s: %w", s.root, err)
 		}
-		if marked[desc.Digest] {
-			return nil
-		}
-		marked[desc.Digest] = true
-		kids, err := successors(ctx, s.Fetch, desc)
-		if errors.Is(err, ErrNotFound) {
-			return nil // absent: nothing under it to keep
-		}
-		if err != nil {
-			return fmt.Errorf("gc %s: %s %s cannot be read, so what it points at is unknown (run verify): %w", s.root, desc.MediaType, desc.Digest, err)
-		}
-		for _, k := range kids {
-			if err := markFrom(k.desc); err != nil {
-				return err
-			}
-		}
-		return nil
+		return fmt.Errorf("gc %s: %w, so what it points at is unknown (run verify)", s.root, err)
 	}
-	for _, e := range d.entries {
-		if err := markFrom(e.desc); err != nil {
+	for i, e := range d.entries {
+		if err := markFrom(e.desc, entryLocation(i, e.desc.Digest, refName(e.desc))); err != nil {
 			return nil, nil, err
 		}
 	}
+	marked := w.seen
 
 	blobs, err := s.listBlobs(ctx)
 	if err != nil {
@@ -210,16 +200,19 @@ func (s *Store) mark(ctx context.Context, d *indexDoc) (map[digest.Digest]bool, 
 	if err != nil {
 		return nil, nil, err
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, c := range cands {
-			if marked[c.desc.Digest] || !marked[c.subject] {
+	bySubject := map[digest.Digest][]int{}
+	for i, c := range cands {
+		bySubject[c.subject] = append(bySubject[c.subject], i)
+	}
+	for next := 0; next < len(w.order); next++ {
+		for _, i := range bySubject[w.order[next]] {
+			c := cands[i]
+			if marked[c.desc.Digest] {
 				continue
 			}
-			if err := markFrom(c.desc); err != nil {
+			if err := markFrom(c.desc, labelLocation("referrer "+string(c.desc.Digest))); err != nil {
 				return nil, nil, err
 			}
-			changed = true
 		}
 	}
 	return marked, blobs, nil

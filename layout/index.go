@@ -394,7 +394,7 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 		if currentDigest(d, ref) == "" {
 			d.entries = append(d.entries, indexEntry{desc: entry})
 		} else {
-			replaceNamed(d, entry)
+			replaceNamed(d, map[string]ocispec.Descriptor{ref: entry})
 		}
 		return nil
 	})
@@ -403,19 +403,22 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 // checkGraph checks that root and everything reachable from it are present: manifests and
 // indexes are read and verified, other blobs must be regular files of the declared size.
 func (s *Store) checkGraph(ctx context.Context, root ocispec.Descriptor) error {
-	return checkGraphWith(ctx, s.fetchOwn, s.Exists, func(desc ocispec.Descriptor) error {
-		return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
-	}, root)
+	return checkGraphWith(ctx, NewWalker(s.fetchOwn, WalkOptions{}), s.Exists, s.missing, root)
 }
 
-// checkGraphWith walks root's graph through fetch (which reads and verifies every manifest and
-// index) and checks each other blob with exists; an absent one stops the walk with missing's
-// error, which wraps ErrNotFound.
-func checkGraphWith(ctx context.Context, fetch FetchFunc, exists func(context.Context, ocispec.Descriptor) (bool, error),
+// missing is the error of checkGraph for an absent blob.
+func (s *Store) missing(desc ocispec.Descriptor) error {
+	return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
+}
+
+// checkGraphWith walks root's graph with w (whose fetch reads and verifies every manifest and
+// index; what w has seen already is not walked again) and checks each other blob with exists;
+// an absent one stops the walk with missing's error, which wraps ErrNotFound.
+func checkGraphWith(ctx context.Context, w *Walker, exists func(context.Context, ocispec.Descriptor) (bool, error),
 	missing func(ocispec.Descriptor) error, root ocispec.Descriptor) error {
-	return Walk(ctx, fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+	return w.walk(ctx, root, Location{}, func(ctx context.Context, desc ocispec.Descriptor, _ Location) error {
 		if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
-			return nil // read by Walk
+			return nil // read by the walk
 		}
 		ok, err := exists(ctx, desc)
 		if err != nil {
@@ -428,21 +431,20 @@ func checkGraphWith(ctx context.Context, fetch FetchFunc, exists func(context.Co
 	})
 }
 
-// checkEntryGraphs runs check on the graph of each entry (each digest once) and returns the first
-// failure wrapping ErrGraphIncomplete, naming the layout at root and the entry.
-func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descriptor, check func(context.Context, ocispec.Descriptor) error) error {
-	checked := map[descKey]bool{}
+// checkEntryGraphs checks the graph of each entry as checkGraphWith does, with one walker for
+// all of them (a blob that two entries reach is checked once, and the walk's caps count for
+// all), and returns the first failure wrapping ErrGraphIncomplete, naming the layout at root
+// and the entry.
+func checkEntryGraphs(ctx context.Context, root string, entries []ocispec.Descriptor, fetch FetchFunc,
+	exists func(context.Context, ocispec.Descriptor) (bool, error), missing func(ocispec.Descriptor) error) error {
+	w := NewWalker(fetch, WalkOptions{})
 	for _, e := range entries {
-		if checked[keyOf(e)] {
-			continue
-		}
-		if err := check(ctx, e); err != nil {
+		if err := checkGraphWith(ctx, w, exists, missing, e); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return fmt.Errorf("layout %s: %s: %w: %w", root, describeDesc(e), err, ErrGraphIncomplete)
 		}
-		checked[keyOf(e)] = true
 	}
 	return nil
 }

@@ -286,7 +286,7 @@ func FuzzIndexJSON(f *testing.F) {
 		// Verify's reading: decode leniently, check the shape, never panic.
 		if vd, err := decodeDoc(data); err == nil {
 			v := newVerifier("/nonexistent", VerifyOptions{})
-			v.checkIndexShape(vd, IndexFile, "", true)
+			v.checkIndexShape(vd, labelLocation(IndexFile), "", true)
 			v.walkIndex(t.Context(), vd) // no blobs: every entry is missing or dangling
 		} else if vd != nil {
 			t.Fatal("a result with an error")

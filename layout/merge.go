@@ -31,8 +31,9 @@ type AddResult struct {
 // nothing. An unnamed entry is appended unless an unnamed entry of its digest is there already.
 // New entries keep the order given. Under the exclusive index lock, before writing, every
 // entry's graph is checked present and sound as Tag does; when one is not, AddEntries returns
-// ErrGraphIncomplete naming the entry and the first missing or damaged blob, and writes
-// nothing. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report bad entries.
+// ErrGraphIncomplete naming the entry and the first missing or damaged blob (or ErrTooDeep,
+// ErrTooManyDescriptors past the defaults of WalkOptions, one walk for all entries), and writes
+// nothing. It takes time linear in the entries of index.json and those given. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report bad entries.
 func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) (*AddResult, error) {
 	for _, e := range entries {
 		if err := checkEntry(e); err != nil {
@@ -42,7 +43,7 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 	var res AddResult
 	err := s.update(ctx, func(d *indexDoc) error {
 		res = AddResult{}
-		if err := checkEntryGraphs(ctx, s.root, entries, s.checkGraph); err != nil {
+		if err := checkEntryGraphs(ctx, s.root, entries, s.fetchOwn, s.Exists, s.missing); err != nil {
 			return err
 		}
 		var conflicts []string
@@ -83,24 +84,69 @@ func (s *Store) refConflict(conflicts []string) error {
 	return fmt.Errorf("layout %s: %s: %w", s.root, termsafe.Join(conflicts, "; ", 0), ErrRefExists)
 }
 
-// merge applies entries to d as AddEntries does and returns what changed, or the conflicts.
+// merge applies entries to d as AddEntries does and returns what changed, or the conflicts. It
+// takes time linear in the entries of d and the entries given: the names and unnamed digests
+// of d are indexed once (refTable), and the named entries to replace are swapped in one pass at
+// the end.
 func merge(d *indexDoc, entries []ocispec.Descriptor, opts AddOptions) (res AddResult, conflicts []string) {
+	t := newRefTable(d)
+	replace := map[string]ocispec.Descriptor{}
 	for _, e := range entries {
 		name := refName(e)
+		cur := t.names[name]
 		switch {
-		case name == "" && hasUnnamed(d, e.Digest), name != "" && currentDigest(d, name) == e.Digest && !hasOtherDigest(d, name, e.Digest):
+		case name == "" && t.unnamed[e.Digest], name != "" && cur.last == e.Digest && !cur.mixed:
 			res.Unchanged++
-		case name == "" || currentDigest(d, name) == "":
+		case name == "" || cur.last == "":
 			d.entries = append(d.entries, indexEntry{desc: e})
+			t.add(e)
 			res.Added++
 		case !opts.Force:
-			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, currentDigest(d, name), e.Digest))
+			conflicts = append(conflicts, fmt.Sprintf("%s is %s, not %s", name, cur.last, e.Digest))
 		default:
-			replaceNamed(d, e)
+			replace[name] = e
+			t.names[name] = refState{last: e.Digest}
 			res.Replaced++
 		}
 	}
+	if len(replace) > 0 {
+		replaceNamed(d, replace)
+	}
 	return res, conflicts
+}
+
+// refState is what index.json says of one ref name: the digest of its last entry (the one ig
+// reads) and whether entries of that name point at several digests.
+type refState struct {
+	last  digest.Digest
+	mixed bool
+}
+
+// refTable indexes index.json's entries for merge: each ref name's state, and the digests of
+// the unnamed entries.
+type refTable struct {
+	names   map[string]refState
+	unnamed map[digest.Digest]bool
+}
+
+// newRefTable indexes the entries of d.
+func newRefTable(d *indexDoc) *refTable {
+	t := &refTable{names: make(map[string]refState, len(d.entries)), unnamed: map[digest.Digest]bool{}}
+	for _, e := range d.entries {
+		t.add(e.desc)
+	}
+	return t
+}
+
+// add indexes one more entry, after the others.
+func (t *refTable) add(e ocispec.Descriptor) {
+	name := refName(e)
+	if name == "" {
+		t.unnamed[e.Digest] = true
+		return
+	}
+	st, ok := t.names[name]
+	t.names[name] = refState{last: e.Digest, mixed: st.mixed || (ok && st.last != e.Digest)}
 }
 
 // checkEntry checks an index.json entry as Verify does: its ref name, if any (refViolations),
@@ -115,26 +161,6 @@ func checkEntry(e ocispec.Descriptor) error {
 	return nil
 }
 
-// hasUnnamed reports whether index.json has an unnamed entry of digest dg.
-func hasUnnamed(d *indexDoc, dg digest.Digest) bool {
-	for _, e := range d.entries {
-		if refName(e.desc) == "" && e.desc.Digest == dg {
-			return true
-		}
-	}
-	return false
-}
-
-// hasOtherDigest reports whether an entry named name points at another digest than dg.
-func hasOtherDigest(d *indexDoc, name string, dg digest.Digest) bool {
-	for _, e := range d.entries {
-		if refName(e.desc) == name && e.desc.Digest != dg {
-			return true
-		}
-	}
-	return false
-}
-
 // currentDigest returns the digest the last entry named name points at (the one ig reads).
 func currentDigest(d *indexDoc, name string) digest.Digest {
 	var dg digest.Digest
@@ -146,20 +172,20 @@ func currentDigest(d *indexDoc, name string) digest.Digest {
 	return dg
 }
 
-// replaceNamed puts e where the first entry of its name stands and drops the others of that
-// name, as Tag does.
-func replaceNamed(d *indexDoc, e ocispec.Descriptor) {
-	name := refName(e)
+// replaceNamed puts each entry of byName where the first entry of its name stands and drops the
+// others of that name, as Tag does, in one pass over d's entries.
+func replaceNamed(d *indexDoc, byName map[string]ocispec.Descriptor) {
 	out := d.entries[:0:0]
-	placed := false
+	placed := make(map[string]bool, len(byName))
 	for _, cur := range d.entries {
-		if refName(cur.desc) != name {
+		name := refName(cur.desc)
+		e, ok := byName[name]
+		switch {
+		case !ok:
 			out = append(out, cur)
-			continue
-		}
-		if !placed {
+		case !placed[name]:
 			out = append(out, indexEntry{desc: e})
-			placed = true
+			placed[name] = true
 		}
 	}
 	d.entries = out

@@ -46,13 +46,20 @@ func (v *verifier) report(where string, vs []ruleViolation) {
 // checkShape checks the fields of the manifest or index d against a descriptor desc that
 // reaches it, once per media type that reaches it: a second descriptor of the same digest but
 // another media type must find the document of its type too.
-func (v *verifier) checkShape(d *doc, desc ocispec.Descriptor, where string) {
+func (v *verifier) checkShape(d *doc, desc ocispec.Descriptor, at Location) {
 	key := "shape\x00" + desc.MediaType + "\x00" + string(desc.Digest)
 	if v.ruleKeys[key] {
 		return
 	}
 	v.ruleKeys[key] = true
-	v.report(where, docViolations(d, desc.MediaType, false))
+	v.reportAt(at, docViolations(d, desc.MediaType, false))
+}
+
+// reportAt is report at a Location, rendered only when there is something to report.
+func (v *verifier) reportAt(at Location, vs []ruleViolation) {
+	if len(vs) > 0 {
+		v.report(at.String(), vs)
+	}
 }
 
 // descKey is what tells apart, for the rules that compare a descriptor with its blob, two

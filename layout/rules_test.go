@@ -188,6 +188,14 @@ func agreeCases() []agreeCase {
 			// ambiguous JSON, another rule).
 			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), entryJSON("bad", im.layers[0], ""), `,"subject":`+subj)
 		}},
+		{name: "indexes nested 70 deep", rule: RuleTooDeep, sentinel: ErrTooDeep, make: func(t *testing.T, s *Store, im testImage) {
+			d := im.index
+			for range 70 {
+				d = writeBlob(t, s, ocispec.MediaTypeImageIndex, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`+
+					entryJSON(ocispec.MediaTypeImageIndex, d, "")+`]}`))
+			}
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, d, named("deep:1")))
+		}},
 		{name: "missing layer", rule: RuleMissingBlob, sentinel: ErrNotFound, make: func(t *testing.T, s *Store, im testImage) {
 			_ = os.Remove(blobFilePath(s, im.layers[3].Digest))
 		}},
@@ -391,6 +399,7 @@ var rulesNotOfAGraph = map[string]string{
 	"RuleUnknownFile":   "a warning",
 	"RuleTempLeftover":  "a warning",
 	"RuleExpect":        "verify's --expect alone",
+	"RuleTooMany":       "the default cap (1,000,000 descriptors) wants a graph too large for this table; TestVerifyMaxDescriptors and TestWalkMaxDescriptors hold verify and the walks to a small cap",
 }
 
 // TestEveryRuleAgrees fails when a Rule constant of verify.go has neither a case in

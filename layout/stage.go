@@ -376,7 +376,7 @@ func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 // that do not parse.
 func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) error {
 	r := st.newReach()
-	if err := checkEntryGraphs(ctx, st.s.root, entries, r.check); err != nil {
+	if err := checkEntryGraphs(ctx, st.s.root, entries, r.fetch, r.exists, stageMissing); err != nil {
 		return err
 	}
 	return r.checkReferrers(ctx)

@@ -19,6 +19,7 @@ type stageReach struct {
 	st      *Stage
 	mu      sync.Mutex
 	reached map[digest.Digest]bool
+	walker  *Walker // of the referrers' checks
 }
 
 // newReach returns an empty stageReach of st.
@@ -80,9 +81,13 @@ func (st *Stage) blame(ctx context.Context, desc ocispec.Descriptor, err error) 
 	return err
 }
 
-// check is checkGraphWith over the stage and the layout, recording what it reaches.
+// check is checkGraphWith over the stage and the layout, recording what it reaches, with one
+// walker for every referrer it checks (the walk's caps count for all of them).
 func (r *stageReach) check(ctx context.Context, root ocispec.Descriptor) error {
-	return checkGraphWith(ctx, r.fetch, r.exists, stageMissing, root)
+	if r.walker == nil {
+		r.walker = NewWalker(r.fetch, WalkOptions{})
+	}
+	return checkGraphWith(ctx, r.walker, r.exists, stageMissing, root)
 }
 
 // stageMissing is the error of a blob that neither the stream nor the layout holds.

@@ -54,8 +54,10 @@ const (
 	RuleDescData      = "oci/descriptor-data"      // a descriptor whose data field is not the blob's content
 	RuleDescMediaType = "oci/descriptor-mediatype" // a media type that is not of the RFC 6838 form
 	RuleDescArtifact  = "oci/descriptor-artifacttype"
-	RuleRefName       = "oci/ref-name" // an index.json entry's ref name that breaks the image-layout grammar
-	ruleGadgetDefault = "gadget"       // rule of a rule-func error without a Finding method
+	RuleRefName       = "oci/ref-name"                // an index.json entry's ref name that breaks the image-layout grammar
+	RuleTooDeep       = "layout/too-deep"             // a manifest or index nested deeper than VerifyOptions.Walk.MaxNesting
+	RuleTooMany       = "layout/too-many-descriptors" // a walk from index.json over VerifyOptions.Walk.MaxDescriptors
+	ruleGadgetDefault = "gadget"                      // rule of a rule-func error without a Finding method
 )
 
 const (
@@ -86,6 +88,12 @@ type VerifyOptions struct {
 
 	// CheckManifest is CheckIndex for every image manifest reached.
 	CheckManifest func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch func(context.Context, ocispec.Descriptor) (io.ReadCloser, error)) []error
+
+	// Walk bounds the walk from index.json (its referrers included): a document nested deeper
+	// than Walk.MaxNesting is an error of rule RuleTooDeep and is not read; past
+	// Walk.MaxDescriptors the walk stops with an error of rule RuleTooMany. Either way no blob
+	// is called unreferenced. The zero value has the defaults (64 levels, 1,000,000).
+	Walk WalkOptions
 }
 
 // Report is what Verify found. It is the JSON object of `gadgetpack verify --json`.
@@ -164,6 +172,7 @@ func newVerifier(root string, opts VerifyOptions) *verifier {
 		data:     map[digest.Digest][]byte{},
 		docs:     map[digest.Digest]*doc{},
 		ruleKeys: map[string]bool{},
+		walkOpts: opts.Walk.withDefaults(),
 	}
 	if v.jobs <= 0 {
 		v.jobs = runtime.NumCPU()
@@ -185,10 +194,15 @@ type verifier struct {
 	cands    []*referrer // verified blobs with a subject, found while hashing
 
 	// Sequential phases only (the walks).
-	rules    []ruleTask
-	ruleKeys map[string]bool
-	docs     map[digest.Digest]*doc   // manifests and indexes read (nil: unreadable)
-	data     map[digest.Digest][]byte // captured referrer documents, to walk them unread
+	rules       []ruleTask
+	ruleKeys    map[string]bool
+	docs        map[digest.Digest]*doc   // manifests and indexes read (nil: unreadable)
+	data        map[digest.Digest][]byte // captured referrer documents, to walk them unread
+	walkOpts    WalkOptions              // opts.Walk with its defaults
+	visited     int                      // descriptors visited by the walks, for walkOpts.MaxDescriptors
+	stopped     bool                     // the walks are over the descriptor cap: visit no more
+	cut         bool                     // a walk did not read all it reaches (a cap): unreferenced is unknown
+	reachedList []*blobFile              // blobs reached, in the order reached, for the referrers
 
 	// src, for a layout read as a stream (VerifyStream), reads its blobs, which are no files:
 	// documents not captured in data, and the rule funcs' reads.
@@ -361,6 +375,6 @@ func (v *verifier) parseIndex(data []byte) *doc {
 		v.errorf(jsonRule(err, RuleJSON), IndexFile, ErrBadIndex, "does not parse as an image index: %s", docError(err))
 		return nil
 	}
-	v.checkIndexShape(d, IndexFile, "", true)
+	v.checkIndexShape(d, labelLocation(IndexFile), "", true)
 	return d
 }

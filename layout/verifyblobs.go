@@ -273,7 +273,7 @@ func (v *verifier) readDoc(ctx context.Context, bf *blobFile) ([]byte, error) {
 
 // ruleTask is one call of a rule func.
 type ruleTask struct {
-	where string
+	at    Location
 	desc  ocispec.Descriptor
 	d     *doc
 	index bool

@@ -3,10 +3,11 @@ package layout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/internal/strictjson"
@@ -17,10 +18,17 @@ import (
 type FetchFunc = func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
 
 // child is a successor with the role it plays in its parent, for locations in errors and
-// reports: "config", "layers[2]", "manifests[0]".
+// reports: "config", "layers[2]", "manifests[0]". The role is kept as a kind and an index, and
+// rendered only when a location is.
 type child struct {
-	role string
+	kind roleKind
+	i    int
 	desc ocispec.Descriptor
+}
+
+// role renders c's role: "config", "layers[2]", "manifests[0]".
+func (c child) role() string {
+	return c.kind.render(c.i)
 }
 
 // doc is what this package reads of a manifest or an index: the fields of both shapes, so that
@@ -95,14 +103,14 @@ func (d *doc) children(mt string) []child {
 	switch {
 	case IsManifestType(mt):
 		if d.Config != nil {
-			out = append(out, child{"config", *d.Config})
+			out = append(out, child{kind: roleConfig, desc: *d.Config})
 		}
 		for i, l := range d.Layers {
-			out = append(out, child{"layers[" + strconv.Itoa(i) + "]", l})
+			out = append(out, child{kind: roleLayer, i: i, desc: l})
 		}
 	case IsIndexType(mt):
 		for i, m := range d.Manifests {
-			out = append(out, child{"manifests[" + strconv.Itoa(i) + "]", m})
+			out = append(out, child{kind: roleManifest, i: i, desc: m})
 		}
 	}
 	return out
@@ -170,11 +178,18 @@ func successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 	}
 	kids := d.children(desc.MediaType)
 	for _, k := range kids {
-		if err := checkDesc(k.desc); err != nil {
-			return nil, fmt.Errorf("%s %s: %s: %w", desc.MediaType, desc.Digest, k.role, err)
+		if err := checkChild(k); err != nil {
+			return nil, fmt.Errorf("%s %s: %s: %w", desc.MediaType, desc.Digest, k.role(), err)
 		}
 	}
 	return kids, nil
+}
+
+// checkChild checks what one descriptor of a manifest or index says by itself, before a walk
+// follows it: the one place where Walk and its callers (gc, closures, Tag, AddEntries, import's
+// graph check) check a descriptor.
+func checkChild(k child) error {
+	return checkDesc(k.desc) // what verify says of a descriptor by itself (rules.go)
 }
 
 // Successors returns the descriptors desc points at: the config then the layers of an image
@@ -196,56 +211,191 @@ func Successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 	return out, nil
 }
 
-// WalkFunc is called by Walk for each descriptor reached. where says how it was reached from
-// the root, e.g. "manifests[1](sha256:0123456789ab) > layers[0](sha256:ba9876543210)" (empty
-// for the root). Returning an error stops the walk with it.
-type WalkFunc func(ctx context.Context, desc ocispec.Descriptor, where string) error
+// Defaults of WalkOptions.
+const (
+	// DefaultMaxNesting is WalkOptions.MaxNesting when it is not set.
+	DefaultMaxNesting = 64
+	// DefaultMaxDescriptors is WalkOptions.MaxDescriptors when it is not set.
+	DefaultMaxDescriptors = 1_000_000
+)
 
-// Walk visits root and everything reachable from it through Successors, depth first, each
+// WalkOptions bounds a graph walk against crafted input. The zero value walks with the
+// defaults.
+type WalkOptions struct {
+	// MaxNesting is the number of manifests and indexes one path from the root may hold (an
+	// index in an index in an index... then a manifest): a document deeper than that is not
+	// read, and the walk stops with ErrTooDeep naming the path to it. If ≤ 0,
+	// DefaultMaxNesting (64); real images nest 2 or 3.
+	MaxNesting int
+	// MaxDescriptors caps the descriptors one walk visits, counting a digest each time a
+	// document points at it (also when it was seen already): past it the walk stops with
+	// ErrTooManyDescriptors. If ≤ 0, DefaultMaxDescriptors (1,000,000).
+	MaxDescriptors int
+}
+
+// withDefaults returns o with its zero fields set to the defaults.
+func (o WalkOptions) withDefaults() WalkOptions {
+	if o.MaxNesting <= 0 {
+		o.MaxNesting = DefaultMaxNesting
+	}
+	if o.MaxDescriptors <= 0 {
+		o.MaxDescriptors = DefaultMaxDescriptors
+	}
+	return o
+}
+
+// WalkFunc is called by Walk for each descriptor reached. at says how it was reached from the
+// root (at.String() renders it, e.g. "manifests[1](sha256:0123456789ab) >
+// layers[0](sha256:ba9876543210)", empty for the root). Returning an error stops the walk with
+// it.
+type WalkFunc func(ctx context.Context, desc ocispec.Descriptor, at Location) error
+
+// Walk is WalkWith with the default WalkOptions.
+func Walk(ctx context.Context, fetch FetchFunc, root ocispec.Descriptor, fn WalkFunc) error {
+	return WalkWith(ctx, fetch, root, WalkOptions{}, fn)
+}
+
+// WalkWith visits root and everything reachable from it through Successors, depth first, each
 // digest once per media type and size, calling fn on a node before reading its successors.
 // After fn, each descriptor is held to the rules Verify reports (rules.go: what it says by
 // itself, a JSON config's content, a document's fields against its descriptor). An error of
-// fn, fetch, those rules or Successors stops the walk; Walk returns it prefixed with where it
-// happened.
-func Walk(ctx context.Context, fetch FetchFunc, root ocispec.Descriptor, fn WalkFunc) error {
-	seen := map[descKey]bool{}
-	var visit func(desc ocispec.Descriptor, where string) error
-	visit = func(desc ocispec.Descriptor, where string) error {
+// fn, fetch, those rules or Successors stops the walk; WalkWith returns it prefixed with where
+// it happened. It stops with
+// ErrTooDeep at a manifest or index nested deeper than opts.MaxNesting, and with
+// ErrTooManyDescriptors past opts.MaxDescriptors, naming the path. It does not recurse: memory
+// is linear in the size of the graph, and a location is rendered only for an error.
+func WalkWith(ctx context.Context, fetch FetchFunc, root ocispec.Descriptor, opts WalkOptions, fn WalkFunc) error {
+	return NewWalker(fetch, opts).walk(ctx, root, Location{}, fn)
+}
+
+// Walker walks the graphs of several roots as one: each digest once over all of them, with one
+// count of descriptors (WalkOptions.MaxDescriptors) for all of them. It is for a command that
+// walks every entry of an index.json: a blob that many entries reach is read once. A Walker is
+// not safe for concurrent use.
+type Walker struct {
+	// Revisit, when set, calls the WalkFunc also on a descriptor whose digest was visited
+	// already, without reading its successors again: for checks that depend on the descriptor
+	// (its platform), not only on the digest.
+	Revisit bool
+
+	fetch   FetchFunc
+	opts    WalkOptions
+	seen    map[digest.Digest]bool
+	keys    map[descKey]bool // what was visited: a digest once per media type and size
+	order   []digest.Digest  // the digests seen, in the order first seen
+	visited int
+	// absentOK makes a manifest or index that is absent a leaf (gc's mark), not an error.
+	absentOK bool
+}
+
+// NewWalker returns a Walker reading documents through fetch, bounded by opts.
+func NewWalker(fetch FetchFunc, opts WalkOptions) *Walker {
+	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}}
+}
+
+// Walk is WalkWith of root over w: what w visited before is not visited again (unless
+// Revisit), and the cap on descriptors counts every Walk of w. label names the root in
+// locations and errors, such as "index.json[3](ref x)"; "" for none.
+func (w *Walker) Walk(ctx context.Context, root ocispec.Descriptor, label string, fn WalkFunc) error {
+	at := Location{}
+	if label != "" {
+		at = labelLocation(label)
+	}
+	return w.walk(ctx, root, at, fn)
+}
+
+// walkFrame is a document of the current path whose successors are being visited.
+type walkFrame struct {
+	kids []child
+	next int
+	at   Location
+}
+
+// walk visits root (reached at at) and what it reaches that this walker has not seen yet, in
+// pre-order, as WalkWith says.
+func (w *Walker) walk(ctx context.Context, root ocispec.Descriptor, at Location, fn WalkFunc) error {
+	var stack []walkFrame
+	visit := func(desc ocispec.Descriptor, at Location) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if seen[keyOf(desc)] {
+		if err := w.count(at); err != nil {
+			return err
+		}
+		// A blob reached again under another media type or size is visited again: each of its
+		// descriptors is held to the rules, as Verify holds them.
+		if w.keys[keyOf(desc)] {
+			if w.Revisit {
+				if err := fn(ctx, desc, at); err != nil {
+					return at.wrap(err)
+				}
+			}
 			return nil
 		}
-		seen[keyOf(desc)] = true
-		if err := fn(ctx, desc, where); err != nil {
-			return wrapWhere(where, err)
+		w.keys[keyOf(desc)] = true
+		if !w.seen[desc.Digest] {
+			w.seen[desc.Digest] = true
+			w.order = append(w.order, desc.Digest)
 		}
-		if err := checkNode(ctx, fetch, desc); err != nil {
-			return wrapWhere(where, err)
+		if err := fn(ctx, desc, at); err != nil {
+			return at.wrap(err)
 		}
-		kids, err := successors(ctx, fetch, desc)
+		// After fn, the rules Verify reports of the descriptor and, for a JSON config, of its
+		// content (rules.go); a document's own fields are checked where it is read.
+		if err := checkNode(ctx, w.fetch, desc); err != nil && !(w.absentOK && errors.Is(err, ErrNotFound)) {
+			return at.wrap(err)
+		}
+		if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
+			return nil
+		}
+		if err := checkNesting(at, desc, w.opts.MaxNesting); err != nil {
+			return err
+		}
+		kids, err := successors(ctx, w.fetch, desc)
+		if w.absentOK && errors.Is(err, ErrNotFound) {
+			return nil
+		}
 		if err != nil {
-			return wrapWhere(where, err)
+			return at.wrap(err)
 		}
-		for _, k := range kids {
-			w := k.role + "(" + short(k.desc.Digest) + ")"
-			if where != "" {
-				w = where + " > " + w
-			}
-			if err := visit(k.desc, w); err != nil {
-				return err
-			}
+		if len(kids) > 0 {
+			stack = append(stack, walkFrame{kids: kids, at: at})
 		}
 		return nil
 	}
-	return visit(root, "")
-}
-
-// wrapWhere prefixes err with a location when there is one.
-func wrapWhere(where string, err error) error {
-	if where == "" {
+	if err := visit(root, at); err != nil {
 		return err
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.next == len(top.kids) {
+			stack[len(stack)-1] = walkFrame{}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		k := top.kids[top.next]
+		top.next++
+		if err := visit(k.desc, top.at.child(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count counts one more descriptor visited, and returns ErrTooManyDescriptors past the cap.
+func (w *Walker) count(at Location) error {
+	w.visited++
+	if w.visited > w.opts.MaxDescriptors {
+		return at.wrap(fmt.Errorf("the graph walk visits over %d descriptors, the cap: %w", w.opts.MaxDescriptors, ErrTooManyDescriptors))
+	}
+	return nil
+}
+
+// checkNesting returns ErrTooDeep, naming the path, when the manifest or index desc reached at
+// at is nested deeper than max.
+func checkNesting(at Location, desc ocispec.Descriptor, max int) error {
+	if level := at.Depth() + 1; level > max {
+		return at.wrap(fmt.Errorf("%s %s is nested %d levels deep, over the cap of %d: %w", desc.MediaType, desc.Digest, level, max, ErrTooDeep))
+	}
+	return nil
 }

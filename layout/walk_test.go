@@ -88,8 +88,8 @@ func TestWalk(t *testing.T) {
 	s := newStore(t)
 	im := buildImage(t, s, "x")
 	var seen []string
-	err := Walk(t.Context(), s.Fetch, im.index, func(_ context.Context, desc ocispec.Descriptor, where string) error {
-		seen = append(seen, where)
+	err := Walk(t.Context(), s.Fetch, im.index, func(_ context.Context, desc ocispec.Descriptor, at Location) error {
+		seen = append(seen, at.String())
 		return nil
 	})
 	if err != nil {
@@ -111,13 +111,13 @@ func TestWalk(t *testing.T) {
 
 	// A missing manifest stops the walk with the path to it and the digest.
 	os.Remove(filepath.Join(s.Path(), "blobs", "sha256", im.manifests[1].Digest.Encoded()))
-	err = Walk(t.Context(), s.Fetch, im.index, func(context.Context, ocispec.Descriptor, string) error { return nil })
+	err = Walk(t.Context(), s.Fetch, im.index, func(context.Context, ocispec.Descriptor, Location) error { return nil })
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "manifests[1]("+short(im.manifests[1].Digest)+")") || !strings.Contains(err.Error(), string(im.manifests[1].Digest)) {
 		t.Fatalf("Walk over a missing manifest: %v", err)
 	}
 	// fn's error stops it too.
 	stop := errors.New("stop")
-	err = Walk(t.Context(), s.Fetch, im.index, func(_ context.Context, d ocispec.Descriptor, _ string) error {
+	err = Walk(t.Context(), s.Fetch, im.index, func(_ context.Context, d ocispec.Descriptor, _ Location) error {
 		if d.Digest == im.layers[1].Digest {
 			return stop
 		}
@@ -157,10 +157,10 @@ func FuzzManifestJSON(f *testing.F) {
 			_ = d.children(mt)
 			v := &verifier{blobs: map[digest.Digest]*blobFile{}}
 			desc := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
-			v.checkManifestShape(d, desc, "x")
-			v.checkIndexShape(d, "x", mt, false)
+			v.checkManifestShape(d, desc, labelLocation("x"))
+			v.checkIndexShape(d, labelLocation("x"), mt, false)
 			if d.Subject != nil {
-				v.checkSubject(*d.Subject, "x")
+				v.checkSubject(*d.Subject, labelLocation("x"))
 			}
 		}
 		_ = d.manifest()

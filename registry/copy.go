@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -56,8 +57,9 @@ func (c *copier) run(ctx context.Context, g graphCopy) ([]ocispec.Descriptor, er
 	opts := oras.ExtendedCopyGraphOptions{}
 	opts.Concurrency = c.opts.concurrency()
 	opts.MaxMetadataBytes = layout.MaxJSONBytes
+	levels := newNesting(g.root)
 	opts.FindSuccessors = func(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-		succ, err := content.Successors(ctx, fetcher, desc)
+		succ, err := levels.successors(ctx, fetcher, desc)
 		for _, s := range succ {
 			c.t.expect(g.repo, s)
 		}
@@ -178,7 +180,7 @@ func (c *copier) skipped(ctx context.Context, g graphCopy, desc ocispec.Descript
 	if g.layoutSrc == nil {
 		return
 	}
-	_ = layout.Walk(ctx, g.layoutSrc.Fetch, desc, func(_ context.Context, d ocispec.Descriptor, _ string) error {
+	_ = layout.Walk(ctx, g.layoutSrc.Fetch, desc, func(_ context.Context, d ocispec.Descriptor, _ layout.Location) error {
 		c.t.finish(g.repo, d, true)
 		c.hold(d, g.repo)
 		return nil
@@ -208,4 +210,53 @@ func (c *copier) holdersOf(desc ocispec.Descriptor, repo string) []string {
 		}
 	}
 	return out
+}
+
+// nesting bounds the graph oras-go walks for a copy, as layout.WalkOptions bounds a layout's
+// walks (a registry may serve crafted documents): a manifest or index nested deeper than
+// layout.DefaultMaxNesting, or a graph of more than layout.DefaultMaxDescriptors descriptors,
+// stops the copy. It is safe for concurrent use (oras-go finds successors on several
+// goroutines).
+type nesting struct {
+	root ocispec.Descriptor
+
+	mu    sync.Mutex
+	level map[digest.Digest]int // of each document whose successors were found: the root is 1
+	count int
+}
+
+// newNesting returns the bounds of a copy of the graph of root.
+func newNesting(root ocispec.Descriptor) *nesting {
+	return &nesting{root: root, level: map[digest.Digest]int{root.Digest: 1}}
+}
+
+// successors returns desc's successors (content.Successors), or an error wrapping
+// layout.ErrTooDeep or layout.ErrTooManyDescriptors, naming desc and the root, before desc is
+// read when it is nested too deep.
+func (n *nesting) successors(ctx context.Context, fetcher content.Fetcher, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	n.mu.Lock()
+	level, ok := n.level[desc.Digest]
+	if !ok {
+		level = 1 // a referrer: the root of its own graph
+	}
+	n.mu.Unlock()
+	if (layout.IsManifestType(desc.MediaType) || layout.IsIndexType(desc.MediaType)) && level > layout.DefaultMaxNesting {
+		return nil, fmt.Errorf("%s %s is nested %d levels deep under %s, over the cap of %d: %w", desc.MediaType, desc.Digest, level, n.root.Digest, layout.DefaultMaxNesting, layout.ErrTooDeep)
+	}
+	succ, err := content.Successors(ctx, fetcher, desc)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.count += len(succ)
+	if n.count > layout.DefaultMaxDescriptors {
+		return nil, fmt.Errorf("the graph of %s has over %d descriptors, the cap: %w", n.root.Digest, layout.DefaultMaxDescriptors, layout.ErrTooManyDescriptors)
+	}
+	for _, s := range succ {
+		if _, ok := n.level[s.Digest]; !ok {
+			n.level[s.Digest] = level + 1
+		}
+	}
+	return succ, nil
 }

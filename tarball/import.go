@@ -333,37 +333,30 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 		add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, fetch))
 	}
 	seen := map[string]bool{}
+	w := layout.NewWalker(fetch, layout.WalkOptions{})
+	w.Revisit = true // a manifest reached with another platform gets its rules again
 	for i, e := range idx.Manifests {
 		top := fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest)
 		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
 			top = fmt.Sprintf("%s[%d](ref %s)", layout.IndexFile, i, name)
 		}
-		err := walkDocs(ctx, fetch, e, top, func(desc ocispec.Descriptor, where string, data []byte) error {
-			key := string(desc.Digest)
-			if desc.Platform != nil {
-				p, _ := json.Marshal(desc.Platform)
-				key += string(p)
-			}
-			if seen[key] {
-				return nil
-			}
-			seen[key] = true
+		err := walkDocs(ctx, w, fetch, e, top, func(desc ocispec.Descriptor, at layout.Location, data []byte) error {
 			switch {
 			case layout.IsIndexType(desc.MediaType) && opts.CheckIndex != nil:
 				var sub ocispec.Index
 				if err := json.Unmarshal(data, &sub); err != nil {
 					return err
 				}
-				add(where, opts.CheckIndex(ctx, desc, sub, fetch))
+				add(at.String(), opts.CheckIndex(ctx, desc, sub, fetch))
 			case layout.IsManifestType(desc.MediaType) && opts.CheckManifest != nil:
 				var m ocispec.Manifest
 				if err := json.Unmarshal(data, &m); err != nil {
 					return err
 				}
-				add(where, opts.CheckManifest(ctx, desc, m, fetch))
+				add(at.String(), opts.CheckManifest(ctx, desc, m, fetch))
 			}
 			return nil
-		})
+		}, seen)
 		if err != nil {
 			return nil, err
 		}
@@ -394,21 +387,25 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 	return warnings, nil
 }
 
-// walkDocs calls fn on root and every index and manifest it reaches, with its content (read
-// verified through fetch, under layout.MaxJSONBytes) and its location.
-func walkDocs(ctx context.Context, fetch layout.FetchFunc, root ocispec.Descriptor, top string, fn func(desc ocispec.Descriptor, where string, data []byte) error) error {
-	return layout.Walk(ctx, fetch, root, func(ctx context.Context, desc ocispec.Descriptor, where string) error {
+// walkDocs walks root with w (labelled top in locations) and calls fn on every index and manifest
+// it reaches, once per descriptor key (digest and platform, as layout.Verify's rule calls go;
+// seen holds the keys done), with its content read verified through fetch under
+// layout.MaxJSONBytes, and its location.
+func walkDocs(ctx context.Context, w *layout.Walker, fetch layout.FetchFunc, root ocispec.Descriptor, top string,
+	fn func(desc ocispec.Descriptor, at layout.Location, data []byte) error, seen map[string]bool) error {
+	return w.Walk(ctx, root, top, func(ctx context.Context, desc ocispec.Descriptor, at layout.Location) error {
 		if !layout.IsIndexType(desc.MediaType) && !layout.IsManifestType(desc.MediaType) {
 			return nil
 		}
+		key := ruleKey(desc)
+		if seen[key] {
+			return nil
+		}
+		seen[key] = true
 		data, err := layout.ReadAllFrom(ctx, fetch, desc, layout.MaxJSONBytes)
 		if err != nil {
 			return err
 		}
-		w := top
-		if where != "" {
-			w += " > " + where
-		}
-		return fn(desc, w, data)
+		return fn(desc, at, data)
 	})
 }

@@ -103,14 +103,15 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 		opts.MaxJSONMemory = DefaultMaxJSONMemory
 	}
 	v := &streamVerifier{
-		opts:    opts,
-		json:    map[digest.Digest][]byte{},
-		held:    map[digest.Digest]*heldBlob{},
-		parents: map[digest.Digest][]ocispec.Descriptor{},
-		wants:   map[digest.Digest][]*pendingRule{},
-		cache:   map[string][]error{},
-		offsets: map[digest.Digest]int64{},
-		seen:    map[digest.Digest]error{},
+		opts:       opts,
+		json:       map[digest.Digest][]byte{},
+		held:       map[digest.Digest]*heldBlob{},
+		parents:    map[digest.Digest][]ocispec.Descriptor{},
+		parentKeys: map[string]bool{},
+		wants:      map[digest.Digest][]*pendingRule{},
+		cache:      map[string][]error{},
+		offsets:    map[digest.Digest]int64{},
+		seen:       map[digest.Digest]error{},
 	}
 	in := layout.StreamLayout{Path: opts.Path}
 	rd, err := NewReader(r, ReaderOptions{MaxSize: opts.MaxSize})
@@ -194,8 +195,10 @@ type streamVerifier struct {
 	jsonSize int64
 	held     map[digest.Digest]*heldBlob // other blobs kept for rule funcs
 	heldSize int64
-	// parents are the descriptors that indexes seen so far give each manifest.
-	parents map[digest.Digest][]ocispec.Descriptor
+	// parents are the descriptors that indexes seen so far give each manifest; parentKeys their
+	// rule keys, so that an index listing one manifest under many platforms takes linear time.
+	parents    map[digest.Digest][]ocispec.Descriptor
+	parentKeys map[string]bool
 	// wants are the rules that wait for a blob, by its digest.
 	wants map[digest.Digest][]*pendingRule
 	// cache holds the rule funcs' findings run during the stream, by ruleKey.
@@ -422,7 +425,8 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 			if !layout.IsManifestType(c.MediaType) {
 				continue
 			}
-			if !containsKey(v.parents[c.Digest], c) {
+			if key := ruleKey(c); !v.parentKeys[key] {
+				v.parentKeys[key] = true
 				v.parents[c.Digest] = append(v.parents[c.Digest], c)
 			}
 		}
@@ -469,17 +473,6 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 			v.run(ctx, p)
 		}
 	}
-}
-
-// containsKey reports whether descs has one with desc's rule key.
-func containsKey(descs []ocispec.Descriptor, desc ocispec.Descriptor) bool {
-	k := ruleKey(desc)
-	for _, d := range descs {
-		if ruleKey(d) == k {
-			return true
-		}
-	}
-	return false
 }
 
 // arrived hands a kept blob to the rules waiting for it, running those that have all theirs.
