@@ -52,6 +52,9 @@ type Signature struct {
 	KeyID string `json:"key_id,omitempty"`
 	// Reason says why it is invalid or unsupported.
 	Reason string `json:"reason,omitempty"`
+	// loaded is set when the signature's form was read whole (ig's LoadSignatureAndPayload
+	// would succeed): the first such one in ig's order is the one ig verifies.
+	loaded bool
 }
 
 // Result is the signatures of one image and whether one of them verified.
@@ -62,11 +65,18 @@ type Result struct {
 	Signed bool `json:"signed"`
 	// Signatures are every signature found, in the order ig tries the formats.
 	Signatures []Signature `json:"signatures"`
+	// Decisive is the index in Signatures of the signature ig verifies (the first whose form
+	// reads whole, in ig's order of formats), -1 when there is none. ig verifies that one alone:
+	// when it fails, another that would verify does not help.
+	Decisive int `json:"-"`
 }
 
-// Best returns the signature that decides the result: the first OK one, else the first
-// unchecked one, else the first, else nil.
+// Best returns the signature that decides the result: the one ig verifies (Decisive), else
+// the first OK one, else the first unchecked one, else the first, else nil.
 func (r *Result) Best() *Signature {
+	if r.Decisive >= 0 && r.Decisive < len(r.Signatures) {
+		return &r.Signatures[r.Decisive]
+	}
 	for _, v := range []string{VerdictOK, VerdictUnchecked} {
 		for i := range r.Signatures {
 			if r.Signatures[i].Verdict == v {
@@ -156,7 +166,7 @@ type candidate struct {
 // Check finds and checks every signature of the image dg. It returns an error only for a
 // cancelled context; a broken or missing signature is a verdict in the Result.
 func (c *Checker) Check(ctx context.Context, dg digest.Digest) (*Result, error) {
-	res := &Result{Digest: dg}
+	res := &Result{Digest: dg, Decisive: -1}
 	seen := map[digest.Digest]bool{}
 	var cands []candidate
 	add := func(d ocispec.Descriptor, via string) {
@@ -193,8 +203,21 @@ func (c *Checker) Check(ctx context.Context, dg digest.Digest) (*Result, error) 
 	}
 	order := map[Format]int{FormatLegacy: 0, FormatBundle: 1, FormatOCI11: 2, FormatNotation: 3}
 	slices.SortStableFunc(res.Signatures, func(a, b Signature) int { return order[a.Format] - order[b.Format] })
-	for _, s := range res.Signatures {
-		res.Signed = res.Signed || s.Verdict == VerdictOK
+	// As ig: the first signature whose form reads whole is the one verified, and it alone
+	// decides.
+	res.Decisive = slices.IndexFunc(res.Signatures, func(s Signature) bool { return s.loaded })
+	if res.Decisive >= 0 {
+		d := &res.Signatures[res.Decisive]
+		res.Signed = d.Verdict == VerdictOK
+		if !res.Signed {
+			for _, s := range res.Signatures[res.Decisive+1:] {
+				if s.Verdict == VerdictOK {
+					d.Reason += fmt.Sprintf("; ig reads this %s signature first and stops there, so the %s signature %s that verifies (key %s) does not count",
+						d.Format, s.Format, s.Manifest, shortHex(s.KeyID))
+					break
+				}
+			}
+		}
 	}
 	return res, nil
 }
@@ -300,6 +323,7 @@ func (c *Checker) checkOne(ctx context.Context, cand candidate, dg digest.Digest
 	if err != nil {
 		return invalid(err)
 	}
+	sig.loaded = true
 	if len(c.keys) == 0 {
 		// Form and payload only: the payload is read without a verified signature.
 		if err := c.checkPayload(f, payload, dg); err != nil {

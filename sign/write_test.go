@@ -204,3 +204,44 @@ func TestTamperedSignatures(t *testing.T) {
 		})
 	}
 }
+
+// TestIGOrderDecides: ig verifies the first signature whose form reads whole (legacy before
+// bundle before OCI 1.1) and stops there. An image with a legacy signature by one key and a
+// bundle signature by another is signed for the first key only, as ig would run it.
+func TestIGOrderDecides(t *testing.T) {
+	ctx := context.Background()
+	s, legacyKey, legacyPub := signedCopy(t)
+	priv, _, err := GenerateKeyPair([]byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundleKey, err := ParsePrivateKey(priv, fixedPassword("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := s.Resolve(ctx, unsignedRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sg := range []struct {
+		k *Signer
+		f Format
+	}{{legacyKey, FormatLegacy}, {bundleKey, FormatBundle}} {
+		if _, err := Sign(ctx, s, desc, "ghcr.io/inspektor-gadget/gadget/unsigned", sg.k, Options{Format: sg.f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := check(t, s, unsignedRef, legacyPub); !res.Signed || res.Best().Format != FormatLegacy {
+		t.Errorf("with the legacy key: %s", res.Summary())
+	}
+	if res := check(t, s, unsignedRef, legacyPub, bundleKey.Public); !res.Signed {
+		t.Errorf("with both keys: %s", res.Summary())
+	}
+	res := check(t, s, unsignedRef, bundleKey.Public)
+	if res.Signed || !strings.Contains(res.Best().Reason, "ig reads this legacy signature first") {
+		t.Errorf("with the bundle key only: %s (%+v), want not signed: ig stops at the legacy one", res.Summary(), res.Signatures)
+	}
+	if len(Problems([]RefResult{{Ref: unsignedRef, Result: *res}})) != 1 {
+		t.Errorf("no finding for it")
+	}
+}
