@@ -332,11 +332,9 @@ func (c *Checker) checkOne(ctx context.Context, cand candidate, dg digest.Digest
 		sig.Verdict = VerdictUnchecked
 		return sig, true
 	}
-	var errs []error
 	for _, k := range c.keys {
 		for _, s := range signatures {
-			if err := verifyMessage(k, s, signed); err != nil {
-				errs = append(errs, err)
+			if verifyMessage(k, s, signed) != nil {
 				continue
 			}
 			// As ig: the payload is trusted only once its signature verified.
