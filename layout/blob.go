@@ -317,10 +317,20 @@ func (s *Store) mayBeJSONObject(desc ocispec.Descriptor) bool {
 		return false
 	}
 	defer f.Close()
+	return sniffJSONObject(f) >= 0
+}
+
+// sniffJSONObject reads the first sniffBytes of r and tells whether they start, after JSON white
+// space, with '{' (1), with something else (-1), or hold white space alone in a longer blob (0:
+// it may still be an object).
+func sniffJSONObject(r io.Reader) int {
 	var buf [sniffBytes]byte
-	n, _ := io.ReadFull(f, buf[:])
-	if i := firstNonSpace(buf[:n]); i >= 0 {
-		return buf[i] == '{'
+	n, _ := io.ReadFull(r, buf[:])
+	switch i := firstNonSpace(buf[:n]); {
+	case i >= 0 && buf[i] == '{':
+		return 1
+	case i >= 0 || n < len(buf):
+		return -1
 	}
-	return n == len(buf)
+	return 0
 }

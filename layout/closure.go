@@ -277,24 +277,34 @@ func (s *Store) referrersOf(ctx context.Context, blobs []GCBlob, skip func(diges
 		if err != nil {
 			continue // a damaged blob refers to nothing
 		}
-		dd, err := decodeDoc(data)
-		if err != nil || dd.Subject == nil {
-			continue
+		if r, ok := asReferrer(desc, data); ok {
+			out = append(out, r)
 		}
-		mt, ok := dd.referrerType()
-		if !ok {
-			continue
-		}
-		desc.MediaType = mt
-		desc.ArtifactType = dd.ArtifactType
-		if desc.ArtifactType == "" && dd.Config != nil && IsManifestType(mt) {
-			desc.ArtifactType = dd.Config.MediaType
-		}
-		if len(dd.Annotations) > 0 {
-			desc.Annotations = dd.Annotations
-		}
-		out = append(out, subjectRef{desc: desc, subject: dd.Subject.Digest})
 	}
 	slices.SortFunc(out, func(a, b subjectRef) int { return strings.Compare(string(a.desc.Digest), string(b.desc.Digest)) })
 	return out, nil
+}
+
+// asReferrer returns the blob desc with content data as a referrer, when it is a manifest or
+// an index with a subject: desc with the referrer's media type, its artifactType (for a
+// manifest without one, its config's media type, as the referrers API reports it) and its
+// annotations.
+func asReferrer(desc ocispec.Descriptor, data []byte) (subjectRef, bool) {
+	dd, err := decodeDoc(data)
+	if err != nil || dd.Subject == nil {
+		return subjectRef{}, false
+	}
+	mt, ok := dd.referrerType()
+	if !ok {
+		return subjectRef{}, false
+	}
+	desc.MediaType = mt
+	desc.ArtifactType = dd.ArtifactType
+	if desc.ArtifactType == "" && dd.Config != nil && IsManifestType(mt) {
+		desc.ArtifactType = dd.Config.MediaType
+	}
+	if len(dd.Annotations) > 0 {
+		desc.Annotations = dd.Annotations
+	}
+	return subjectRef{desc: desc, subject: dd.Subject.Digest}, true
 }

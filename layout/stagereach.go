@@ -165,16 +165,9 @@ func (st *Stage) stagedReferrers(ctx context.Context) ([]subjectRef, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layout %s: staged blob %s: %w", st.s.root, d, err)
 		}
-		dd, err := decodeDoc(data)
-		if err != nil || dd.Subject == nil {
-			continue
+		if r, ok := asReferrer(desc, data); ok {
+			out = append(out, r)
 		}
-		mt, ok := dd.referrerType()
-		if !ok {
-			continue
-		}
-		desc.MediaType = mt
-		out = append(out, subjectRef{desc: desc, subject: dd.Subject.Digest})
 	}
 	return out, nil
 }
@@ -187,10 +180,5 @@ func sniffJSONStaged(dir *os.File, d digest.Digest) bool {
 		return false
 	}
 	defer f.Close()
-	var buf [sniffBytes]byte
-	n, _ := io.ReadFull(f, buf[:])
-	if i := firstNonSpace(buf[:n]); i >= 0 {
-		return buf[i] == '{'
-	}
-	return false
+	return sniffJSONObject(f) == 1
 }
