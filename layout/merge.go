@@ -15,6 +15,11 @@ type AddOptions struct {
 	// Force lets a named entry replace an entry of the same name that points at another
 	// digest. Without it such a conflict is an error (ErrRefExists) and nothing is written.
 	Force bool
+
+	// Drop lists digests whose unnamed index.json entries AddEntries removes in the same write
+	// (a signature replaced by a new one), unless one of the entries given has that digest. It
+	// removes no blob (gc does).
+	Drop []digest.Digest
 }
 
 // AddResult says what AddEntries changed.
@@ -33,7 +38,9 @@ type AddResult struct {
 // entry's graph is checked present and sound as Tag does; when one is not, AddEntries returns
 // ErrGraphIncomplete naming the entry and the first missing or damaged blob (or ErrTooDeep,
 // ErrTooManyDescriptors past the defaults of WalkOptions, one walk for all entries), and writes
-// nothing. It takes time linear in the entries of index.json and those given. ErrInvalidReference, ErrInvalidDigest and ErrInvalidMediaType report bad entries.
+// nothing. It takes time linear in the entries of index.json and those given. With opts.Drop,
+// the unnamed entries of those digests go in the same write. ErrInvalidReference,
+// ErrInvalidDigest and ErrInvalidMediaType report bad entries.
 func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, opts AddOptions) (*AddResult, error) {
 	for _, e := range entries {
 		if err := checkEntry(e); err != nil {
@@ -51,12 +58,35 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 		if len(conflicts) > 0 {
 			return s.refConflict(conflicts)
 		}
+		dropUnnamed(d, opts.Drop, entries)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// dropUnnamed removes from d the unnamed entries of the digests in drop that keep does not
+// hold, keeping every other entry in order.
+func dropUnnamed(d *indexDoc, drop []digest.Digest, keep []ocispec.Descriptor) {
+	if len(drop) == 0 {
+		return
+	}
+	gone := make(map[digest.Digest]bool, len(drop))
+	for _, dg := range drop {
+		gone[dg] = true
+	}
+	for _, e := range keep {
+		delete(gone, e.Digest)
+	}
+	out := d.entries[:0:0]
+	for _, e := range d.entries {
+		if !(refName(e.desc) == "" && gone[e.desc.Digest]) {
+			out = append(out, e)
+		}
+	}
+	d.entries = out
 }
 
 // CheckEntries reports, without the lock and without writing, whether AddEntries would refuse

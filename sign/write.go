@@ -25,7 +25,8 @@ type Options struct {
 // layer, tagged `sha256-<hex>.sig` (bare, as ig and cosign name it in a layout), replacing an
 // earlier signature of that tag (ig refuses a `.sig` manifest with two layers). Bundle: a
 // sigstore bundle v0.3 referrer of desc, listed in index.json without a name (as ig's store
-// lists referrers, so that ig finds it). Blobs are written first, index.json last, through the
+// lists referrers, so that ig finds it), replacing in the same write the bundles of the same
+// key that index.json lists for desc. Blobs are written first, index.json last, through the
 // layout's lock protocol.
 func Sign(ctx context.Context, s *layout.Store, desc ocispec.Descriptor, repo string, signer *Signer, opts Options) (ocispec.Descriptor, error) {
 	switch opts.Format {
@@ -155,10 +156,57 @@ func signBundle(ctx context.Context, s *layout.Store, desc ocispec.Descriptor, s
 		return ocispec.Descriptor{}, err
 	}
 	md.ArtifactType = MediaTypeBundle
-	if _, err := s.AddEntries(ctx, []ocispec.Descriptor{md}, layout.AddOptions{}); err != nil {
+	old, err := earlierBundles(ctx, s, desc.Digest, hint)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if _, err := s.AddEntries(ctx, []ocispec.Descriptor{md}, layout.AddOptions{Drop: old}); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	return md, nil
+}
+
+// earlierBundles returns the bundle signatures of the image dg by the key of hint that
+// index.json lists: a new one replaces them in the same write (their blobs stay until gc).
+func earlierBundles(ctx context.Context, s *layout.Store, dg digest.Digest, hint string) ([]digest.Digest, error) {
+	g, err := LayoutGraph(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var out []digest.Digest
+	for _, r := range g.Referrers(dg) {
+		data, err := s.ReadAll(ctx, r, maxSignatureJSON)
+		if err != nil {
+			continue
+		}
+		var m ocispec.Manifest
+		if decodeStrict(data, &m) != nil {
+			continue
+		}
+		if f, _ := formatOf(&m, false); f != FormatBundle {
+			continue
+		}
+		for _, l := range m.Layers {
+			if l.MediaType != MediaTypeBundle {
+				continue
+			}
+			data, err := s.ReadAll(ctx, l, maxSignatureJSON)
+			if err != nil {
+				continue
+			}
+			var b struct {
+				VerificationMaterial struct {
+					PublicKey struct {
+						Hint string `json:"hint"`
+					} `json:"publicKey"`
+				} `json:"verificationMaterial"`
+			}
+			if json.Unmarshal(data, &b) == nil && b.VerificationMaterial.PublicKey.Hint == hint {
+				out = append(out, r.Digest)
+			}
+		}
+	}
+	return out, nil
 }
 
 // keyHint is the bundle's public key hint as cosign writes it: base64 of the SHA-256 of the

@@ -245,3 +245,54 @@ func TestIGOrderDecides(t *testing.T) {
 		t.Errorf("no finding for it")
 	}
 }
+
+// TestBundleReplaced: signing again in the bundle format with the same key replaces the
+// bundle index.json lists for the image (as a legacy signature replaces its tag); a bundle by
+// another key stays beside it.
+func TestBundleReplaced(t *testing.T) {
+	ctx := context.Background()
+	s, signer, _ := signedCopy(t)
+	desc, err := s.Resolve(ctx, unsignedRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundles := func() []string {
+		g, err := LayoutGraph(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range g.Referrers(desc.Digest) {
+			out = append(out, string(r.Digest))
+		}
+		return out
+	}
+	sign := func(k *Signer) ocispec.Descriptor {
+		md, err := Sign(ctx, s, desc, "ghcr.io/inspektor-gadget/gadget/unsigned", k, Options{Format: FormatBundle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md
+	}
+	sign(signer)
+	second := sign(signer)
+	if got := bundles(); len(got) != 1 || got[0] != string(second.Digest) {
+		t.Fatalf("after signing twice with one key: %v, want only %s", got, second.Digest)
+	}
+	priv, _, err := GenerateKeyPair([]byte("o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ParsePrivateKey(priv, fixedPassword("o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(other)
+	if got := bundles(); len(got) != 2 {
+		t.Fatalf("a bundle by another key: %v, want both", got)
+	}
+	rep, err := layout.Verify(ctx, s.Path(), layout.VerifyOptions{})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify after replacing: %v %+v", err, rep)
+	}
+}
