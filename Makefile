@@ -70,6 +70,7 @@ bench: build
 	./scripts/bench.sh
 	./scripts/bench-tarball.sh
 	./scripts/bench-registry.sh
+	./scripts/bench-scale.sh
 
 # Each fuzz target for FUZZTIME (default 20s).
 FUZZTIME ?= 20s
