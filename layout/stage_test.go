@@ -552,3 +552,27 @@ func TestStageConcurrentPushFails(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStageSyncEach: the fsync-per-file path of syncStaged (kernels without syncfs) syncs every
+// staged file, and a staged file that vanished is an error naming it.
+func TestStageSyncEach(t *testing.T) {
+	src, im := verifyLayout(t)
+	st, err := newStore(t).NewStage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Discard()
+	pushAll(t, st, src, []ocispec.Descriptor{im.layers[0], im.layers[1]})
+	st.mu.Lock()
+	dir, order := st.lock, append([]digest.Digest(nil), st.order...)
+	st.mu.Unlock()
+	if err := st.syncEach(t.Context(), dir, order); err != nil {
+		t.Fatalf("syncEach: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir.Name(), stagedName(order[0]))); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.syncEach(t.Context(), dir, order); err == nil || !strings.Contains(err.Error(), stagedName(order[0])) {
+		t.Fatalf("syncEach with a staged file gone: %v", err)
+	}
+}

@@ -207,6 +207,16 @@ func createLockedAt(dir *os.File, pattern string, create func(name string) (*os.
 // newDir and fsyncs newDir. With replace false an existing newName is never touched: PublishAt
 // returns an error wrapping fs.ErrExist and leaves oldName in place for the caller to remove.
 func PublishAt(oldDir *os.File, oldName string, newDir *os.File, newName string, replace bool) error {
+	if err := MoveAt(oldDir, oldName, newDir, newName, replace); err != nil {
+		return err
+	}
+	return newDir.Sync()
+}
+
+// MoveAt is PublishAt without the fsync of newDir: for a caller that moves many files into one
+// folder and fsyncs it once, after making their data durable itself (syncfs), before anything
+// refers to them.
+func MoveAt(oldDir *os.File, oldName string, newDir *os.File, newName string, replace bool) error {
 	if err := checkName(oldName); err != nil {
 		return err
 	}
@@ -221,7 +231,7 @@ func PublishAt(oldDir *os.File, oldName string, newDir *os.File, newName string,
 		if err := unix.Renameat(odfd, oldName, ndfd, newName); err != nil {
 			return linkErr(err)
 		}
-		return newDir.Sync()
+		return nil
 	}
 	err := unix.Renameat2(odfd, oldName, ndfd, newName, unix.RENAME_NOREPLACE)
 	switch {
@@ -243,7 +253,7 @@ func PublishAt(oldDir *os.File, oldName string, newDir *os.File, newName string,
 	default:
 		return linkErr(err)
 	}
-	return newDir.Sync()
+	return nil
 }
 
 // RemoveIfDeadAt is RemoveIfDead for name in the folder dir.
