@@ -125,14 +125,8 @@ func (g *graphLoader) manifest(ctx context.Context, desc ocispec.Descriptor) (oc
 		return m, nil
 	}
 	var m ocispec.Manifest
-	data, err := g.store.ReadAll(ctx, desc, maxDocumentBytes)
-	if err != nil {
+	if err := readDoc(ctx, g.store, desc, "manifest", &m); err != nil {
 		return m, err
-	}
-	if err := strictjson.Check(data, strictjson.Document); err != nil {
-		return m, fmt.Errorf("manifest %s: %w", desc.Digest, err)
-	} else if err := json.Unmarshal(data, &m); err != nil {
-		return m, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
 	g.docs[desc.Digest.String()] = m
 	return m, nil
@@ -151,16 +145,24 @@ func pathString(path []string, role string, desc ocispec.Descriptor) string {
 // readIndex reads and parses the image index desc points at.
 func readIndex(ctx context.Context, store *layout.Store, desc ocispec.Descriptor) (ocispec.Index, error) {
 	var idx ocispec.Index
+	err := readDoc(ctx, store, desc, "index", &idx)
+	return idx, err
+}
+
+// readDoc reads the manifest or index desc points at into v, refusing ambiguous JSON
+// (strictjson) as every other reader of the layout does; kind names it in errors.
+func readDoc(ctx context.Context, store *layout.Store, desc ocispec.Descriptor, kind string, v any) error {
 	data, err := store.ReadAll(ctx, desc, maxDocumentBytes)
 	if err != nil {
-		return idx, err
+		return err
 	}
 	if err := strictjson.Check(data, strictjson.Document); err != nil {
-		return idx, fmt.Errorf("index %s: %w", desc.Digest, err)
-	} else if err := json.Unmarshal(data, &idx); err != nil {
-		return idx, fmt.Errorf("index %s: %w", desc.Digest, err)
+		return fmt.Errorf("%s %s: %w", kind, desc.Digest, err)
 	}
-	return idx, nil
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s %s: %w", kind, desc.Digest, err)
+	}
+	return nil
 }
 
 // platform names a descriptor's platform as os/arch, or "" when it has none.

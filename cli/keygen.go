@@ -60,6 +60,6 @@ func runKeygen(cliContext *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(streamsOf(cliContext).out, "Private key written to %s.key\nPublic key written to %s.pub (key %s)\n", prefix, prefix, k.ShortID())
+	_, err = fmt.Fprintf(streamsOf(cliContext).out, "Private key written to %s.key\nPublic key written to %s.pub (key %s)\n", esc(prefix), esc(prefix), k.ShortID())
 	return err
 }

@@ -52,7 +52,7 @@ func runSign(cliContext *ucli.Context) error {
 	}
 	keyPath := cliContext.String("key")
 	if fi, err := os.Stat(keyPath); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(streamsOf(cliContext).err, "gadgetpack: warning: private key %s is readable by others (mode %04o); chmod 600 it\n", keyPath, fi.Mode().Perm())
+		fmt.Fprintf(streamsOf(cliContext).err, "gadgetpack: warning: private key %s is readable by others (mode %04o); chmod 600 it\n", esc(keyPath), fi.Mode().Perm())
 	}
 	signer, err := sign.LoadPrivateKey(keyPath, func() ([]byte, error) { return readPassword(cliContext, keyPath, false) })
 	if err != nil {

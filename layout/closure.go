@@ -37,8 +37,10 @@ type subjectRef struct {
 // repository before it.
 var digestTagRE = regexp.MustCompile(`(?:^|:)(sha256)-([a-f0-9]{64})(?:\.[a-z]+)?$`)
 
-// digestTagOf returns the digest a digest-tag ref names, or "".
-func digestTagOf(ref string) digest.Digest {
+// DigestTagOf returns the digest a digest-tag ref names (cosign's `sha256-<hex>.sig`, `.att`,
+// `.sbom`; the referrers tag schema's `sha256-<hex>`; bare or after a repository and a colon),
+// or "" for any other ref.
+func DigestTagOf(ref string) digest.Digest {
 	m := digestTagRE.FindStringSubmatch(ref)
 	if m == nil {
 		return ""
@@ -55,8 +57,8 @@ func digestTagOf(ref string) digest.Digest {
 // ErrGraphIncomplete; so does a graph nested deeper or larger than the defaults of WalkOptions
 // allow (ErrTooDeep, ErrTooManyDescriptors: one count for the whole closure). Closure takes time
 // linear in the size of index.json and of the graph. Closure reads index.json under the shared
-// lock once and takes no other
-// lock: a concurrent gc may still remove blobs of entries that are not named.
+// lock once and takes no other lock: a concurrent gc may still remove blobs of entries that are
+// not named.
 func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
 	d, err := s.readIndexChecked(ctx)
 	if err != nil {
@@ -142,7 +144,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		if _, ok := first[entryKey{e.desc.Digest, name}]; !ok {
 			first[entryKey{e.desc.Digest, name}] = i
 		}
-		if sub := digestTagOf(name); sub != "" {
+		if sub := DigestTagOf(name); sub != "" {
 			tagsOf[sub] = append(tagsOf[sub], i)
 		}
 	}

@@ -117,7 +117,7 @@ func TestClosureIGStore(t *testing.T) {
 				if !slices.Contains(got, e.Digest) {
 					t.Errorf("entry %s: its blob is not in the closure", e.Digest)
 				}
-				if n := refName(e); n != "" && n != tc.ref && digestTagOf(n) == "" {
+				if n := refName(e); n != "" && n != tc.ref && DigestTagOf(n) == "" {
 					t.Errorf("entry %s was not asked for", n)
 				}
 			}
@@ -233,8 +233,8 @@ func TestDigestTagOf(t *testing.T) {
 		{"ttl.sh/x:sha256-" + hex[:60], ""},
 		{"ttl.sh/xsha256-" + hex, ""},
 	} {
-		if got := digestTagOf(tc.ref); string(got) != tc.want {
-			t.Errorf("digestTagOf(%q) = %q, want %q", tc.ref, got, tc.want)
+		if got := DigestTagOf(tc.ref); string(got) != tc.want {
+			t.Errorf("DigestTagOf(%q) = %q, want %q", tc.ref, got, tc.want)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 // Graph is what checking signatures reads of a layout (or of a tarball being verified): its
@@ -139,15 +141,8 @@ func NewChecker(g Graph, keys []PublicKey) *Checker {
 }
 
 // IsSignatureTag reports whether a ref name is a signature tag (`sha256-<hex>.sig`,
-// `sha256-<hex>`, `sha256-<hex>.att`...): images are the refs that are not.
-func IsSignatureTag(ref string) bool {
-	if i := strings.LastIndexByte(ref, ':'); i >= 0 {
-		ref = ref[i+1:]
-	}
-	tag, _, _ := strings.Cut(ref, ".")
-	hex, ok := strings.CutPrefix(tag, "sha256-")
-	return ok && digest.NewDigestFromEncoded(digest.SHA256, hex).Validate() == nil
-}
+// `sha256-<hex>`, `sha256-<hex>.att`...: layout.DigestTagOf): images are the refs that are not.
+func IsSignatureTag(ref string) bool { return layout.DigestTagOf(ref) != "" }
 
 // tagOf returns the signature tag of dg with suffix (".sig" or "").
 func tagOf(dg digest.Digest, suffix string) string {

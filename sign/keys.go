@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
+	"syscall"
 )
 
 // PublicKey is a verification key: a PKIX public key and its ID.
@@ -52,15 +54,21 @@ func LoadPublicKey(path string) (PublicKey, error) {
 const maxKeyFile = 64 << 10
 
 // readKeyFile reads a small key file, refusing anything but a regular file under maxKeyFile.
+// It opens without blocking and checks the opened file, so a FIFO there fails at once.
 func readKeyFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("key %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("key %w", err)
 	}
 	if !fi.Mode().IsRegular() || fi.Size() > maxKeyFile {
 		return nil, fmt.Errorf("key %s: not a regular file of at most %d bytes: %w", path, maxKeyFile, ErrBadKey)
 	}
-	return os.ReadFile(path)
+	return io.ReadAll(io.LimitReader(f, maxKeyFile))
 }
 
 // ParsePublicKey parses the first PEM block of data as a PKIX public key ("PUBLIC KEY").

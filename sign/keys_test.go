@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -118,6 +119,13 @@ func TestPublicKeyRefusals(t *testing.T) {
 	}
 	if _, err := LoadPublicKey(filepath.Join(dir, "absent.pub")); err == nil {
 		t.Errorf("absent key loaded")
+	}
+	fifo := filepath.Join(dir, "fifo.pub")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadPublicKey(fifo); !errors.Is(err, ErrBadKey) { // a blocking open would hang here
+		t.Errorf("a FIFO as key: %v", err)
 	}
 	big := filepath.Join(dir, "big.pub")
 	if err := os.WriteFile(big, make([]byte, maxKeyFile+1), 0o644); err != nil {
