@@ -207,12 +207,12 @@ func docViolations(d *doc, descMT string, top bool) []ruleViolation {
 		case !top && d.MediaType != "" && d.MediaType != descMT:
 			add(rule, sentinel, "mediaType %q in the document, %q in its descriptor", d.MediaType, descMT)
 		}
-		switch raw, ok := d.raw["manifests"]; {
-		case !ok:
+		switch {
+		case !d.manifests.present:
 			add(rule, sentinel, "no manifests")
-		case string(raw) == "null" && top:
+		case d.manifests.null && top:
 			vs = append(vs, ruleViolation{rule: rule, err: sentinel, warn: true, msg: "manifests is null, where OCI wants an array (oras-go writes null for a store without entries)"})
-		case string(raw) == "null":
+		case d.manifests.null:
 			add(rule, sentinel, "manifests is null, not an array")
 		}
 		return vs
@@ -230,7 +230,7 @@ func docViolations(d *doc, descMT string, top bool) []ruleViolation {
 	if d.Config == nil {
 		add(rule, ErrBadManifest, "no config")
 	}
-	if raw, ok := d.raw["layers"]; !ok || string(raw) == "null" {
+	if !d.layers.present || d.layers.null {
 		add(rule, ErrBadManifest, "no layers array")
 	}
 	if d.ArtifactType != "" && !validMediaType(d.ArtifactType) {

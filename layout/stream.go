@@ -143,7 +143,7 @@ func VerifyStream(ctx context.Context, in StreamLayout, opts VerifyOptions) (*Re
 		if checkDigest(b.Digest) != nil || v.blobs[b.Digest] != nil {
 			continue
 		}
-		bf := &blobFile{dg: b.Digest, rel: b.Name, size: b.Size}
+		bf := &blobFile{dg: b.Digest, name: b.Name, size: b.Size}
 		v.blobs[b.Digest] = bf
 		rep.Blobs++
 		rep.Bytes += b.Size

@@ -28,15 +28,23 @@ const (
 // blobFile is one regular file under blobs/<alg>/ with a valid digest name.
 type blobFile struct {
 	dg    digest.Digest
-	rel   string // blobs/<alg>/<encoded>
+	name  string // where a stream had it (a tar entry); "" for blobs/<alg>/<encoded>
 	size  int64
-	fi    fs.FileInfo // from Lstat, for the SameFile check at open
+	id    fileID // from Lstat, for the same-file check at open
 	state atomic.Int32
 
 	// Touched by the sequential walks only.
 	reached  bool // reached from index.json, or a kept referrer
 	expanded bool // read as a manifest or an index by a walk
 	ruleRead bool // a layer or config of a manifest handed to CheckManifest
+}
+
+// rel returns bf's path in the layout, blobs/<alg>/<encoded>, or its name in the stream.
+func (bf *blobFile) rel() string {
+	if bf.name != "" {
+		return bf.name
+	}
+	return filepath.Join(BlobsDir, bf.dg.Algorithm().String(), bf.dg.Encoded())
 }
 
 func (bf *blobFile) desc() ocispec.Descriptor {
@@ -151,7 +159,7 @@ func (v *verifier) scanBlobs(ctx context.Context) error {
 				v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, kindOf(info.Mode()))
 				continue
 			}
-			v.blobs[dg] = &blobFile{dg: dg, rel: frel, size: info.Size(), fi: info}
+			v.blobs[dg] = &blobFile{dg: dg, size: info.Size(), id: fileIDOf(info)}
 		}
 	}
 	return nil
@@ -164,19 +172,19 @@ func (v *verifier) record(bf *blobFile, err error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrDigestMismatch):
-		v.errorf(RuleBlobDigest, bf.rel, err, "%s", err)
+		v.errorf(RuleBlobDigest, bf.rel(), err, "%s", err)
 	case errors.Is(err, ErrNotRegular):
-		v.errorf(RuleBlobType, bf.rel, err, "blob %s: %s", bf.dg, errors.Unwrap(err))
+		v.errorf(RuleBlobType, bf.rel(), err, "blob %s: %s", bf.dg, errors.Unwrap(err))
 	case errors.Is(err, ErrShortRead), errors.Is(err, ErrTrailingData):
-		v.errorf(RuleBlobRead, bf.rel, err, "%s (the file changed while being read)", err)
+		v.errorf(RuleBlobRead, bf.rel(), err, "%s (the file changed while being read)", err)
 	default:
-		v.errorf(RuleBlobRead, bf.rel, err, "blob %s: %v", bf.dg, err)
+		v.errorf(RuleBlobRead, bf.rel(), err, "blob %s: %v", bf.dg, err)
 	}
 }
 
 // openBlobFile opens bf without following a symlink, checking it is the file listed.
 func (v *verifier) openBlobFile(bf *blobFile) (*os.File, error) {
-	f, err := openNoFollow(filepath.Join(v.root, bf.rel), bf.fi)
+	f, err := openNoFollowID(filepath.Join(v.root, bf.rel()), bf.id)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", bf.dg, err)
 	}

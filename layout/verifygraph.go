@@ -334,7 +334,7 @@ func (v *verifier) reportUnreferenced() {
 	}
 	for _, bf := range v.blobs {
 		if !bf.reached {
-			v.warnf(RuleUnreferenced, bf.rel, "blob %s (%d bytes) is not reachable from index.json nor a referrer of what is (gc removes it)", bf.dg, bf.size)
+			v.warnf(RuleUnreferenced, bf.rel(), "blob %s (%d bytes) is not reachable from index.json nor a referrer of what is (gc removes it)", bf.dg, bf.size)
 		}
 	}
 }

@@ -42,7 +42,24 @@ type doc struct {
 	Manifests     []ocispec.Descriptor `json:"manifests"`
 	Subject       *ocispec.Descriptor  `json:"subject,omitempty"`
 	Annotations   map[string]string    `json:"annotations,omitempty"`
-	raw           map[string]json.RawMessage
+	// layers and manifests say whether those fields are there and whether they are null,
+	// which the typed fields above cannot tell apart from an absent field.
+	layers, manifests listField
+}
+
+// listField is what the rules need of a list field besides its elements.
+type listField struct{ present, null bool }
+
+// listFields is decodeDoc's second view of a document: the raw JSON of its two list fields
+// (nil when absent, "null" when null); every other field is skipped.
+type listFields struct {
+	Layers    json.RawMessage `json:"layers"`
+	Manifests json.RawMessage `json:"manifests"`
+}
+
+// listFieldOf returns what raw, as listFields holds it, says of its field.
+func listFieldOf(raw json.RawMessage) listField {
+	return listField{present: raw != nil, null: string(raw) == "null"}
 }
 
 // decodeDoc parses a manifest or index blob. It returns ErrBadManifest (naming what) when data
@@ -59,9 +76,11 @@ func decodeDoc(data []byte) (*doc, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
 	}
-	if err := json.Unmarshal(data, &d.raw); err != nil {
+	var lf listFields
+	if err := json.Unmarshal(data, &lf); err != nil {
 		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
 	}
+	d.layers, d.manifests = listFieldOf(lf.Layers), listFieldOf(lf.Manifests)
 	return &d, nil
 }
 
@@ -74,12 +93,6 @@ func jsonError(err error) string {
 	return s
 }
 
-// has reports whether the document has the top-level field name (even as null).
-func (d *doc) has(name string) bool {
-	_, ok := d.raw[name]
-	return ok
-}
-
 // referrerType returns the media type of a document that has a subject, from its mediaType or,
 // when that is absent, from its shape (a config: a manifest; manifests: an index). ok is false
 // when it is neither a manifest nor an index.
@@ -89,7 +102,7 @@ func (d *doc) referrerType() (mediaType string, ok bool) {
 		switch {
 		case d.Config != nil:
 			mt = ocispec.MediaTypeImageManifest
-		case d.has("manifests"):
+		case d.manifests.present:
 			mt = ocispec.MediaTypeImageIndex
 		}
 	}
