@@ -24,7 +24,7 @@ func copyCommand() *ucli.Command {
 			"merged into its index.json last, in one write under index.json.lock, the lock ig takes,\n" +
 			"so copying into ig's store while ig runs is safe: copy waits for ig to let go. A ref of\n" +
 			"the target that points elsewhere is an error, found before anything is written, unless\n" +
-			"--force.\n\n" +
+			"--force. Referrers are those index.json lists; --scan-referrers finds unlisted ones too.\n\n" +
 			"   gadgetpack copy --layout ./bundle --to /var/lib/ig/oci-store trace_exec\n" +
 			"   gadgetpack copy --layout /media/usb/bundle --to ./mirror",
 		Flags: []ucli.Flag{
@@ -32,7 +32,7 @@ func copyCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "to", Usage: "the target layout `DIR` (ig's store is /var/lib/ig/oci-store)", Required: true},
 			&ucli.BoolFlag{Name: "force", Usage: "move refs of the target that point elsewhere"},
 			&ucli.IntFlag{Name: "jobs", Usage: "`N` blobs copied at once", Value: 4},
-			jsonFlag(), quietFlag(), publicKeyFlag(),
+			jsonFlag(), quietFlag(), publicKeyFlag(), scanReferrersFlag(),
 		},
 		Action: runCopy,
 	}
@@ -72,6 +72,8 @@ func runCopy(cliContext *ucli.Context) error {
 		Force:    cliContext.Bool("force"),
 		Jobs:     cliContext.Int("jobs"),
 		Progress: bar.bytes,
+
+		ScanReferrers: cliContext.Bool("scan-referrers"),
 	})
 	bar.done()
 	if err != nil {

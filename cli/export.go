@@ -21,15 +21,17 @@ func exportCommand() *ucli.Command {
 			"digest-tag signatures and OCI 1.1 referrers), then index.json; regular files only, mtime\n" +
 			"0 (or SOURCE_DATE_EPOCH), the same bytes for the same layout. No REF exports every ref.\n" +
 			"Blobs are verified while they are read; a damaged one stops the export and leaves no\n" +
-			"output. Writes FILE.sha256 (sha256sum format) beside FILE and prints the digest (on\n" +
-			"stderr with -o -). --split writes FILE.000, FILE.001..., each at most SIZE, listed in\n" +
-			"FILE.sha256. --exclude-from leaves out the blobs a layout or tarball holds already: an\n" +
+			"output. Referrers are those index.json lists (as ig's store and gadgetpack list them);\n" +
+			"--scan-referrers finds unlisted ones too. Writes FILE.sha256 (sha256sum format) beside\n" +
+			"FILE and prints the digest (on stderr with -o -). --split writes FILE.000, FILE.001...,\n" +
+			"each at most SIZE, listed in FILE.sha256. --exclude-from leaves out the blobs a layout or tarball holds already: an\n" +
 			"update bundle that imports on top of that base. FILE may not be inside the layout.\n\n" +
 			"   gadgetpack export --layout ./bundle -o /media/usb/bundle.tar\n" +
 			"   gadgetpack export --layout ./bundle --split 3900M -o /media/usb/bundle.tar trace_exec\n" +
 			"   gadgetpack export --layout ./bundle --exclude-from last-month.tar -o update.tar",
 		Flags: []ucli.Flag{
 			layoutFlag(),
+			scanReferrersFlag(),
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the tarball to `FILE` (- for stdout)", Required: true},
 			&ucli.StringFlag{Name: "compress", Usage: "`none` (what ig reads), gzip or zstd", Value: string(tarball.None)},
 			&ucli.StringFlag{Name: "split", Usage: "split the output into parts of at most `SIZE` (bytes, or with K, M, G: 3900M)"},
@@ -53,7 +55,7 @@ func runExport(cliContext *ucli.Context) error {
 	if out == "-" && isTerminal(streamsOf(cliContext).out) {
 		return usagef("export: stdout is a terminal: give -o FILE, or redirect stdout")
 	}
-	opts := tarball.ExportOptions{Compression: comp}
+	opts := tarball.ExportOptions{Compression: comp, ScanReferrers: cliContext.Bool("scan-referrers")}
 	if s := cliContext.String("split"); cliContext.IsSet("split") {
 		if out == "-" {
 			return usagef("export: --split writes files: it does not go with -o -")
@@ -77,8 +79,10 @@ func runExport(cliContext *ucli.Context) error {
 		}
 	}
 	ctx := cliContext.Context
-	if opts.Entries, err = entriesFor(ctx, store, cliContext.Args().Slice()); err != nil {
-		return err
+	if cliContext.Args().Len() > 0 { // else every ref, from the export's own read of index.json
+		if opts.Entries, err = entriesFor(ctx, store, cliContext.Args().Slice()); err != nil {
+			return err
+		}
 	}
 	if base := cliContext.String("exclude-from"); base != "" {
 		if opts.Exclude, err = tarball.HeldBlobs(ctx, base); err != nil {

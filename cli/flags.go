@@ -97,3 +97,9 @@ func openLayout(cliContext *ucli.Context) (*layout.Store, error) {
 	}
 	return layout.Open(path)
 }
+
+// scanReferrersFlag is --scan-referrers of export, copy and push: find the referrers to carry
+// among every blob of the layout, not only among those index.json lists.
+func scanReferrersFlag() ucli.Flag {
+	return &ucli.BoolFlag{Name: "scan-referrers", Usage: "also carry OCI 1.1 referrers that index.json does not list (kept as bare blobs by some tools; reads every small blob of the layout), and list them in what is written"}
+}

@@ -252,14 +252,16 @@ func TestHostileAgree(t *testing.T) {
 			l.ms = append(l.ms, named(l.entry(agreeExec), "crafted:1\x1b[2J\r0 errors"))
 			l.save()
 		}, `\x1b[2J`),
-		// A referrer is no entry of index.json: verify walks it as its subject is reached, export
-		// and copy carry it, import keeps it; gc keeps it and so reads it.
+		// A referrer, listed in index.json as an unnamed entry (as ig's store and gadgetpack
+		// list them): verify walks it as its subject is reached, export and copy carry it,
+		// import keeps it; gc keeps it and so reads it.
 		agreeCase("referrer with a layer of a bad data field", layout.RuleDescData, true, func(l *agreeLayout) {
 			m := l.doc(firstManifest(l, agreeExec))
 			m["layers"].([]any)[0].(map[string]any)["data"] = "e30="
 			subject := l.entry(agreeExec)
 			m["subject"] = map[string]any{"mediaType": subject["mediaType"], "digest": subject["digest"], "size": subject["size"]}
-			l.put("application/vnd.oci.image.manifest.v1+json", m)
+			l.ms = append(l.ms, l.put("application/vnd.oci.image.manifest.v1+json", m))
+			l.save()
 		}, "data field", "layers[0]"),
 		agreeCase("one ref name for two digests", layout.RuleRefName, false, func(l *agreeLayout) {
 			l.ms = append(l.ms, named(l.entry(agreeParams), agreeExec))

@@ -31,6 +31,7 @@ func pushCommand() *ucli.Command {
 			jsonFlag(),
 			quietFlag(),
 			publicKeyFlag(),
+			scanReferrersFlag(),
 		}, registryFlags()...),
 		Action: runPush,
 	}
@@ -76,6 +77,7 @@ func runPush(cliContext *ucli.Context) error {
 	}
 	bar := newProgress(cliContext, label)
 	opts.Progress = transferProgress(bar)
+	opts.ScanReferrers = cliContext.Bool("scan-referrers")
 	var res *registry.Result
 	if all {
 		res, err = registry.PushAll(ctx, store, cliContext.String("to"), opts)

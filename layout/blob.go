@@ -42,10 +42,17 @@ func (s *Store) blobPath(d digest.Digest) (string, error) {
 	return filepath.Join(s.root, rel), nil
 }
 
+// openBlobHook, when set (by tests only), is called for each blob openBlob opens: the tests
+// that pin how much a command reads count with it.
+var openBlobHook func(s *Store, desc ocispec.Descriptor)
+
 // openBlob opens desc's blob for reading: it refuses a symlink or a non-regular file
 // (ErrNotRegular), re-checks after opening that the open file is the one it looked at, and
 // returns ErrNotFound when it is absent and ErrSizeMismatch when its size is not desc.Size.
 func (s *Store) openBlob(desc ocispec.Descriptor) (*os.File, error) {
+	if openBlobHook != nil {
+		openBlobHook(s, desc)
+	}
 	path, err := s.blobPath(desc.Digest)
 	if err != nil {
 		return nil, err

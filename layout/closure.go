@@ -1,10 +1,10 @@
 package layout
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"regexp"
-	"slices"
+	"io"
 	"strings"
 	"sync"
 
@@ -24,62 +24,114 @@ type Closure struct {
 	Blobs []ocispec.Descriptor
 	// Bytes is the total size of Blobs.
 	Bytes int64
+
+	kept map[digest.Digest][]byte // see ClosureOptions.Keep
 }
 
-// subjectRef is a manifest or index blob of the layout that has a subject.
-type subjectRef struct {
-	desc    ocispec.Descriptor
-	subject digest.Digest
+// Content returns the verified content of blob dg as the closure's walk read it, when
+// ClosureOptions.Keep kept it, or nil: a caller writing the closure's blobs out need not open
+// and hash those again.
+func (c *Closure) Content(dg digest.Digest) []byte {
+	return c.kept[dg]
 }
-
-// digestTagRE matches the tag of a digest-tag signature, attestation or SBOM (cosign's
-// sha256-<hex>.sig, .att, .sbom; the referrers tag schema's sha256-<hex>), with an optional
-// repository before it.
-var digestTagRE = regexp.MustCompile(`(?:^|:)(sha256)-([a-f0-9]{64})(?:\.[a-z]+)?$`)
 
 // DigestTagOf returns the digest a digest-tag ref names (cosign's `sha256-<hex>.sig`, `.att`,
 // `.sbom`; the referrers tag schema's `sha256-<hex>`; bare or after a repository and a colon),
-// or "" for any other ref.
+// or "" for any other ref. The form is `(^|:)sha256-[a-f0-9]{64}(\.[a-z]+)?$`, matched by hand:
+// it runs for every entry of index.json.
 func DigestTagOf(ref string) digest.Digest {
-	m := digestTagRE.FindStringSubmatch(ref)
-	if m == nil {
+	const prefix, hexLen = "sha256-", 64
+	body := ref
+	// A suffix .[a-z]+ ends at the last dot: the hex and "sha256-" hold none, and "sha256-"
+	// is not [a-z]+, so a dot before it cannot start a suffix that reaches the end.
+	if j := strings.LastIndexByte(ref, '.'); j >= 0 && j < len(ref)-1 && isLowerAlpha(ref[j+1:]) {
+		body = ref[:j]
+	}
+	n := len(prefix) + hexLen
+	if len(body) < n || (len(body) > n && body[len(body)-n-1] != ':') {
 		return ""
 	}
-	return digest.NewDigestFromEncoded(digest.Algorithm(m[1]), m[2])
+	tag := body[len(body)-n:]
+	if !strings.HasPrefix(tag, prefix) || !isLowerHex(tag[len(prefix):]) {
+		return ""
+	}
+	return digest.NewDigestFromEncoded(digest.SHA256, tag[len(prefix):])
 }
 
-// Closure returns what entries carry: every blob they reach, their OCI 1.1 referrers (manifests
-// and indexes whose subject is in the closure, found by reading the layout's small JSON blobs;
-// a referrer's own referrers too) and the digest-tag signature entries of index.json that name a
-// digest of the closure, with what those reach in turn. Manifests and indexes are read
-// verified; other blobs must be present with their declared size (Exists). A blob that is
-// absent or damaged stops Closure with an error naming it and how it is reached, wrapping
-// ErrGraphIncomplete; so does a graph nested deeper or larger than the defaults of WalkOptions
-// allow (ErrTooDeep, ErrTooManyDescriptors: one count for the whole closure). Closure takes time
-// linear in the size of index.json and of the graph. Closure reads index.json under the shared
-// lock once and takes no other lock: a concurrent gc may still remove blobs of entries that are
-// not named.
+// isLowerAlpha reports whether s is all of a-z.
+func isLowerAlpha(s string) bool {
+	for i := range len(s) {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLowerHex reports whether s is all of 0-9 and a-f.
+func isLowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ClosureOptions tunes ClosureWith. The zero value finds referrers as Closure does.
+type ClosureOptions struct {
+	// ScanReferrers finds referrers among every blob of the layout (ReferrerTable with scan),
+	// not only among those index.json lists: for a layout written by a tool that keeps
+	// referrers as bare blobs. Referrers found so that index.json does not list become unnamed
+	// entries of the closure, so that the copy or export lists them.
+	ScanReferrers bool
+	// AllRefs adds every named entry of index.json to the entries asked for (what Refs
+	// returns), from the same read of index.json.
+	AllRefs bool
+	// Keep keeps, up to Keep bytes in all, the content of the documents the walk reads
+	// verified (manifests, indexes, JSON configs) for Closure.Content; 0 keeps none. The
+	// walk reads those anyway; an export writes them next without reading them again.
+	Keep int64
+}
+
+// Closure returns what entries carry: every blob they reach; their OCI 1.1 referrers, as
+// index.json lists them (its unnamed manifest and index entries whose subject is in the
+// closure: see ReferrerTable; a referrer's own referrers too), with the unnamed entries that
+// list them; and the digest-tag signature entries of index.json that name a digest of the
+// closure (sha256-<hex>.sig, the referrers tag schema's sha256-<hex>), with what those reach
+// in turn. Manifests and indexes are read verified; other blobs must be present with their
+// declared size (Exists). A blob that is absent or damaged stops Closure with an error naming
+// it and how it is reached, wrapping ErrGraphIncomplete; so does a graph nested deeper or
+// larger than the defaults of WalkOptions allow (ErrTooDeep, ErrTooManyDescriptors: one count
+// for the whole closure). Closure takes time linear in the size of index.json, its unnamed
+// entries and the graph, not in the size of the layout: it reads no blob the closure does not
+// hold but the unnamed entries'. It reads index.json under the shared lock once and takes no
+// other lock: a concurrent gc may still remove blobs of entries that are not named.
 func (s *Store) Closure(ctx context.Context, entries []ocispec.Descriptor) (*Closure, error) {
-	d, err := s.readIndexChecked(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.closure(ctx, d, entries, s.onceReferrers(ctx))
+	return s.ClosureWith(ctx, entries, ClosureOptions{})
 }
 
-// Closures returns the Closure of each entry on its own, in the order given, reading index.json
-// once and scanning the layout for referrers once for all of them (Closure of one entry after
-// another would scan every blob per entry): for commands that send each ref on its own, such as
-// push --all.
-func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor) ([]*Closure, error) {
+// ClosureWith is Closure with options.
+func (s *Store) ClosureWith(ctx context.Context, entries []ocispec.Descriptor, opts ClosureOptions) (*Closure, error) {
 	d, err := s.readIndexChecked(ctx)
 	if err != nil {
 		return nil, err
 	}
-	readRefs := s.onceReferrers(ctx)
+	return s.closure(ctx, d, entries, s.onceReferrers(ctx, d, opts), opts)
+}
+
+// Closures returns the Closure (with opts) of each entry on its own, in the order given,
+// reading index.json and finding referrers once for all of them: for commands that send each
+// ref on its own, such as push --all.
+func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor, opts ClosureOptions) ([]*Closure, error) {
+	d, err := s.readIndexChecked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	readRefs := s.onceReferrers(ctx, d, opts)
 	out := make([]*Closure, 0, len(entries))
 	for _, e := range entries {
-		c, err := s.closure(ctx, d, []ocispec.Descriptor{e}, readRefs)
+		c, err := s.closure(ctx, d, []ocispec.Descriptor{e}, readRefs, ClosureOptions{Keep: opts.Keep})
 		if err != nil {
 			return nil, err
 		}
@@ -88,20 +140,45 @@ func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor) ([]*
 	return out, nil
 }
 
-// onceReferrers returns a func that scans the layout for referrers on its first call and
-// returns that list (or error) again on later calls.
-func (s *Store) onceReferrers(ctx context.Context) func() ([]subjectRef, error) {
-	return sync.OnceValues(func() ([]subjectRef, error) { return s.referrers(ctx, nil) })
+// onceReferrers returns a func that finds the layout's referrers (listed in d, or every one
+// with opts.ScanReferrers) on its first call and returns that list (or error) again on later
+// calls.
+func (s *Store) onceReferrers(ctx context.Context, d *indexDoc, opts ClosureOptions) func() ([]subjectRef, error) {
+	return sync.OnceValues(func() ([]subjectRef, error) {
+		if opts.ScanReferrers {
+			return s.referrers(ctx, nil)
+		}
+		return s.listedReferrers(ctx, d)
+	})
 }
 
 // closure is Closure over index.json as d holds it, with the layout's referrers from readRefs
 // (which may cache them across calls). It takes time linear in the size of index.json, the
 // referrers and the graph: entries are found through a map, and a referrer or a digest-tag
 // entry is looked at when its subject joins the closure, not on every pass.
-func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error)) (*Closure, error) {
+func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error), opts ClosureOptions) (*Closure, error) {
 	c := &Closure{}
-	w := NewWalker(s.Fetch, WalkOptions{})
-	inBlobs := map[digest.Digest]bool{} // the walk visits a digest once per media type and size
+	keep := opts.Keep
+	fetch := s.Fetch
+	if keep > 0 {
+		c.kept = map[digest.Digest][]byte{}
+		fetch = func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+			if data, ok := c.kept[desc.Digest]; ok && int64(len(data)) == desc.Size {
+				return io.NopCloser(bytes.NewReader(data)), nil
+			}
+			if desc.Size > keep || desc.Size > MaxJSONBytes {
+				return s.Fetch(ctx, desc)
+			}
+			data, err := ReadAllFrom(ctx, s.Fetch, desc, MaxJSONBytes)
+			if err != nil {
+				return nil, err
+			}
+			keep -= desc.Size
+			c.kept[desc.Digest] = data
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}
+	}
+	w := NewWalker(fetch, WalkOptions{})
 	walk := func(root ocispec.Descriptor, at Location) error {
 		if err := checkEntry(root); err != nil {
 			return err
@@ -116,11 +193,16 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 					return fmt.Errorf("blob %s: %w", desc.Digest, ErrNotFound)
 				}
 			}
-			if inBlobs[desc.Digest] {
+			// The walk visits a digest once per media type and size, and lists it in w.order
+			// at its first visit, just before calling here: each digest of w.order is in
+			// c.Blobs, in the same order, once this returns.
+			if len(w.order) == len(c.Blobs) {
 				return nil
 			}
-			inBlobs[desc.Digest] = true
-			c.Blobs = append(c.Blobs, desc)
+			// The blob's identity only: what a copy or an export needs of it, without the
+			// annotations, platform and URLs of the descriptor that reached it (memory: one
+			// element per blob of the closure).
+			c.Blobs = append(c.Blobs, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
 			c.Bytes += desc.Size
 			return nil
 		})
@@ -149,6 +231,11 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		}
 	}
 	picked := make([]bool, len(d.entries))
+	if opts.AllRefs {
+		for i, e := range d.entries {
+			picked[i] = refName(e.desc) != ""
+		}
+	}
 	var extra []ocispec.Descriptor
 	for _, want := range entries {
 		i, ok := first[entryKey{want.Digest, refName(want)}]
@@ -176,6 +263,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 	if err != nil {
 		return nil, err
 	}
+	var carried []subjectRef // the referrers walked, in the order walked
 	refsOf := map[digest.Digest][]int{}
 	for i, r := range refs {
 		refsOf[r.subject] = append(refsOf[r.subject], i)
@@ -187,6 +275,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		dg := c.Blobs[next].Digest
 		for _, ri := range refsOf[dg] {
 			r := refs[ri]
+			carried = append(carried, r)
 			if err := walk(r.desc, labelLocation("referrer "+string(r.desc.Digest))); err != nil {
 				return nil, wrap(err)
 			}
@@ -205,12 +294,20 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 			}
 		}
 	}
+	listed := make(map[digest.Digest]bool, len(d.entries))
 	for i, e := range d.entries {
+		listed[e.desc.Digest] = true
 		if picked[i] || (refName(e.desc) == "" && w.seen[e.desc.Digest]) {
 			c.Entries = append(c.Entries, e.desc)
 		}
 	}
 	c.Entries = append(c.Entries, extra...)
+	for _, r := range carried {
+		if !listed[r.desc.Digest] {
+			listed[r.desc.Digest] = true
+			c.Entries = append(c.Entries, asIndexEntry(r))
+		}
+	}
 	return c, nil
 }
 
@@ -228,85 +325,4 @@ func describeDesc(desc ocispec.Descriptor) string {
 		return "ref " + r
 	}
 	return string(desc.Digest)
-}
-
-// Referrers returns the manifests and indexes of the layout whose subject is desc (OCI 1.1
-// referrers), sorted by digest. Each descriptor has the referrer's media type, its
-// artifactType (or, for a manifest without one, its config's media type, as the referrers API
-// reports it) and its annotations. They are found by reading the layout's JSON-looking blobs
-// of at most MaxJSONBytes; damaged blobs are skipped (verify reports them). It returns nil
-// when there is none.
-func (s *Store) Referrers(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	refs, err := s.referrers(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	var out []ocispec.Descriptor
-	for _, r := range refs {
-		if r.subject == desc.Digest {
-			out = append(out, r.desc)
-		}
-	}
-	return out, nil
-}
-
-// referrers lists the manifest and index blobs of the layout that have a subject, sorted by
-// digest, skipping the digests skip reports. It reads only blobs of at most MaxJSONBytes whose
-// first bytes look like a JSON object.
-func (s *Store) referrers(ctx context.Context, skip func(digest.Digest) bool) ([]subjectRef, error) {
-	blobs, err := s.listBlobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.referrersOf(ctx, blobs, skip)
-}
-
-// referrersOf is referrers over a blob list of listBlobs.
-func (s *Store) referrersOf(ctx context.Context, blobs []GCBlob, skip func(digest.Digest) bool) ([]subjectRef, error) {
-	var out []subjectRef
-	for _, b := range blobs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if (skip != nil && skip(b.Digest)) || b.Size > MaxJSONBytes || b.Size < 2 {
-			continue
-		}
-		desc := ocispec.Descriptor{Digest: b.Digest, Size: b.Size}
-		if !s.mayBeJSONObject(desc) {
-			continue // an ELF, wasm or tar layer: read 4 KiB of it, not all
-		}
-		data, err := s.ReadAll(ctx, desc, MaxJSONBytes)
-		if err != nil {
-			continue // a damaged blob refers to nothing
-		}
-		if r, ok := asReferrer(desc, data); ok {
-			out = append(out, r)
-		}
-	}
-	slices.SortFunc(out, func(a, b subjectRef) int { return strings.Compare(string(a.desc.Digest), string(b.desc.Digest)) })
-	return out, nil
-}
-
-// asReferrer returns the blob desc with content data as a referrer, when it is a manifest or
-// an index with a subject: desc with the referrer's media type, its artifactType (for a
-// manifest without one, its config's media type, as the referrers API reports it) and its
-// annotations.
-func asReferrer(desc ocispec.Descriptor, data []byte) (subjectRef, bool) {
-	dd, err := decodeDoc(data)
-	if err != nil || dd.Subject == nil {
-		return subjectRef{}, false
-	}
-	mt, ok := dd.referrerType()
-	if !ok {
-		return subjectRef{}, false
-	}
-	desc.MediaType = mt
-	desc.ArtifactType = dd.ArtifactType
-	if desc.ArtifactType == "" && dd.Config != nil && IsManifestType(mt) {
-		desc.ArtifactType = dd.Config.MediaType
-	}
-	if len(dd.Annotations) > 0 {
-		desc.Annotations = dd.Annotations
-	}
-	return subjectRef{desc: desc, subject: dd.Subject.Digest}, true
 }

@@ -2,8 +2,10 @@ package layout
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -157,35 +159,69 @@ func TestClosureIGStore(t *testing.T) {
 }
 
 func TestClosureReferrerOfReferrer(t *testing.T) {
-	s := newStore(t)
-	c := t.Context()
-	im := buildImage(t, s, "signed")
-	if err := s.Tag(c, im.index, "signed"); err != nil {
-		t.Fatal(err)
-	}
-	sig := referrerOf(t, s, im.index, "sig")
-	sigOfSig := referrerOf(t, s, sig, "countersig")
-	other := referrerOf(t, s, buildImage(t, s, "other").index, "unrelated")
-	cl, err := s.Closure(c, []ocispec.Descriptor{im.index})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := closureDigests(cl)
-	for _, w := range []ocispec.Descriptor{sig, sigOfSig} {
-		if !slices.Contains(got, w.Digest) {
-			t.Errorf("referrer %s missing", w.Digest)
-		}
-	}
-	if slices.Contains(got, other.Digest) {
-		t.Errorf("unrelated referrer %s carried", other.Digest)
-	}
-	refs, err := s.Referrers(c, im.index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].ArtifactType != "application/vnd.test.sig" ||
-		refs[0].MediaType != ocispec.MediaTypeImageManifest || refs[0].Annotations["kind"] != "sig" {
-		t.Fatalf("Referrers = %+v, want the one sig manifest with its artifactType and annotations", refs)
+	for _, tc := range []struct {
+		name   string
+		listed bool // the referrers are unnamed entries of index.json
+		opts   ClosureOptions
+		found  bool // the closure carries them
+	}{
+		{"listed", true, ClosureOptions{}, true},
+		{"listed, scan", true, ClosureOptions{ScanReferrers: true}, true},
+		{"bare blobs", false, ClosureOptions{}, false},
+		{"bare blobs, scan", false, ClosureOptions{ScanReferrers: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			c := t.Context()
+			im := buildImage(t, s, "signed")
+			if err := s.Tag(c, im.index, "signed"); err != nil {
+				t.Fatal(err)
+			}
+			sig := referrerOf(t, s, im.index, "sig")
+			sigOfSig := referrerOf(t, s, sig, "countersig")
+			other := referrerOf(t, s, buildImage(t, s, "other").index, "unrelated")
+			if tc.listed {
+				if _, err := s.AddEntries(c, []ocispec.Descriptor{sig, sigOfSig, other}, AddOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cl, err := s.ClosureWith(c, []ocispec.Descriptor{im.index}, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := closureDigests(cl)
+			names := entryNames(cl.Entries)
+			for _, w := range []ocispec.Descriptor{sig, sigOfSig} {
+				if slices.Contains(got, w.Digest) != tc.found {
+					t.Errorf("referrer %s carried: %v, want %v", w.Digest, !tc.found, tc.found)
+				}
+				// What is carried is listed, so that the copy lists it in turn.
+				if slices.Contains(names, string(w.Digest)) != tc.found {
+					t.Errorf("referrer %s an entry: %v, want %v (entries %v)", w.Digest, !tc.found, tc.found, names)
+				}
+			}
+			if slices.Contains(got, other.Digest) || slices.Contains(names, string(other.Digest)) {
+				t.Errorf("unrelated referrer %s carried", other.Digest)
+			}
+			refs, err := s.Referrers(c, im.index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.listed {
+				if len(refs) != 0 {
+					t.Fatalf("Referrers = %+v, want none listed", refs)
+				}
+				table, err := s.ReferrerTable(c, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				refs = table.Referrers(im.index.Digest)
+			}
+			if len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].ArtifactType != "application/vnd.test.sig" ||
+				refs[0].MediaType != ocispec.MediaTypeImageManifest || refs[0].Annotations["kind"] != "sig" {
+				t.Fatalf("Referrers = %+v, want the one sig manifest with its artifactType and annotations", refs)
+			}
+		})
 	}
 }
 
@@ -232,11 +268,48 @@ func TestDigestTagOf(t *testing.T) {
 		{"ttl.sh/x:latest", ""},
 		{"ttl.sh/x:sha256-" + hex[:60], ""},
 		{"ttl.sh/xsha256-" + hex, ""},
+		{"sha256-" + hex, "sha256:" + hex},
+		{"sha256-" + hex + ".", ""},
+		{"sha256-" + hex + ".Sig", ""},
+		{"sha256-" + hex + ".sig.att", ""},
+		{"sha256-" + strings.ToUpper(hex), ""},
+		{"a.b:sha256-" + hex + ".sbom", "sha256:" + hex},
+		{":sha256-" + hex, "sha256:" + hex},
+		{"sha512-" + hex + hex, ""},
+		{"", ""},
 	} {
 		if got := DigestTagOf(tc.ref); string(got) != tc.want {
 			t.Errorf("DigestTagOf(%q) = %q, want %q", tc.ref, got, tc.want)
 		}
+		if got, want := DigestTagOf(tc.ref), digestTagByRE(tc.ref); got != want {
+			t.Errorf("DigestTagOf(%q) = %q, the regexp says %q", tc.ref, got, want)
+		}
 	}
+}
+
+// digestTagRE is the form DigestTagOf matches by hand.
+var digestTagRE = regexp.MustCompile(`(?:^|:)(sha256)-([a-f0-9]{64})(?:\.[a-z]+)?$`)
+
+// digestTagByRE is DigestTagOf by digestTagRE.
+func digestTagByRE(ref string) digest.Digest {
+	m := digestTagRE.FindStringSubmatch(ref)
+	if m == nil {
+		return ""
+	}
+	return digest.NewDigestFromEncoded(digest.Algorithm(m[1]), m[2])
+}
+
+// FuzzDigestTagOf: the hand matcher agrees with the regexp on any ref.
+func FuzzDigestTagOf(f *testing.F) {
+	hex := strings.Repeat("0f", 32)
+	for _, s := range []string{"sha256-" + hex + ".sig", "x.y/z:sha256-" + hex, "a:b:sha256-" + hex + ".att.sig", "sha256-" + hex + ".", ".sig"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		if got, want := DigestTagOf(ref), digestTagByRE(ref); got != want {
+			t.Fatalf("DigestTagOf(%q) = %q, the regexp says %q", ref, got, want)
+		}
+	})
 }
 
 func TestClosuresMatchClosure(t *testing.T) {
@@ -249,21 +322,25 @@ func TestClosuresMatchClosure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := s.Closures(c, refs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(refs) {
-		t.Fatalf("%d closures for %d refs", len(all), len(refs))
-	}
-	for i, ref := range refs {
-		one, err := s.Closure(c, []ocispec.Descriptor{ref})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(closureDigests(one), closureDigests(all[i])) ||
-			!slices.Equal(entryNames(one.Entries), entryNames(all[i].Entries)) || one.Bytes != all[i].Bytes {
-			t.Errorf("%s: Closures differs from Closure", refName(ref))
-		}
+	for _, opts := range []ClosureOptions{{}, {ScanReferrers: true}} {
+		t.Run(fmt.Sprintf("scan=%v", opts.ScanReferrers), func(t *testing.T) {
+			all, err := s.Closures(c, refs, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != len(refs) {
+				t.Fatalf("%d closures for %d refs", len(all), len(refs))
+			}
+			for i, ref := range refs {
+				one, err := s.ClosureWith(c, []ocispec.Descriptor{ref}, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(closureDigests(one), closureDigests(all[i])) ||
+					!slices.Equal(entryNames(one.Entries), entryNames(all[i].Entries)) || one.Bytes != all[i].Bytes {
+					t.Errorf("%s: Closures differs from Closure", refName(ref))
+				}
+			}
+		})
 	}
 }

@@ -20,6 +20,9 @@ type CopyOptions struct {
 	// far (copied or found present) and their total. Calls may come from several goroutines,
 	// one at a time.
 	Progress func(done, total int64)
+	// ScanReferrers finds the referrers to carry among every blob of src, not only among those
+	// its index.json lists (ClosureOptions.ScanReferrers); dst's index.json lists them.
+	ScanReferrers bool
 }
 
 // CopyResult says what Copy did.
@@ -41,7 +44,7 @@ type CopyResult struct {
 // waits for the lock as long as ctx allows. On error no ref of dst has changed; blobs already
 // copied stay, unreferenced, for gc. src is only read.
 func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, opts CopyOptions) (*CopyResult, error) {
-	cl, err := src.Closure(ctx, entries)
+	cl, err := src.ClosureWith(ctx, entries, ClosureOptions{ScanReferrers: opts.ScanReferrers})
 	if err != nil {
 		return nil, err
 	}

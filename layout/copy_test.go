@@ -25,6 +25,9 @@ func TestCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig := referrerOf(t, src, a.index, "sig")
+	if _, err := src.AddEntries(c, []ocispec.Descriptor{sig}, AddOptions{}); err != nil { // listed, as ig and gadgetpack list referrers
+		t.Fatal(err)
+	}
 	ra, err := src.Resolve(c, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -37,8 +40,8 @@ func TestCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := len(a.all()) + 3 // the referrer, its empty config and its layer
-	if res.Blobs != want || res.Copied != want || res.Entries.Added != 1 || res.Written != res.Bytes || last != total || total != res.Bytes {
-		t.Fatalf("result %+v (progress %d/%d), want %d blobs copied and 1 entry added", res, last, total, want)
+	if res.Blobs != want || res.Copied != want || res.Entries.Added != 2 || res.Written != res.Bytes || last != total || total != res.Bytes {
+		t.Fatalf("result %+v (progress %d/%d), want %d blobs copied and 2 entries added (the ref and its listed referrer)", res, last, total, want)
 	}
 	if got, err := dst.Resolve(c, "a"); err != nil || got.Digest != a.index.Digest {
 		t.Fatalf("a in target: %v %v", got.Digest, err)
@@ -53,7 +56,7 @@ func TestCopy(t *testing.T) {
 
 	// Again: nothing written.
 	res, err = Copy(c, src, dst, []ocispec.Descriptor{ra}, CopyOptions{})
-	if err != nil || res.Copied != 0 || res.Entries.Unchanged != 1 {
+	if err != nil || res.Copied != 0 || res.Entries.Unchanged != 2 {
 		t.Fatalf("second copy: %+v %v", res, err)
 	}
 
@@ -71,10 +74,11 @@ func TestCopy(t *testing.T) {
 	if res, err := Copy(c, src, dst, []ocispec.Descriptor{moved}, CopyOptions{Force: true}); err != nil || res.Entries.Replaced != 1 {
 		t.Fatalf("forced: %+v %v", res, err)
 	}
-	// a's old blobs are garbage now; once collected, the target is clean.
+	// a's old blobs are garbage now (its signature stays: index.json lists it, as ig's store
+	// lists referrers); once collected, the target is clean.
 	plan, err := dst.PlanGC(c)
-	if err != nil || len(plan.Blobs) != want {
-		t.Fatalf("gc plan after the move: %v %v, want %d blobs", plan, err, want)
+	if err != nil || len(plan.Blobs) != len(a.all()) {
+		t.Fatalf("gc plan after the move: %v %v, want %d blobs", plan, err, len(a.all()))
 	}
 	if err := dst.ApplyGC(c, plan); err != nil {
 		t.Fatal(err)
@@ -192,4 +196,36 @@ func TestCopyWaitsForIndexLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyClean(t, dst)
+}
+
+// TestCopyScanReferrers: a referrer kept as a bare blob stays behind, unless the copy scans
+// for referrers; then the target lists it in index.json, so its next copy needs no scan.
+func TestCopyScanReferrers(t *testing.T) {
+	c := t.Context()
+	src := newStore(t)
+	im := buildImage(t, src, "bare")
+	if err := src.Tag(c, im.index, "bare"); err != nil {
+		t.Fatal(err)
+	}
+	sig := referrerOf(t, src, im.index, "sig")
+	ref, err := src.Resolve(c, "bare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scan := range []bool{false, true} {
+		dst := newStore(t)
+		if _, err := Copy(c, src, dst, []ocispec.Descriptor{ref}, CopyOptions{ScanReferrers: scan}); err != nil {
+			t.Fatal(err)
+		}
+		refs, err := dst.Referrers(c, im.index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(refs) == 1 && refs[0].Digest == sig.Digest; got != scan {
+			t.Errorf("scan %v: referrer listed in the target: %v (%v)", scan, got, refs)
+		}
+		if ok, _ := dst.Exists(c, sig); ok != scan {
+			t.Errorf("scan %v: referrer blob in the target: %v", scan, ok)
+		}
+	}
 }

@@ -113,3 +113,82 @@ func TestClosureLinear(t *testing.T) {
 		t.Fatalf("Closure of %d of %d entries looked at entries %d times, over %d: not linear", n, n, calls, limit)
 	}
 }
+
+// countOpens counts the blobs of s that openBlob opens while fn runs.
+func countOpens(tb testing.TB, s *Store, fn func()) int64 {
+	tb.Helper()
+	var n atomic.Int64
+	openBlobHook = func(of *Store, _ ocispec.Descriptor) {
+		if of.root == s.root {
+			n.Add(1)
+		}
+	}
+	defer func() { openBlobHook = nil }()
+	fn()
+	return n.Load()
+}
+
+// TestOneRefCostsOneRef checks that the closure, the copy and the referrers of one ref read
+// the same blobs of a layout of 8 images as of one of 80 (with a listed signature each): the
+// closure's graph and the unnamed entries' referrers, not a scan of every blob (which read
+// 4 KiB of each of the 80 images' 9 blobs for every closure, copy and push of one ref).
+func TestOneRefCostsOneRef(t *testing.T) {
+	c := t.Context()
+	type counts struct{ closure, copy, referrers, scan int64 }
+	measure := func(n int) counts {
+		s := newStore(t)
+		var ref ocispec.Descriptor
+		for i := range n {
+			im := buildImage(t, s, fmt.Sprintf("img-%d", i))
+			if err := s.Tag(c, im.index, fmt.Sprintf("img-%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			sig := referrerOf(t, s, im.index, fmt.Sprintf("sig-%d", i))
+			if i%2 == 0 { // half listed, half bare blobs
+				if _, err := s.AddEntries(c, []ocispec.Descriptor{sig}, AddOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if i == 0 {
+				ref = im.index
+			}
+		}
+		ref.Annotations = map[string]string{ocispec.AnnotationRefName: "img-0"}
+		var got counts
+		got.closure = countOpens(t, s, func() {
+			if _, err := s.Closure(c, []ocispec.Descriptor{ref}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		got.copy = countOpens(t, s, func() {
+			if _, err := Copy(c, s, newStore(t), []ocispec.Descriptor{ref}, CopyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		got.referrers = countOpens(t, s, func() {
+			if _, err := s.Referrers(c, ref); err != nil {
+				t.Fatal(err)
+			}
+		})
+		got.scan = countOpens(t, s, func() {
+			if _, err := s.ReferrerTable(c, true); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return got
+	}
+	small, large := measure(8), measure(80)
+	t.Logf("blobs opened at 8 and 80 images: %+v, %+v", small, large)
+	// The listed signatures are unnamed entries: each is read to learn its subject, so the
+	// referrer search grows with them (40 of 80), and nothing else does.
+	listedSmall, listedLarge := int64(4), int64(40)
+	if small.closure-listedSmall != large.closure-listedLarge || small.copy-listedSmall != large.copy-listedLarge {
+		t.Errorf("one ref's closure or copy reads more of a larger layout: %+v at 8 images, %+v at 80", small, large)
+	}
+	if small.referrers != listedSmall || large.referrers != listedLarge {
+		t.Errorf("Referrers read %d and %d blobs, want the %d and %d listed ones", small.referrers, large.referrers, listedSmall, listedLarge)
+	}
+	if large.scan < 80*9 {
+		t.Errorf("a scan read %d blobs of 80 images, want every one", large.scan)
+	}
+}

@@ -103,6 +103,9 @@ func TestPredecessorsAreReferrers(t *testing.T) {
 	im := buildImage(t, s, "pred")
 	sig, _ := referrerManifest(t, s, im.index, "sig of index")
 	sig2, _ := referrerManifest(t, s, sig, "sig of sig")
+	if _, err := s.AddEntries(ctx, []ocispec.Descriptor{sig, sig2}, AddOptions{}); err != nil { // listed, as ig lists them
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		node ocispec.Descriptor
@@ -174,9 +177,20 @@ func TestOrasExtendedCopyRoundTrip(t *testing.T) {
 	if _, err := oras.Copy(ctx, mem, ref, dst, ref, oras.DefaultCopyOptions); err != nil {
 		t.Fatalf("Copy into a layout: %v", err)
 	}
-	// The signature is a blob of the new layout, found again as a referrer.
+	// The signature is a blob of the new layout, found again as a referrer by a scan; once
+	// index.json lists it (as ig's store lists every manifest), Predecessors finds it too.
 	if err := oras.CopyGraph(ctx, mem, dst, sig, oras.DefaultCopyGraphOptions); err != nil {
 		t.Fatalf("CopyGraph of the signature into a layout: %v", err)
+	}
+	table, err := dst.ReferrerTable(ctx, true)
+	if back := table.Referrers(root.Digest); err != nil || len(back) != 1 || back[0].Digest != sig.Digest {
+		t.Fatalf("referrers in the new layout (scan): %v, %v", back, err)
+	}
+	if back, err := dst.Predecessors(ctx, root); err != nil || len(back) != 0 {
+		t.Fatalf("referrers listed in the new layout before it lists any: %v, %v", back, err)
+	}
+	if _, err := dst.AddEntries(ctx, []ocispec.Descriptor{sig}, AddOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	back, err := dst.Predecessors(ctx, root)
 	if err != nil || len(back) != 1 || back[0].Digest != sig.Digest {

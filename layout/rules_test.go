@@ -170,15 +170,23 @@ func agreeCases() []agreeCase {
 			id := writeBlob(t, s, ocispec.MediaTypeImageIndex, []byte(`{"schemaVersion":1,"manifests":[]}`))
 			addEntry(t, s, entryJSON(ocispec.MediaTypeImageIndex, id, named("y:1")))
 		}},
+		// Referrers are listed in index.json as unnamed entries, as ig's store and gadgetpack
+		// list them: Verify walks them as their subject is reached, and so must every path
+		// that carries them.
 		{name: "sound referrer", make: func(t *testing.T, s *Store, im testImage) {
+			ref, _ := referrerManifest(t, s, im.index, "sig")
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, ref, ""))
+		}},
+		// A referrer that index.json does not list: Verify checks it and warns (only
+		// --scan-referrers carries it); the transfers leave it, and gc keeps it.
+		{name: "sound unlisted referrer", make: func(t *testing.T, s *Store, im testImage) {
 			referrerManifest(t, s, im.index, "sig")
 		}},
-		// A referrer is no entry of index.json: Verify walks it as its subject is reached, and
-		// so must every path that carries it.
 		{name: "referrer with a layer of a bad data field", rule: RuleDescData, sentinel: ErrDigestMismatch, make: func(t *testing.T, s *Store, im testImage) {
 			empty := writeBlob(t, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
 			subj := entryJSON(ocispec.MediaTypeImageIndex, im.index, "")
-			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), layerOf(im, `,"data":"e30="`), `,"subject":`+subj)
+			ref := manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), layerOf(im, `,"data":"e30="`), `,"subject":`+subj)
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, ref, ""))
 		}},
 		{name: "referrer of a referrer with a bad mediaType", rule: RuleDescMediaType, sentinel: ErrInvalidMediaType, make: func(t *testing.T, s *Store, im testImage) {
 			ref, _ := referrerManifest(t, s, im.index, "sig")
@@ -186,7 +194,9 @@ func agreeCases() []agreeCase {
 			subj := entryJSON(ocispec.MediaTypeImageManifest, ref, "")
 			// A media type not of the type/subtype form (a second "mediaType" key would be
 			// ambiguous JSON, another rule).
-			manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), entryJSON("bad", im.layers[0], ""), `,"subject":`+subj)
+			ref2 := manifestWith(t, s, entryJSON(ocispec.MediaTypeEmptyJSON, empty, ""), entryJSON("bad", im.layers[0], ""), `,"subject":`+subj)
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, ref, ""))
+			addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, ref2, ""))
 		}},
 		{name: "indexes nested 70 deep", rule: RuleTooDeep, sentinel: ErrTooDeep, make: func(t *testing.T, s *Store, im testImage) {
 			d := im.index
@@ -389,17 +399,18 @@ func mapsEqual(a, b map[string]string) bool {
 // they concern the layout's own files or are warnings, and the paths that move content meet
 // them elsewhere (Open, the layout checks of each command).
 var rulesNotOfAGraph = map[string]string{
-	"RuleLayoutFile":    "oci-layout: Open refuses the layout",
-	"RuleIndexFile":     "index.json missing or unreadable: Open and readIndex refuse it",
-	"RuleBlobsDir":      "blobs/ missing: Open refuses the layout",
-	"RuleBlobName":      "a stray file under blobs/: no descriptor names it",
-	"RuleBlobRead":      "an I/O error: every reader reports its own",
-	"RuleDanglingEntry": "a warning",
-	"RuleUnreferenced":  "a warning",
-	"RuleUnknownFile":   "a warning",
-	"RuleTempLeftover":  "a warning",
-	"RuleExpect":        "verify's --expect alone",
-	"RuleTooMany":       "the default cap (1,000,000 descriptors) wants a graph too large for this table; TestVerifyMaxDescriptors and TestWalkMaxDescriptors hold verify and the walks to a small cap",
+	"RuleLayoutFile":       "oci-layout: Open refuses the layout",
+	"RuleIndexFile":        "index.json missing or unreadable: Open and readIndex refuse it",
+	"RuleBlobsDir":         "blobs/ missing: Open refuses the layout",
+	"RuleBlobName":         "a stray file under blobs/: no descriptor names it",
+	"RuleBlobRead":         "an I/O error: every reader reports its own",
+	"RuleDanglingEntry":    "a warning",
+	"RuleUnreferenced":     "a warning",
+	"RuleUnlistedReferrer": "a warning",
+	"RuleUnknownFile":      "a warning",
+	"RuleTempLeftover":     "a warning",
+	"RuleExpect":           "verify's --expect alone",
+	"RuleTooMany":          "the default cap (1,000,000 descriptors) wants a graph too large for this table; TestVerifyMaxDescriptors and TestWalkMaxDescriptors hold verify and the walks to a small cap",
 }
 
 // TestEveryRuleAgrees fails when a Rule constant of verify.go has neither a case in

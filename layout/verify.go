@@ -40,24 +40,28 @@ const (
 	RuleMissingBlob   = "layout/missing-blob"      // a descriptor reachable from index.json whose blob is absent
 	RuleDanglingEntry = "layout/dangling-entry"    // warning: an unnamed index.json entry whose blob is absent
 	RuleUnreferenced  = "layout/unreferenced-blob" // warning: a blob nothing reachable points at
-	RuleUnknownFile   = "layout/unknown-file"      // warning: a file the layout format does not define
-	RuleTempLeftover  = "layout/temp-leftover"     // warning: a writer's temp file
-	RuleExpect        = "layout/expect"            // index.json is not the one VerifyOptions.Expect names
-	RuleIndex         = "oci/index"                // an image index (index.json or a blob) without the shape of one
-	RuleManifest      = "oci/manifest"             // an image manifest without the shape of one
-	RuleJSON          = "oci/json"                 // a manifest, index or JSON config that does not parse
-	RuleTooLarge      = "oci/too-large"            // a manifest, index or JSON config over MaxJSONBytes
-	RuleConfig        = "oci/config"               // a config of a known OCI JSON type that is not that type
-	RuleEmpty         = "oci/empty-descriptor"     // an application/vnd.oci.empty.v1+json descriptor that is not {}
-	RuleDescDigest    = "oci/descriptor-digest"    // a descriptor digest that breaks the digest grammar
-	RuleDescSize      = "oci/descriptor-size"      // a descriptor size other than its blob's
-	RuleDescData      = "oci/descriptor-data"      // a descriptor whose data field is not the blob's content
-	RuleDescMediaType = "oci/descriptor-mediatype" // a media type that is not of the RFC 6838 form
-	RuleDescArtifact  = "oci/descriptor-artifacttype"
-	RuleRefName       = "oci/ref-name"                // an index.json entry's ref name that breaks the image-layout grammar
-	RuleTooDeep       = "layout/too-deep"             // a manifest or index nested deeper than VerifyOptions.Walk.MaxNesting
-	RuleTooMany       = "layout/too-many-descriptors" // a walk from index.json over VerifyOptions.Walk.MaxDescriptors
-	ruleGadgetDefault = "gadget"                      // rule of a rule-func error without a Finding method
+	// RuleUnlistedReferrer is a warning: a referrer of what index.json reaches that index.json
+	// does not list (nor reaches otherwise), so that export, copy and push carry it only with
+	// --scan-referrers (ClosureOptions.ScanReferrers).
+	RuleUnlistedReferrer = "layout/unlisted-referrer"
+	RuleUnknownFile      = "layout/unknown-file"      // warning: a file the layout format does not define
+	RuleTempLeftover     = "layout/temp-leftover"     // warning: a writer's temp file
+	RuleExpect           = "layout/expect"            // index.json is not the one VerifyOptions.Expect names
+	RuleIndex            = "oci/index"                // an image index (index.json or a blob) without the shape of one
+	RuleManifest         = "oci/manifest"             // an image manifest without the shape of one
+	RuleJSON             = "oci/json"                 // a manifest, index or JSON config that does not parse
+	RuleTooLarge         = "oci/too-large"            // a manifest, index or JSON config over MaxJSONBytes
+	RuleConfig           = "oci/config"               // a config of a known OCI JSON type that is not that type
+	RuleEmpty            = "oci/empty-descriptor"     // an application/vnd.oci.empty.v1+json descriptor that is not {}
+	RuleDescDigest       = "oci/descriptor-digest"    // a descriptor digest that breaks the digest grammar
+	RuleDescSize         = "oci/descriptor-size"      // a descriptor size other than its blob's
+	RuleDescData         = "oci/descriptor-data"      // a descriptor whose data field is not the blob's content
+	RuleDescMediaType    = "oci/descriptor-mediatype" // a media type that is not of the RFC 6838 form
+	RuleDescArtifact     = "oci/descriptor-artifacttype"
+	RuleRefName          = "oci/ref-name"                // an index.json entry's ref name that breaks the image-layout grammar
+	RuleTooDeep          = "layout/too-deep"             // a manifest or index nested deeper than VerifyOptions.Walk.MaxNesting
+	RuleTooMany          = "layout/too-many-descriptors" // a walk from index.json over VerifyOptions.Walk.MaxDescriptors
+	ruleGadgetDefault    = "gadget"                      // rule of a rule-func error without a Finding method
 )
 
 const (

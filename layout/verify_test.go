@@ -388,9 +388,11 @@ func referrerManifest(tb testing.TB, s *Store, subj ocispec.Descriptor, payload 
 
 func TestVerifyReferrers(t *testing.T) {
 	s, im := verifyLayout(t)
-	// A signature of the index, a signature of that signature, and a signature of something
-	// that is not in the layout: the first two are kept (no warning), the last is garbage.
+	// A signature of the index (listed in index.json), a signature of that signature (a bare
+	// blob), and a signature of something that is not in the layout: the first two are kept
+	// (the second with a warning that index.json does not list it), the last is garbage.
 	sig, sigLayer := referrerManifest(t, s, im.index, "sig of index")
+	addEntry(t, s, entryJSON(ocispec.MediaTypeImageManifest, sig, ""))
 	sig2, sig2Layer := referrerManifest(t, s, sig, "sig of sig")
 	orphan, orphanLayer := referrerManifest(t, s, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromString("gone"), Size: 10}, "orphan")
 	rep, err := Verify(t.Context(), s.Path(), VerifyOptions{})
@@ -401,12 +403,19 @@ func TestVerifyReferrers(t *testing.T) {
 		dumpProblems(t, rep)
 		t.Fatal("not OK")
 	}
-	var unref []string
+	var unref, unlisted []string
 	for _, p := range rep.Problems {
-		if p.Rule != RuleUnreferenced {
+		switch p.Rule {
+		case RuleUnreferenced:
+			unref = append(unref, p.Where)
+		case RuleUnlistedReferrer:
+			unlisted = append(unlisted, p.Where)
+		default:
 			t.Errorf("unexpected: %s", p)
 		}
-		unref = append(unref, p.Where)
+	}
+	if want := []string{"blobs/sha256/" + sig2.Digest.Encoded()}; !slices.Equal(unlisted, want) {
+		t.Errorf("unlisted referrers %v, want %v", unlisted, want)
 	}
 	want := []string{"blobs/sha256/" + orphan.Digest.Encoded(), "blobs/sha256/" + orphanLayer.Digest.Encoded()}
 	slices.Sort(want)

@@ -318,6 +318,7 @@ func (v *verifier) walkReferrers(ctx context.Context) {
 				continue
 			}
 			c.walked = true
+			v.warnf(RuleUnlistedReferrer, c.bf.rel(), "referrer %s of %s is not listed in index.json: export, copy and push carry it only with --scan-referrers (which lists it in what they write)", c.bf.dg, c.subject)
 			v.data[c.bf.dg] = c.data
 			desc := ocispec.Descriptor{MediaType: c.mediaType, Digest: c.bf.dg, Size: c.bf.size, ArtifactType: c.d.ArtifactType}
 			v.walk(ctx, desc, labelLocation("referrer("+short(c.bf.dg)+") of "+short(c.subject)), false, false)

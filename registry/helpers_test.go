@@ -66,8 +66,19 @@ func writeImage(tb testing.TB, s *layout.Store, ref, seed string, layerSize int)
 	return im
 }
 
-// writeReferrer writes an OCI 1.1 signature-like manifest whose subject is subj.
+// writeReferrer writes an OCI 1.1 signature-like manifest whose subject is subj, and lists it
+// in index.json as an unnamed entry, as ig's store and gadgetpack list referrers.
 func writeReferrer(tb testing.TB, s *layout.Store, subj ocispec.Descriptor, payload string) ocispec.Descriptor {
+	tb.Helper()
+	desc := writeBareReferrer(tb, s, subj, payload)
+	if _, err := s.AddEntries(tb.Context(), []ocispec.Descriptor{desc}, layout.AddOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	return desc
+}
+
+// writeBareReferrer is writeReferrer without the index.json entry: a referrer as a bare blob.
+func writeBareReferrer(tb testing.TB, s *layout.Store, subj ocispec.Descriptor, payload string) ocispec.Descriptor {
 	tb.Helper()
 	layer := writeBlob(tb, s, "application/vnd.example.signature", []byte(payload))
 	empty := writeBlob(tb, s, ocispec.MediaTypeEmptyJSON, []byte("{}"))

@@ -45,6 +45,10 @@ type Options struct {
 
 	// UserAgent is sent with every request; if empty, oras-go's is.
 	UserAgent string
+
+	// ScanReferrers, for a push, finds the referrers to send among every blob of the layout,
+	// not only among those its index.json lists (layout.ClosureOptions.ScanReferrers).
+	ScanReferrers bool
 }
 
 // DefaultConcurrency is the number of blobs transferred at once unless Options say otherwise:

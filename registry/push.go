@@ -81,7 +81,7 @@ func Push(ctx context.Context, store *layout.Store, srcRef, dstRef string, opts 
 	if d, err := dst.Digest(); err == nil && d != entry.Digest {
 		return nil, fmt.Errorf("push %s to %s: the image is %s: %w", srcRef, dstRef, entry.Digest, ErrInvalidReference)
 	}
-	closure, err := store.Closure(ctx, []ocispec.Descriptor{entry})
+	closure, err := store.ClosureWith(ctx, []ocispec.Descriptor{entry}, layout.ClosureOptions{ScanReferrers: opts.ScanReferrers})
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", srcRef, err)
 	}
@@ -117,7 +117,7 @@ func PushAll(ctx context.Context, store *layout.Store, prefix string, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	closures, err := store.Closures(ctx, refs) // one referrer scan for every ref
+	closures, err := store.Closures(ctx, refs, layout.ClosureOptions{ScanReferrers: opts.ScanReferrers})
 	if err != nil {
 		return nil, fmt.Errorf("push --all: %w", err)
 	}
@@ -189,6 +189,11 @@ func push(ctx context.Context, store *layout.Store, host string, jobs []pushJob,
 	if err != nil {
 		return nil, fmt.Errorf("push to %s: %w", host, err)
 	}
+	table, err := store.ReferrerTable(ctx, opts.ScanReferrers) // read once for every job
+	if err != nil {
+		return nil, fmt.Errorf("push to %s: %w", host, err)
+	}
+	src := pushSource{store, table}
 	cp := newCopier(opts)
 	for _, job := range jobs {
 		for _, b := range job.blobs {
@@ -204,7 +209,7 @@ func push(ctx context.Context, store *layout.Store, host string, jobs []pushJob,
 			repos[job.dst.Repository] = repo
 		}
 		referrers, err := cp.run(ctx, graphCopy{
-			src: pushSource{store}, dst: repo, root: job.entry, extended: job.extended,
+			src: src, dst: repo, root: job.entry, extended: job.extended,
 			repo: job.dst.Repository, layoutSrc: store,
 		})
 		if err != nil {
@@ -232,7 +237,16 @@ func push(ctx context.Context, store *layout.Store, host string, jobs []pushJob,
 // since the copy follows what they point at; other blobs are sent as their files are, unhashed
 // here (by sendfile when nothing counts the bytes): the registry checks the digest of each
 // upload and refuses one that does not match.
-type pushSource struct{ *layout.Store }
+type pushSource struct {
+	*layout.Store
+	referrers *layout.ReferrerTable
+}
+
+// Predecessors returns node's referrers from the table read once for the push (the Store's
+// own Predecessors reads index.json again on every call).
+func (s pushSource) Predecessors(_ context.Context, node ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	return s.referrers.Referrers(node.Digest), nil
+}
 
 // Fetch opens desc for sending.
 func (s pushSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {

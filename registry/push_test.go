@@ -361,3 +361,30 @@ func TestPushCorruptBlob(t *testing.T) {
 		t.Log(err)
 	}
 }
+
+// TestPushScanReferrers: a referrer kept as a bare blob (index.json does not list it, as some
+// tools leave them) goes with its image only when the push scans for referrers.
+func TestPushScanReferrers(t *testing.T) {
+	r := registrytest.Start(t, registrytest.Options{})
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		scan bool
+	}{{"listed only", false}, {"scan", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newLayout(t)
+			const ref = "example.com/gadgets/bare:v1"
+			im := writeImage(t, s, ref, "bare "+tc.name, 1000)
+			sig := writeBareReferrer(t, s, im.index, "bare signature "+tc.name)
+			opts := plain(r)
+			opts.ScanReferrers = tc.scan
+			res, err := Push(ctx, s, ref, r.Ref("gadgets/bare:"+strings.ReplaceAll(tc.name, " ", "-")), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(res.Refs[0].Referrers, sig.Digest); got != tc.scan {
+				t.Fatalf("referrer pushed: %v, want %v (referrers %v)", got, tc.scan, res.Refs[0].Referrers)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,11 @@ type ExportOptions struct {
 	// empty exports every named entry (Store.Refs). What they carry comes along: see
 	// layout.Store.Closure.
 	Entries []ocispec.Descriptor
+
+	// ScanReferrers finds the referrers to carry among every blob of the layout, not only
+	// among those its index.json lists (layout.ClosureOptions.ScanReferrers); the tarball's
+	// index.json lists those it carries.
+	ScanReferrers bool
 
 	// Compression of the output; "" is None.
 	Compression Compression
@@ -182,24 +188,21 @@ func CheckOutside(root, path string) error {
 	}
 }
 
+// keepDocuments is how much of the documents the closure's walk reads an export keeps, to
+// write them unread again: at 20,000 small images, about two thirds of them.
+const keepDocuments = 16 << 20
+
 func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOptions) (*ExportResult, error) {
 	if _, err := ParseCompression(string(opts.Compression)); err != nil {
 		return nil, err
 	}
-	entries := opts.Entries
-	if len(entries) == 0 {
-		refs, err := s.Refs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if len(refs) == 0 {
-			return nil, fmt.Errorf("layout %s: no named entry to export: %w", s.Path(), layout.ErrNotFound)
-		}
-		entries = refs
-	}
-	cl, err := s.Closure(ctx, entries)
+	copts := layout.ClosureOptions{ScanReferrers: opts.ScanReferrers, Keep: keepDocuments, AllRefs: len(opts.Entries) == 0}
+	cl, err := s.ClosureWith(ctx, opts.Entries, copts)
 	if err != nil {
 		return nil, err
+	}
+	if copts.AllRefs && !slices.ContainsFunc(cl.Entries, func(e ocispec.Descriptor) bool { return e.Annotations[ocispec.AnnotationRefName] != "" }) {
+		return nil, fmt.Errorf("layout %s: no named entry to export: %w", s.Path(), layout.ErrNotFound)
 	}
 	idxJSON, err := indexJSON(cl.Entries)
 	if err != nil {
@@ -249,7 +252,7 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	if err := writeEntry(tw, layout.LayoutFile, int64(len(layoutFileJSON)), mtime, bytes.NewReader(layoutFileJSON)); err != nil {
 		return nil, err
 	}
-	if err := writeBlobs(ctx, s, tw, blobs, mtime, &done); err != nil {
+	if err := writeBlobs(ctx, s, tw, blobs, cl.Content, mtime, &done); err != nil {
 		return nil, err
 	}
 	if err := writeEntry(tw, layout.IndexFile, int64(len(idxJSON)), mtime, bytes.NewReader(idxJSON)); err != nil {

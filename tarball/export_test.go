@@ -464,12 +464,14 @@ func TestExportRefs(t *testing.T) {
 		carries  []ocispec.Descriptor
 		not      []ocispec.Descriptor
 		refNames []string
+		unnamed  []digest.Digest // the referrers carried, listed
 	}{
-		{l.v1, []ocispec.Descriptor{l.v1, l.referrer}, []ocispec.Descriptor{l.v2, l.big, l.sig, l.unreferred}, []string{exRefV1}},
-		{l.v2, []ocispec.Descriptor{l.v2, l.big, l.sig}, []ocispec.Descriptor{l.v1, l.referrer, l.unreferred}, []string{exRefV2, "example.com/app:sha256-" + l.v2.Digest.Encoded() + ".sig"}},
+		{l.v1, []ocispec.Descriptor{l.v1, l.referrer}, []ocispec.Descriptor{l.v2, l.big, l.sig, l.unreferred}, []string{exRefV1}, []digest.Digest{l.referrer.Digest}},
+		{l.v2, []ocispec.Descriptor{l.v2, l.big, l.sig}, []ocispec.Descriptor{l.v1, l.referrer, l.unreferred}, []string{exRefV2, "example.com/app:sha256-" + l.v2.Digest.Encoded() + ".sig"}, nil},
 	} {
 		t.Run(tc.refNames[0], func(t *testing.T) {
-			data, res := exportBytes(t, l.s, ExportOptions{Entries: []ocispec.Descriptor{tc.ref}})
+			// The fixture's referrer is a bare blob: a scan finds it.
+			data, res := exportBytes(t, l.s, ExportOptions{Entries: []ocispec.Descriptor{tc.ref}, ScanReferrers: true})
 			entries := exCheckShape(t, data, 0)
 			blobs := exBlobNames(entries)
 			for _, d := range tc.carries {
@@ -486,11 +488,21 @@ func TestExportRefs(t *testing.T) {
 				t.Errorf("refs %v, want %v", res.Refs, tc.refNames)
 			}
 			var names []string
+			var unnamed []digest.Digest
 			for _, e := range exIndexOf(t, entries).Manifests {
-				names = append(names, e.Annotations[ocispec.AnnotationRefName])
+				if n := e.Annotations[ocispec.AnnotationRefName]; n != "" {
+					names = append(names, n)
+				} else {
+					unnamed = append(unnamed, e.Digest)
+				}
 			}
-			if !slices.Equal(names, tc.refNames) {
-				t.Errorf("index.json names %v, want %v", names, tc.refNames)
+			if !slices.Equal(names, tc.refNames) || !slices.Equal(unnamed, tc.unnamed) {
+				t.Errorf("index.json names %v and lists %v, want %v and %v", names, unnamed, tc.refNames, tc.unnamed)
+			}
+			// Without the scan, the bare referrer stays behind.
+			data, _ = exportBytes(t, l.s, ExportOptions{Entries: []ocispec.Descriptor{tc.ref}})
+			if blobs := exBlobNames(exCheckShape(t, data, 0)); slices.Contains(blobs, l.referrer.Digest) {
+				t.Errorf("bare referrer %s carried without a scan", l.referrer.Digest)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/layout"
@@ -28,14 +29,16 @@ const (
 // chunk is a piece of a blob handed from the reader to the writer: data, or the blob's end
 // (end, after which the blob has been verified), or the error that stops the reader.
 type chunk struct {
-	buf *[]byte
-	n   int
-	end bool
-	err error
+	buf  *[]byte
+	n    int
+	kept []byte // instead of buf: a whole blob the closure kept (layout.Closure.Content)
+	end  bool
+	err  error
 }
 
-// writeBlobs writes the blobs into tw as blobs/<alg>/<hex> entries, in order.
-func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []ocispec.Descriptor, mtime time.Time, done *atomic.Int64) error {
+// writeBlobs writes the blobs into tw as blobs/<alg>/<hex> entries, in order. A blob whose
+// verified content kept returns is written from there, unread.
+func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []ocispec.Descriptor, kept func(digest.Digest) []byte, mtime time.Time, done *atomic.Int64) error {
 	if len(blobs) == 0 {
 		return nil
 	}
@@ -54,7 +57,7 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []oc
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		readBlobs(ctx, s, blobs, free, chunks)
+		readBlobs(ctx, s, blobs, kept, free, chunks)
 	}()
 	for _, b := range blobs {
 		name := path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
@@ -74,8 +77,13 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []oc
 			if c.end {
 				break
 			}
-			_, err := tw.Write((*c.buf)[:c.n])
-			free <- c.buf
+			var err error
+			if c.kept != nil {
+				_, err = tw.Write(c.kept)
+			} else {
+				_, err = tw.Write((*c.buf)[:c.n])
+				free <- c.buf
+			}
 			if err != nil {
 				return fmt.Errorf("tar entry %s: %w", name, err)
 			}
@@ -85,9 +93,10 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []oc
 	return nil
 }
 
-// readBlobs fetches each blob, verified, and sends it to chunks in buffers taken from free,
-// then an end chunk; on an error it sends it and stops. It returns when ctx is done.
-func readBlobs(ctx context.Context, s *layout.Store, blobs []ocispec.Descriptor, free chan *[]byte, chunks chan<- chunk) {
+// readBlobs fetches each blob, verified, and sends it to chunks in buffers taken from free
+// (or whole, when kept has its content), then an end chunk; on an error it sends it and stops.
+// It returns when ctx is done.
+func readBlobs(ctx context.Context, s *layout.Store, blobs []ocispec.Descriptor, kept func(digest.Digest) []byte, free chan *[]byte, chunks chan<- chunk) {
 	send := func(c chunk) bool {
 		select {
 		case chunks <- c:
@@ -97,6 +106,12 @@ func readBlobs(ctx context.Context, s *layout.Store, blobs []ocispec.Descriptor,
 		}
 	}
 	for _, b := range blobs {
+		if data := kept(b.Digest); data != nil && int64(len(data)) == b.Size {
+			if !send(chunk{kept: data, n: len(data)}) || !send(chunk{end: true}) {
+				return
+			}
+			continue
+		}
 		if err := readBlob(ctx, s, b, free, send); err != nil {
 			send(chunk{err: err})
 			return
