@@ -20,9 +20,9 @@ import (
 )
 
 // indexDoc is index.json as read, kept for a faithful rewrite: the top-level fields other than
-// manifests as raw JSON (unknown ones included), and each entry as raw JSON beside its decoded
-// descriptor. Entries that an edit does not touch are written back as they were (compacted), in
-// their order.
+// manifests as raw JSON (unknown ones included; only for an edit, see keepFields), and each
+// entry as raw JSON beside its decoded descriptor. Entries that an edit does not touch are
+// written back as they were (compacted), in their order.
 type indexDoc struct {
 	fields  map[string]json.RawMessage
 	head    indexHeader // the typed view of fields, which no edit changes
@@ -44,10 +44,18 @@ type indexHeader struct {
 	Annotations   map[string]string   `json:"annotations"`
 }
 
+// indexFile is index.json as parseIndexJSON decodes it, in one pass: the typed top-level
+// fields and the raw JSON of each entry (nil Manifests: the field is absent).
+type indexFile struct {
+	indexHeader
+	Manifests *[]json.RawMessage `json:"manifests"`
+}
+
 // parseIndexJSON parses index.json for Open, Index and the edits, and for Verify. It returns
 // ErrBadIndex, naming the field or the entry, unless data is an unambiguous JSON object
 // (strictjson.Check: no duplicate key, no null field...) with schemaVersion 2, mediaType absent
 // or the OCI index type, and manifests an array of descriptors with valid digests and sizes.
+// The other top-level fields are not kept: an edit adds them with keepFields.
 func parseIndexJSON(data []byte) (*indexDoc, error) {
 	if err := strictjson.Check(data, strictjson.Document); err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", IndexFile, err, ErrBadIndex)
@@ -55,14 +63,11 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 	if !isJSONObject(data) {
 		return nil, fmt.Errorf("%s: not a JSON object: %w", IndexFile, ErrBadIndex)
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
+	var f indexFile
+	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
 	}
-	var h indexHeader
-	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
-	}
+	h := f.indexHeader
 	switch {
 	case h.SchemaVersion == nil:
 		return nil, fmt.Errorf("%s: no schemaVersion: %w", IndexFile, ErrBadIndex)
@@ -70,17 +75,11 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 		return nil, fmt.Errorf("%s: schemaVersion %d, want 2: %w", IndexFile, *h.SchemaVersion, ErrBadIndex)
 	case h.MediaType != nil && *h.MediaType != ocispec.MediaTypeImageIndex:
 		return nil, fmt.Errorf("%s: mediaType %q, want %q: %w", IndexFile, *h.MediaType, ocispec.MediaTypeImageIndex, ErrBadIndex)
-	}
-	rawManifests, ok := fields["manifests"]
-	if !ok {
+	case f.Manifests == nil:
 		return nil, fmt.Errorf("%s: no manifests: %w", IndexFile, ErrBadIndex)
 	}
-	delete(fields, "manifests")
-	var raws []json.RawMessage
-	if err := json.Unmarshal(rawManifests, &raws); err != nil {
-		return nil, fmt.Errorf("%s: manifests: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
-	}
-	d := &indexDoc{fields: fields, head: h, entries: make([]indexEntry, 0, len(raws))}
+	raws := *f.Manifests
+	d := &indexDoc{head: h, entries: make([]indexEntry, 0, len(raws))}
 	for i, raw := range raws {
 		var desc ocispec.Descriptor
 		if !isJSONObject(raw) {
@@ -98,6 +97,18 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 		d.entries = append(d.entries, indexEntry{raw: raw, desc: desc})
 	}
 	return d, nil
+}
+
+// keepFields keeps the top-level fields of data, the index.json d was parsed from, other than
+// manifests, as raw JSON (unknown ones included), for marshal to write them back as they were.
+func (d *indexDoc) keepFields(data []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
+	}
+	delete(fields, "manifests")
+	d.fields = fields
+	return nil
 }
 
 // index returns the typed view of d.
@@ -258,6 +269,9 @@ func (s *Store) update(ctx context.Context, edit func(d *indexDoc) error) (err e
 	d, old, err := s.readIndexFile(true)
 	if err != nil {
 		return err
+	}
+	if err := d.keepFields(old); err != nil {
+		return fmt.Errorf("layout %s: %w", s.root, err)
 	}
 	if err := edit(d); err != nil {
 		return err

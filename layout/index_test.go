@@ -298,6 +298,9 @@ func FuzzIndexJSON(f *testing.F) {
 			}
 			return
 		}
+		if err := d.keepFields(data); err != nil {
+			t.Fatalf("top-level fields of a parsed index: %v", err)
+		}
 		out, err := d.marshal()
 		if err != nil {
 			t.Fatalf("marshal of a parsed index: %v", err)
@@ -305,6 +308,9 @@ func FuzzIndexJSON(f *testing.F) {
 		d2, err := parseIndexJSON(out)
 		if err != nil {
 			t.Fatalf("re-parse of %s: %v", out, err)
+		}
+		if err := d2.keepFields(out); err != nil {
+			t.Fatal(err)
 		}
 		if len(d2.entries) != len(d.entries) {
 			t.Fatalf("%d entries after a round trip, want %d", len(d2.entries), len(d.entries))

@@ -2,6 +2,7 @@ package tarball
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -244,7 +245,9 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	if err != nil {
 		return nil, err
 	}
-	tw := tar.NewWriter(comp)
+	// Headers and small blobs reach the output in 1 MiB writes, not one or two per blob.
+	bw := bufio.NewWriterSize(comp, copyBufSize)
+	tw := tar.NewWriter(bw)
 	mtime := opts.ModTime
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0)
@@ -260,6 +263,9 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	}
 	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("tar end: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
 	}
 	if err := comp.Close(); err != nil {
 		return nil, fmt.Errorf("%s end: %w", opts.Compression, err)
