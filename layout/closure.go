@@ -24,15 +24,6 @@ type Closure struct {
 	Blobs []ocispec.Descriptor
 	// Bytes is the total size of Blobs.
 	Bytes int64
-
-	kept map[digest.Digest][]byte // see ClosureOptions.Keep
-}
-
-// Content returns the verified content of blob dg as the closure's walk read it, when
-// ClosureOptions.Keep kept it, or nil: a caller writing the closure's blobs out need not open
-// and hash those again.
-func (c *Closure) Content(dg digest.Digest) []byte {
-	return c.kept[dg]
 }
 
 // DigestTagOf returns the digest a digest-tag ref names (cosign's `sha256-<hex>.sig`, `.att`,
@@ -88,10 +79,13 @@ type ClosureOptions struct {
 	// AllRefs adds every named entry of index.json to the entries asked for (what Refs
 	// returns), from the same read of index.json.
 	AllRefs bool
-	// Keep keeps, up to Keep bytes in all, the content of the documents the walk reads
-	// verified (manifests, indexes, JSON configs) for Closure.Content; 0 keeps none. The
-	// walk reads those anyway; an export writes them next without reading them again.
-	Keep int64
+	// OnBlob, when set, is called with each blob as it joins the closure, in the order of
+	// Closure.Blobs, from the goroutine running ClosureWith: with its verified content when
+	// the walk reads it whole (a manifest, an index, a JSON config; then once it has), else
+	// nil. A caller writing the blobs out starts before the closure ends and reads none of
+	// those again; what it was given is the closure only once ClosureWith returns without
+	// error. An error from OnBlob stops the closure and is returned as it is.
+	OnBlob func(desc ocispec.Descriptor, content []byte) error
 }
 
 // Closure returns what entries carry: every blob they reach; their OCI 1.1 referrers, as
@@ -131,7 +125,7 @@ func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor, opts
 	readRefs := s.onceReferrers(ctx, d, opts)
 	out := make([]*Closure, 0, len(entries))
 	for _, e := range entries {
-		c, err := s.closure(ctx, d, []ocispec.Descriptor{e}, readRefs, ClosureOptions{Keep: opts.Keep})
+		c, err := s.closure(ctx, d, []ocispec.Descriptor{e}, readRefs, ClosureOptions{OnBlob: opts.OnBlob})
 		if err != nil {
 			return nil, err
 		}
@@ -158,23 +152,41 @@ func (s *Store) onceReferrers(ctx context.Context, d *indexDoc, opts ClosureOpti
 // entry is looked at when its subject joins the closure, not on every pass.
 func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Descriptor, readRefs func() ([]subjectRef, error), opts ClosureOptions) (*Closure, error) {
 	c := &Closure{}
-	keep := opts.Keep
 	fetch := s.Fetch
-	if keep > 0 {
-		c.kept = map[digest.Digest][]byte{}
+	// With OnBlob, a blob the walk reads whole waits here until it has, to go with its content.
+	var (
+		pending   *ocispec.Descriptor
+		onBlobErr error
+	)
+	emit := func(desc ocispec.Descriptor, content []byte) error {
+		if err := opts.OnBlob(desc, content); err != nil {
+			onBlobErr = err
+			return err
+		}
+		return nil
+	}
+	flush := func() error {
+		if pending == nil {
+			return nil
+		}
+		p := *pending
+		pending = nil
+		return emit(p, nil)
+	}
+	if opts.OnBlob != nil {
 		fetch = func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-			if data, ok := c.kept[desc.Digest]; ok && int64(len(data)) == desc.Size {
-				return io.NopCloser(bytes.NewReader(data)), nil
-			}
-			if desc.Size > keep || desc.Size > MaxJSONBytes {
+			if pending == nil || pending.Digest != desc.Digest || desc.Size > MaxJSONBytes {
 				return s.Fetch(ctx, desc)
 			}
 			data, err := ReadAllFrom(ctx, s.Fetch, desc, MaxJSONBytes)
 			if err != nil {
 				return nil, err
 			}
-			keep -= desc.Size
-			c.kept[desc.Digest] = data
+			p := *pending
+			pending = nil
+			if err := emit(p, data); err != nil {
+				return nil, err
+			}
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}
 	}
@@ -202,12 +214,26 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 			// The blob's identity only: what a copy or an export needs of it, without the
 			// annotations, platform and URLs of the descriptor that reached it (memory: one
 			// element per blob of the closure).
-			c.Blobs = append(c.Blobs, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
+			b := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+			c.Blobs = append(c.Blobs, b)
 			c.Bytes += desc.Size
-			return nil
+			if opts.OnBlob == nil {
+				return nil
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			if readWhole(b) {
+				pending = &b
+				return nil
+			}
+			return emit(b, nil)
 		})
 	}
 	wrap := func(err error) error {
+		if onBlobErr != nil {
+			return onBlobErr
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -294,6 +320,11 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 			}
 		}
 	}
+	if opts.OnBlob != nil {
+		if err := flush(); err != nil {
+			return nil, err
+		}
+	}
 	listed := make(map[digest.Digest]bool, len(d.entries))
 	for i, e := range d.entries {
 		listed[e.desc.Digest] = true
@@ -309,6 +340,13 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		}
 	}
 	return c, nil
+}
+
+// readWhole reports whether a walk reads desc's blob whole: a manifest or an index (its
+// successors), or a config of a JSON type (its rules, checkConfigBlob).
+func readWhole(desc ocispec.Descriptor) bool {
+	return IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) ||
+		(isJSONConfigType(desc.MediaType) && desc.Size <= MaxJSONBytes)
 }
 
 // describeEntry names index.json entry i for errors: index.json[3](ref x).

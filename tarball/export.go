@@ -189,61 +189,62 @@ func CheckOutside(root, path string) error {
 	}
 }
 
-// keepDocuments is how much of the documents the closure's walk reads an export keeps, to
-// write them unread again: at 20,000 small images, about two thirds of them.
-const keepDocuments = 16 << 20
+// exportQueue is how many blobs the closure's walk may find ahead of the blobs being written:
+// the walk (reading every manifest and index) and the writing (reading every blob) overlap.
+const exportQueue = 1024
 
 func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOptions) (*ExportResult, error) {
 	if _, err := ParseCompression(string(opts.Compression)); err != nil {
 		return nil, err
 	}
-	copts := layout.ClosureOptions{ScanReferrers: opts.ScanReferrers, Keep: keepDocuments, AllRefs: len(opts.Entries) == 0}
-	cl, err := s.ClosureWith(ctx, opts.Entries, copts)
-	if err != nil {
-		return nil, err
-	}
-	if copts.AllRefs && !slices.ContainsFunc(cl.Entries, func(e ocispec.Descriptor) bool { return e.Annotations[ocispec.AnnotationRefName] != "" }) {
-		return nil, fmt.Errorf("layout %s: no named entry to export: %w", s.Path(), layout.ErrNotFound)
-	}
-	idxJSON, err := indexJSON(cl.Entries)
-	if err != nil {
-		return nil, err
-	}
-	res := &ExportResult{
-		Entries:      len(cl.Entries),
-		Refs:         []string{},
-		Compression:  opts.Compression,
-		LayoutDigest: digest.FromBytes(idxJSON),
-	}
-	if res.Compression == "" {
-		res.Compression = None
-	}
-	for _, e := range cl.Entries {
-		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
-			res.Refs = append(res.Refs, name)
-		}
-	}
-	blobs := make([]ocispec.Descriptor, 0, len(cl.Blobs))
-	for _, b := range cl.Blobs {
-		if opts.Exclude.Has(b.Digest) {
-			res.Excluded++
-			res.ExcludedBytes += b.Size
-			continue
-		}
-		blobs = append(blobs, b)
-		res.BlobBytes += b.Size
-	}
-	res.Blobs = len(blobs)
-
-	var done atomic.Int64
-	if opts.Progress != nil {
-		stop := ticker.Start(func() { opts.Progress(done.Load(), res.BlobBytes) })
-		defer stop()
-	}
-
 	comp, err := NewCompressor(w, opts.Compression)
 	if err != nil {
 		return nil, err
+	}
+	res := &ExportResult{Refs: []string{}, Compression: opts.Compression}
+	if res.Compression == "" {
+		res.Compression = None
+	}
+
+	// The closure is walked on its own goroutine, handing each blob (with its content when the
+	// walk read it whole) to the writer as it joins; index.json, last in the tar, is written
+	// once the walk has ended without error.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan blobItem, exportQueue)
+	var (
+		cl     *layout.Closure
+		clErr  error
+		walked = make(chan struct{})
+		known  atomic.Int64 // blob bytes found so far, for Progress
+	)
+	copts := layout.ClosureOptions{
+		ScanReferrers: opts.ScanReferrers,
+		AllRefs:       len(opts.Entries) == 0,
+		OnBlob: func(desc ocispec.Descriptor, content []byte) error {
+			if opts.Exclude.Has(desc.Digest) {
+				return nil
+			}
+			known.Add(desc.Size)
+			select {
+			case queue <- blobItem{desc: desc, content: content}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	}
+	go func() {
+		defer close(walked)
+		defer close(queue)
+		cl, clErr = s.ClosureWith(ctx, opts.Entries, copts)
+	}()
+	defer func() { cancel(); <-walked }()
+
+	var done atomic.Int64
+	if opts.Progress != nil {
+		stop := ticker.Start(func() { opts.Progress(done.Load(), known.Load()) })
+		defer stop()
 	}
 	// Headers and small blobs reach the output in 1 MiB writes, not one or two per blob.
 	bw := bufio.NewWriterSize(comp, copyBufSize)
@@ -255,8 +256,40 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	if err := writeEntry(tw, layout.LayoutFile, int64(len(layoutFileJSON)), mtime, bytes.NewReader(layoutFileJSON)); err != nil {
 		return nil, err
 	}
-	if err := writeBlobs(ctx, s, tw, blobs, cl.Content, mtime, &done); err != nil {
+	if err := writeBlobs(ctx, s, tw, queue, mtime, &done); err != nil {
+		cancel()
+		<-walked
+		if clErr != nil {
+			return nil, clErr // the walk's error, which the writer stopped on
+		}
 		return nil, err
+	}
+	<-walked
+	if clErr != nil {
+		return nil, clErr
+	}
+	if copts.AllRefs && !slices.ContainsFunc(cl.Entries, func(e ocispec.Descriptor) bool { return e.Annotations[ocispec.AnnotationRefName] != "" }) {
+		return nil, fmt.Errorf("layout %s: no named entry to export: %w", s.Path(), layout.ErrNotFound)
+	}
+	idxJSON, err := indexJSON(cl.Entries)
+	if err != nil {
+		return nil, err
+	}
+	res.Entries = len(cl.Entries)
+	res.LayoutDigest = digest.FromBytes(idxJSON)
+	for _, e := range cl.Entries {
+		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
+			res.Refs = append(res.Refs, name)
+		}
+	}
+	for _, b := range cl.Blobs {
+		if opts.Exclude.Has(b.Digest) {
+			res.Excluded++
+			res.ExcludedBytes += b.Size
+			continue
+		}
+		res.Blobs++
+		res.BlobBytes += b.Size
 	}
 	if err := writeEntry(tw, layout.IndexFile, int64(len(idxJSON)), mtime, bytes.NewReader(idxJSON)); err != nil {
 		return nil, err

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/layout"
@@ -20,28 +19,35 @@ import (
 // verified, into one of pipeBuffers buffers of copyBufSize, ahead of the writer, which puts
 // them into the tar (and through the compressor and the output's hash). Reading and hashing a
 // blob overlap with writing and hashing the output, on two CPUs; memory stays at
-// pipeBuffers x copyBufSize.
+// pipeBuffers x copyBufSize, plus the documents queued with their content.
 const (
 	copyBufSize = 1 << 20
 	pipeBuffers = 4
 )
 
-// chunk is a piece of a blob handed from the reader to the writer: data, or the blob's end
-// (end, after which the blob has been verified), or the error that stops the reader.
-type chunk struct {
-	buf  *[]byte
-	n    int
-	kept []byte // instead of buf: a whole blob the closure kept (layout.Closure.Content)
-	end  bool
-	err  error
+// blobItem is a blob to write, as the closure's walk hands it over: with its verified content
+// when the walk read it whole, so that it is not read again.
+type blobItem struct {
+	desc    ocispec.Descriptor
+	content []byte
 }
 
-// writeBlobs writes the blobs into tw as blobs/<alg>/<hex> entries, in order. A blob whose
-// verified content kept returns is written from there, unread.
-func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []ocispec.Descriptor, kept func(digest.Digest) []byte, mtime time.Time, done *atomic.Int64) error {
-	if len(blobs) == 0 {
-		return nil
-	}
+// chunk is a piece of the blob stream handed from the reader to the writer: the start of a
+// blob (start, its descriptor), data (in buf, or whole in content), the blob's end (end, after
+// which it has been verified), or the error that stops the reader. A closed channel is the end
+// of the stream.
+type chunk struct {
+	start   *ocispec.Descriptor
+	buf     *[]byte
+	content []byte
+	n       int
+	end     bool
+	err     error
+}
+
+// writeBlobs writes the blobs queue yields into tw as blobs/<alg>/<hex> entries, in order,
+// until queue is closed.
+func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-chan blobItem, mtime time.Time, done *atomic.Int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -54,32 +60,32 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []oc
 		free <- &b
 	}
 	chunks := make(chan chunk, pipeBuffers+1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		readBlobs(ctx, s, blobs, kept, free, chunks)
-	}()
-	for _, b := range blobs {
-		name := path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
-		if err := tw.WriteHeader(header(name, b.Size, mtime)); err != nil {
-			return fmt.Errorf("tar entry %s: %w", name, err)
+	wg.Go(func() { readBlobs(ctx, s, queue, free, chunks) })
+	name := ""
+	for {
+		var c chunk
+		var ok bool
+		select {
+		case c, ok = <-chunks:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		for {
-			var c chunk
-			select {
-			case c = <-chunks:
-			case <-ctx.Done():
-				return ctx.Err()
+		switch {
+		case !ok:
+			return nil
+		case c.err != nil:
+			return c.err // the layout's errors name the blob
+		case c.start != nil:
+			b := c.start
+			name = path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
+			if err := tw.WriteHeader(header(name, b.Size, mtime)); err != nil {
+				return fmt.Errorf("tar entry %s: %w", name, err)
 			}
-			if c.err != nil {
-				return c.err // the layout's errors name the blob
-			}
-			if c.end {
-				break
-			}
+		case c.end:
+		default:
 			var err error
-			if c.kept != nil {
-				_, err = tw.Write(c.kept)
+			if c.content != nil {
+				_, err = tw.Write(c.content)
 			} else {
 				_, err = tw.Write((*c.buf)[:c.n])
 				free <- c.buf
@@ -90,13 +96,13 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, blobs []oc
 			done.Add(int64(c.n))
 		}
 	}
-	return nil
 }
 
-// readBlobs fetches each blob, verified, and sends it to chunks in buffers taken from free
-// (or whole, when kept has its content), then an end chunk; on an error it sends it and stops.
-// It returns when ctx is done.
-func readBlobs(ctx context.Context, s *layout.Store, blobs []ocispec.Descriptor, kept func(digest.Digest) []byte, free chan *[]byte, chunks chan<- chunk) {
+// readBlobs takes each blob from queue and sends it to chunks: a start chunk, its content (as
+// the walk read it, or fetched, verified, in buffers taken from free), then an end chunk; on an
+// error it sends it and stops. It closes chunks once queue is closed and every blob sent. It
+// returns when ctx is done.
+func readBlobs(ctx context.Context, s *layout.Store, queue <-chan blobItem, free chan *[]byte, chunks chan<- chunk) {
 	send := func(c chunk) bool {
 		select {
 		case chunks <- c:
@@ -105,14 +111,27 @@ func readBlobs(ctx context.Context, s *layout.Store, blobs []ocispec.Descriptor,
 			return false
 		}
 	}
-	for _, b := range blobs {
-		if data := kept(b.Digest); data != nil && int64(len(data)) == b.Size {
-			if !send(chunk{kept: data, n: len(data)}) || !send(chunk{end: true}) {
+	for {
+		var it blobItem
+		var ok bool
+		select {
+		case it, ok = <-queue:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			close(chunks)
+			return
+		}
+		b := it.desc
+		if !send(chunk{start: &b}) {
+			return
+		}
+		if it.content != nil && int64(len(it.content)) == b.Size {
+			if !send(chunk{content: it.content, n: len(it.content)}) {
 				return
 			}
-			continue
-		}
-		if err := readBlob(ctx, s, b, free, send); err != nil {
+		} else if err := readBlob(ctx, s, b, free, send); err != nil {
 			send(chunk{err: err})
 			return
 		}
