@@ -24,9 +24,20 @@ var version = ""
 
 // Run runs the command line args (args[0] is the program name) and returns the exit code.
 // Errors are printed once, as "gadgetpack: <err>", on stderr.
+//
+// Unless GOGC is set, the garbage collector runs once the heap has grown by half since the
+// last collection (GOGC=50), not doubled: a command over many small blobs keeps a small record
+// per blob, and the default let the heap of an export or a verify of 20,000 small images
+// reach twice that (peak RSS 155-180 MiB; 127-142 MiB so, for 5-10% more CPU).
 func Run(ctx context.Context, args []string) int {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(gcPercent)
+	}
 	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
+
+// gcPercent is the GOGC Run sets when the environment sets none.
+const gcPercent = 50
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)

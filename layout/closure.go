@@ -79,8 +79,9 @@ type ClosureOptions struct {
 	// AllRefs adds every named entry of index.json to the entries asked for (what Refs
 	// returns), from the same read of index.json.
 	AllRefs bool
-	// OnBlob, when set, is called with each blob as it joins the closure, in the order of
-	// Closure.Blobs, from the goroutine running ClosureWith: with its verified content when
+	// OnBlob, when set, is called with each blob as it joins the closure, in the order
+	// Closure.Blobs would list them (it stays nil then: memory), from the goroutine running
+	// ClosureWith: with its verified content when
 	// the walk reads it whole (a manifest, an index, a JSON config; then once it has), else
 	// nil. A caller writing the blobs out starts before the closure ends and reads none of
 	// those again; what it was given is the closure only once ClosureWith returns without
@@ -191,6 +192,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		}
 	}
 	w := NewWalker(fetch, WalkOptions{})
+	joined := 0 // the digests of w.order that joined the closure
 	walk := func(root ocispec.Descriptor, at Location) error {
 		if err := checkEntry(root); err != nil {
 			return err
@@ -206,18 +208,19 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 				}
 			}
 			// The walk visits a digest once per media type and size, and lists it in w.order
-			// at its first visit, just before calling here: each digest of w.order is in
-			// c.Blobs, in the same order, once this returns.
-			if len(w.order) == len(c.Blobs) {
+			// at its first visit, just before calling here: each digest of w.order has joined
+			// (c.Blobs, in the same order, or OnBlob), once this returns.
+			if len(w.order) == joined {
 				return nil
 			}
+			joined++
 			// The blob's identity only: what a copy or an export needs of it, without the
 			// annotations, platform and URLs of the descriptor that reached it (memory: one
 			// element per blob of the closure).
 			b := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-			c.Blobs = append(c.Blobs, b)
 			c.Bytes += desc.Size
 			if opts.OnBlob == nil {
+				c.Blobs = append(c.Blobs, b)
 				return nil
 			}
 			if err := flush(); err != nil {
@@ -294,11 +297,11 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 	for i, r := range refs {
 		refsOf[r.subject] = append(refsOf[r.subject], i)
 	}
-	for next := 0; next < len(c.Blobs); next++ {
+	for next := 0; next < len(w.order); next++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		dg := c.Blobs[next].Digest
+		dg := w.order[next]
 		for _, ri := range refsOf[dg] {
 			r := refs[ri]
 			carried = append(carried, r)

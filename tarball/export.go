@@ -207,8 +207,8 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	}
 
 	// The closure is walked on its own goroutine, handing each blob (with its content when the
-	// walk read it whole) to the writer as it joins; index.json, last in the tar, is written
-	// once the walk has ended without error.
+	// walk read it whole) to the writer as it joins, and counting it in res (read here once the
+	// walk has ended); index.json, last in the tar, is written once it has, without error.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan blobItem, exportQueue)
@@ -223,8 +223,12 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 		AllRefs:       len(opts.Entries) == 0,
 		OnBlob: func(desc ocispec.Descriptor, content []byte) error {
 			if opts.Exclude.Has(desc.Digest) {
+				res.Excluded++
+				res.ExcludedBytes += desc.Size
 				return nil
 			}
+			res.Blobs++
+			res.BlobBytes += desc.Size
 			known.Add(desc.Size)
 			select {
 			case queue <- blobItem{desc: desc, content: content}:
@@ -281,15 +285,6 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
 			res.Refs = append(res.Refs, name)
 		}
-	}
-	for _, b := range cl.Blobs {
-		if opts.Exclude.Has(b.Digest) {
-			res.Excluded++
-			res.ExcludedBytes += b.Size
-			continue
-		}
-		res.Blobs++
-		res.BlobBytes += b.Size
 	}
 	if err := writeEntry(tw, layout.IndexFile, int64(len(idxJSON)), mtime, bytes.NewReader(idxJSON)); err != nil {
 		return nil, err
