@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -49,6 +50,9 @@ type doc struct {
 // is not a JSON object, is ambiguous (strictjson.Check: duplicate keys, a null field...) or a
 // field has the wrong JSON type.
 func decodeDoc(data []byte) (*doc, error) {
+	if docDecodes != nil {
+		docDecodes.Add(1)
+	}
 	if err := strictjson.Check(data, strictjson.Document); err != nil {
 		return nil, fmt.Errorf("%w: %w", err, ErrBadManifest)
 	}
@@ -64,6 +68,9 @@ func decodeDoc(data []byte) (*doc, error) {
 	}
 	return &d, nil
 }
+
+// docDecodes, when a test sets it, counts the calls of decodeDoc.
+var docDecodes *atomic.Int64
 
 // jsonError shortens encoding/json's messages, which start with "json: ".
 func jsonError(err error) string {
