@@ -64,6 +64,7 @@ type Stage struct {
 	found    []blobSize                      // the blobs it found, for AddEntries' check under the lock
 	checkGen int                             // len(order)+len(present) when it passed
 	closed   bool                            // no more Push: Commit or Discard has begun
+	fresh    bool                            // made for a path that was no layout: it holds no blob to skip
 	finished bool                            // Discard has removed the stage
 }
 
@@ -109,7 +110,11 @@ func NewStageAt(ctx context.Context, path string) (*Stage, error) {
 		}
 	}
 	s := &Store{root: root}
-	return s.NewStage(ctx)
+	st, err := s.NewStage(ctx)
+	if err == nil {
+		st.fresh = true // a blob another writer puts there meanwhile is kept at publishing
+	}
+	return st, err
 }
 
 // Path returns the absolute path of the stage's layout.
@@ -194,7 +199,10 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		return err
 	}
 	defer done()
-	have, err := st.s.Exists(ctx, desc)
+	var have bool
+	if !st.fresh {
+		have, err = st.s.Exists(ctx, desc)
+	}
 	if errors.Is(err, ErrSizeMismatch) {
 		return st.damagedOrStream(ctx, v, desc, err)
 	}
@@ -449,6 +457,9 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	st.closed = true // no Push from now on
 	dir, root, order := st.lock, st.root, slices.Clone(st.order)
 	checked := st.checkedAlready(entries)
+	if checked {
+		st.docs, st.docBytes = nil, 0 // read: the merge into index.json wants the memory
+	}
 	st.mu.Unlock()
 	defer st.Discard()
 	if busy != 0 {
