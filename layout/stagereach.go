@@ -17,10 +17,9 @@ import (
 type stageReach struct {
 	st      *Stage
 	mu      sync.Mutex
-	reached map[digest.Digest]bool
-	found   []blobSize // the blobs the walks found, staged or in the layout, each once
-	seen    map[digest.Digest]bool
-	walker  *Walker // of the referrers' checks
+	reached map[digest.Digest]bool // true once found (in found), false when only reached
+	found   []blobSize             // the blobs the walks found, staged or in the layout, each once
+	walker  *Walker                // of the referrers' checks
 }
 
 // blobSize is a blob's digest and size.
@@ -31,19 +30,24 @@ type blobSize struct {
 
 // newReach returns an empty stageReach of st.
 func (st *Stage) newReach() *stageReach {
-	return &stageReach{st: st, reached: map[digest.Digest]bool{}, seen: map[digest.Digest]bool{}}
+	return &stageReach{st: st, reached: map[digest.Digest]bool{}}
 }
 
+// mark records d as reached.
 func (r *stageReach) mark(d digest.Digest) {
 	r.mu.Lock()
-	r.reached[d] = true
+	if _, ok := r.reached[d]; !ok {
+		r.reached[d] = false
+	}
 	r.mu.Unlock()
 }
 
+// isReached reports whether d was reached.
 func (r *stageReach) isReached(d digest.Digest) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.reached[d]
+	_, ok := r.reached[d]
+	return ok
 }
 
 // fetch is Stage.Fetch, recording desc as reached (and found, when it is).
@@ -70,8 +74,8 @@ func (r *stageReach) exists(ctx context.Context, desc ocispec.Descriptor) (bool,
 func (r *stageReach) markFound(desc ocispec.Descriptor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.seen[desc.Digest] {
-		r.seen[desc.Digest] = true
+	if !r.reached[desc.Digest] {
+		r.reached[desc.Digest] = true
 		r.found = append(r.found, blobSize{d: desc.Digest, size: desc.Size})
 	}
 }
