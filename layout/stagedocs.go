@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -93,13 +92,6 @@ func (st *Stage) maxDocBytes() int64 {
 		return st.docCap
 	}
 	return MaxStageDocBytes
-}
-
-// stagedDoc returns the kept content of d, or nil.
-func (st *Stage) stagedDoc(d digest.Digest) []byte {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.docs[d]
 }
 
 // stagedReferrerOf returns the blob desc with content data as a referrer (asReferrer), or nil. A
