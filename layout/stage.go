@@ -182,10 +182,10 @@ func stagedName(d digest.Digest) string {
 // right size) is read and verified all the same, so that a stream is checked whole, but not
 // written. Otherwise the content goes into a file of the stage through a 1 MiB buffer, and the
 // kernel starts writing out a blob of 1 MiB or more (sync_file_range); Commit makes every
-// staged blob durable before it publishes any. A
-// staged blob that may be a document (a small JSON object) is kept in memory too, under
-// MaxStageDocBytes in all, for the graph checks and Fetch, and a referrer among them is
-// recorded for CheckGraph: no staged file is read again while the cap holds.
+// staged blob durable before it publishes any. A staged blob that may be a document (a small
+// JSON object) is kept in memory too, under MaxStageDocBytes in all, for the graph checks and
+// Fetch, and a referrer among them is recorded for CheckGraph: no staged file is read again
+// while the cap holds.
 // Push returns ErrAlreadyExists, without reading r, for a digest pushed before into this stage
 // (or by a Push of it in progress, which it waits for), and ErrInvalidDigest for a bad digest.
 // ctx is checked between chunks.
