@@ -28,13 +28,33 @@ func IsIndexType(mt string) bool {
 	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerList
 }
 
-// mediaTypeRE is RFC 6838's type "/" subtype, both restricted-name, as the image-spec schema
-// checks it.
-var mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
-
-// validMediaType reports whether mt has the RFC 6838 form of a media type.
+// validMediaType reports whether mt has the RFC 6838 form of a media type, as the image-spec
+// schema checks it: type "/" subtype, each a restricted-name (an ASCII letter or digit, then up
+// to 126 of letters, digits and !#$&^_.+-). It accepts exactly what the regular expression
+// ^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$ accepts
+// (descriptor_test.go compares both), without running one for every descriptor.
 func validMediaType(mt string) bool {
-	return mediaTypeRE.MatchString(mt)
+	slash := strings.IndexByte(mt, '/')
+	return slash >= 0 && restrictedName(mt[:slash]) && restrictedName(mt[slash+1:])
+}
+
+// restrictedName reports whether s is an RFC 6838 restricted-name of at most 127 characters.
+func restrictedName(s string) bool {
+	if len(s) == 0 || len(s) > 127 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isAlnum(c) && !strings.ContainsRune("!#$&^_.+-", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // checkMediaType returns an error wrapping ErrInvalidMediaType unless mt is well formed.
@@ -48,13 +68,42 @@ func checkMediaType(mt string) error {
 // checkDigest returns an error wrapping ErrInvalidDigest unless d parses, names an available
 // algorithm and has a well-formed encoded part (lowercase hex of the right length).
 func checkDigest(d digest.Digest) error {
-	if err := d.Validate(); err != nil {
+	if !validDigest(d) {
 		return fmt.Errorf("digest %q: %w", string(d), ErrInvalidDigest)
 	}
-	if !d.Algorithm().Available() {
-		return fmt.Errorf("digest %q: algorithm unavailable: %w", string(d), ErrInvalidDigest)
-	}
 	return nil
+}
+
+// validDigest reports whether d is sha256, sha384 or sha512, a colon, and the lowercase hex of
+// that hash's size: exactly what go-digest's d.Validate() accepts with d.Algorithm().Available()
+// (descriptor_test.go compares both), without the regular expression go-digest runs per digest.
+func validDigest(d digest.Digest) bool {
+	s := string(d)
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return false
+	}
+	var n int
+	switch digest.Algorithm(s[:i]) {
+	case digest.SHA256:
+		n = 64
+	case digest.SHA384:
+		n = 96
+	case digest.SHA512:
+		n = 128
+	default:
+		return false
+	}
+	hex := s[i+1:]
+	if len(hex) != n {
+		return false
+	}
+	for j := 0; j < len(hex); j++ {
+		if c := hex[j]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // short returns d with its encoded part cut to 12 characters, for locations in reports.

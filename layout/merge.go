@@ -20,6 +20,11 @@ type AddOptions struct {
 	// (a signature replaced by a new one), unless one of the entries given has that digest. It
 	// removes no blob (gc does).
 	Drop []digest.Digest
+
+	// found, set by a Stage's Commit, lists the blobs the entries' graphs reach as its
+	// CheckGraph found them: under the lock, AddEntries checks that they are all there
+	// (checkPresent) instead of walking the graphs again.
+	found []blobSize
 }
 
 // AddResult says what AddEntries changed.
@@ -50,7 +55,11 @@ func (s *Store) AddEntries(ctx context.Context, entries []ocispec.Descriptor, op
 	var res AddResult
 	err := s.update(ctx, func(d *indexDoc) error {
 		res = AddResult{}
-		if err := checkEntryGraphs(ctx, s.root, entries, s.fetchOwn, s.Exists, s.missing); err != nil {
+		if opts.found != nil {
+			if err := s.checkPresent(ctx, opts.found); err != nil {
+				return err
+			}
+		} else if err := checkEntryGraphs(ctx, s.root, entries, s.fetchOwn, s.Exists, s.missing); err != nil {
 			return err
 		}
 		var conflicts []string

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
@@ -53,7 +56,15 @@ type Stage struct {
 	staged   map[digest.Digest]int64         // blobs written into dir, with their sizes
 	order    []digest.Digest                 // staged, in push order
 	present  map[digest.Digest]int64         // blobs Push found in the layout already
+	docs     map[digest.Digest][]byte        // verified content of staged documents, kept (stagedocs.go)
+	docBytes int64                           // the total size of docs
+	docCap   int64                           // a test's cap on docBytes; 0: MaxStageDocBytes
+	refs     []subjectRef                    // staged referrers, in push order, found as they streamed in
+	checked  []ocispec.Descriptor            // the entries of the last CheckGraph that passed
+	found    []blobSize                      // the blobs it found, for AddEntries' check under the lock
+	checkGen int                             // len(order)+len(present) when it passed
 	closed   bool                            // no more Push: Commit or Discard has begun
+	fresh    bool                            // made for a path that was no layout: it holds no blob to skip
 	finished bool                            // Discard has removed the stage
 }
 
@@ -62,7 +73,8 @@ func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &Stage{s: *s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{}}, nil
+	return &Stage{s: *s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{},
+		docs: map[digest.Digest][]byte{}}, nil
 }
 
 // NewStageAt returns an empty stage for the layout at path, which need not exist yet: a
@@ -98,7 +110,11 @@ func NewStageAt(ctx context.Context, path string) (*Stage, error) {
 		}
 	}
 	s := &Store{root: root}
-	return s.NewStage(ctx)
+	st, err := s.NewStage(ctx)
+	if err == nil {
+		st.fresh = true // a blob another writer puts there meanwhile is kept at publishing
+	}
+	return st, err
 }
 
 // Path returns the absolute path of the stage's layout.
@@ -165,7 +181,11 @@ func stagedName(d digest.Digest) string {
 // match; nothing is kept then). A blob that the layout holds already (a regular file of the
 // right size) is read and verified all the same, so that a stream is checked whole, but not
 // written. Otherwise the content goes into a file of the stage through a 1 MiB buffer, and the
-// kernel starts writing it out (sync_file_range); Commit fsyncs it before it publishes it.
+// kernel starts writing out a blob of 1 MiB or more (sync_file_range); Commit makes every
+// staged blob durable before it publishes any. A staged blob that may be a document (a small
+// JSON object) is kept in memory too, under MaxStageDocBytes in all, for the graph checks and
+// Fetch, and a referrer among them is recorded for CheckGraph: no staged file is read again
+// while the cap holds.
 // Push returns ErrAlreadyExists, without reading r, for a digest pushed before into this stage
 // (or by a Push of it in progress, which it waits for), and ErrInvalidDigest for a bad digest.
 // ctx is checked between chunks.
@@ -179,7 +199,10 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		return err
 	}
 	defer done()
-	have, err := st.s.Exists(ctx, desc)
+	var have bool
+	if !st.fresh {
+		have, err = st.s.Exists(ctx, desc)
+	}
 	if errors.Is(err, ErrSizeMismatch) {
 		return st.damagedOrStream(ctx, v, desc, err)
 	}
@@ -207,11 +230,14 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	if err != nil {
 		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
 	}
-	_, err = st.s.copyData(ctx, f, v)
+	tee := newDocTee(f, desc.Size)
+	bp := bufPool.Get().(*[]byte)
+	_, err = v.copyTo(ctx, tee, *bp)
+	bufPool.Put(bp)
 	if err == nil {
 		err = f.Chmod(blobPerm)
 	}
-	if err == nil {
+	if err == nil && desc.Size >= syncAheadMin {
 		// Start writing it out now, so that the disk works while the stream goes on; Commit
 		// fsyncs it (by then mostly a no-op) before publishing anything.
 		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
@@ -223,12 +249,26 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		_ = atomicfile.UnlinkAt(dir, name)
 		return err
 	}
+	data := tee.doc()
+	var ref *subjectRef
+	if data != nil {
+		ref = stagedReferrerOf(desc, data)
+	}
 	st.mu.Lock()
 	st.staged[desc.Digest] = desc.Size
 	st.order = append(st.order, desc.Digest)
+	if data != nil {
+		st.remember(desc, data, ref)
+	}
 	st.mu.Unlock()
 	return nil
 }
+
+// syncAheadMin is the size from which Push starts writing a staged blob out at once
+// (sync_file_range): a big blob's writeback then overlaps the rest of the stream. Below it the
+// call costs more than it saves (1.9 s of 80,000 small blobs) and Commit's one syncfs writes
+// them out together.
+const syncAheadMin = 1 << 20
 
 // claim makes the calling Push the only one in progress for d, waiting while another one is
 // (or until ctx ends). It returns ErrAlreadyExists when d is staged or found present, and an
@@ -310,14 +350,15 @@ func (st *Stage) Staged() (blobs int, bytes int64) {
 }
 
 // Fetch opens desc's blob for a verified read, as Store.Fetch does: from the stage when it is
-// staged there, else from the layout (ErrNotFound when neither has it).
+// staged there (from memory for a document Push kept, verified then), else from the layout
+// (ErrNotFound when neither has it).
 func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	st.mu.Lock()
 	n, ok := st.staged[desc.Digest]
-	dir := st.lock
+	dir, data := st.lock, st.docs[desc.Digest]
 	st.mu.Unlock()
 	if !ok {
 		rc, err := st.s.fetchOwn(ctx, desc)
@@ -328,6 +369,9 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	}
 	if n != desc.Size {
 		return nil, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
+	}
+	if data != nil {
+		return io.NopCloser(bytes.NewReader(data)), nil // verified as it streamed in
 	}
 	f, err := openStaged(dir, desc.Digest)
 	if err != nil {
@@ -379,10 +423,23 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 	if err := checkEntryGraphs(ctx, st.s.root, entries, r.fetch, r.exists, stageMissing); err != nil {
 		return err
 	}
-	return r.checkReferrers(ctx)
+	if err := r.checkReferrers(ctx); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	st.checked, st.checkGen, st.found = slices.Clone(entries), len(st.order)+len(st.present), r.found
+	st.mu.Unlock()
+	return nil
 }
 
-// Commit makes the import happen: it checks the entries' graphs (CheckGraph), initializes the
+// checkedAlready reports whether the last CheckGraph that passed had entries equal to entries,
+// with nothing pushed since: Commit need not walk the same graphs again. st.mu is held.
+func (st *Stage) checkedAlready(entries []ocispec.Descriptor) bool {
+	return st.checked != nil && st.checkGen == len(st.order)+len(st.present) && reflect.DeepEqual(st.checked, entries)
+}
+
+// Commit makes the import happen: it checks the entries' graphs (CheckGraph, unless the last
+// CheckGraph that passed had the same entries and nothing was pushed since), initializes the
 // layout if the stage was made for a path that is none yet (Init), publishes every staged blob
 // into blobs/ (each fsynced first, then a no-replace rename, folder fsynced: a blob another
 // writer published meanwhile is kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
@@ -399,13 +456,19 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	busy := len(st.pending)
 	st.closed = true // no Push from now on
 	dir, root, order := st.lock, st.root, slices.Clone(st.order)
+	checked := st.checkedAlready(entries)
+	if checked {
+		st.docs, st.docBytes = nil, 0 // read: the merge into index.json wants the memory
+	}
 	st.mu.Unlock()
 	defer st.Discard()
 	if busy != 0 {
 		return nil, fmt.Errorf("layout %s: commit while %d pushes are in progress", st.s.root, busy)
 	}
-	if err := st.CheckGraph(ctx, entries); err != nil {
-		return nil, err
+	if !checked {
+		if err := st.CheckGraph(ctx, entries); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkLayoutFile(st.s.root); err != nil {
 		if _, err := Init(st.s.root); err != nil {
@@ -451,6 +514,9 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 		}
 	}
 	store := st.s
+	st.mu.Lock()
+	opts.found = st.found // the graphs were checked: under the lock, their blobs must still be there
+	st.mu.Unlock()
 	return store.AddEntries(ctx, entries, opts)
 }
 
@@ -509,6 +575,9 @@ const syncJobs = 4
 // openStaged opens d's staged file in the stage folder dir for reading: never following a
 // symlink, never blocking, and only a regular file (ErrNotRegular naming what it is).
 func openStaged(dir *os.File, d digest.Digest) (*os.File, error) {
+	if stagedOpens != nil {
+		stagedOpens.Add(1)
+	}
 	f, err := atomicfile.OpenFileAt(dir, stagedName(d), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
@@ -526,6 +595,9 @@ func openStaged(dir *os.File, d digest.Digest) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// stagedOpens, when a test sets it, counts the staged files opened for reading.
+var stagedOpens *atomic.Int64
 
 // syncStagedFile fsyncs d's staged file in the stage folder dir.
 func syncStagedFile(dir *os.File, d digest.Digest) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 
@@ -18,8 +17,15 @@ import (
 type stageReach struct {
 	st      *Stage
 	mu      sync.Mutex
-	reached map[digest.Digest]bool
-	walker  *Walker // of the referrers' checks
+	reached map[digest.Digest]bool // true once found (in found), false when only reached
+	found   []blobSize             // the blobs the walks found, staged or in the layout, each once
+	walker  *Walker                // of the referrers' checks
+}
+
+// blobSize is a blob's digest and size.
+type blobSize struct {
+	d    digest.Digest
+	size int64
 }
 
 // newReach returns an empty stageReach of st.
@@ -27,30 +33,73 @@ func (st *Stage) newReach() *stageReach {
 	return &stageReach{st: st, reached: map[digest.Digest]bool{}}
 }
 
+// mark records d as reached.
 func (r *stageReach) mark(d digest.Digest) {
 	r.mu.Lock()
-	r.reached[d] = true
+	if _, ok := r.reached[d]; !ok {
+		r.reached[d] = false
+	}
 	r.mu.Unlock()
 }
 
+// isReached reports whether d was reached.
 func (r *stageReach) isReached(d digest.Digest) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.reached[d]
+	_, ok := r.reached[d]
+	return ok
 }
 
-// fetch is Stage.Fetch, recording desc as reached.
+// fetch is Stage.Fetch, recording desc as reached (and found, when it is).
 func (r *stageReach) fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	r.mark(desc.Digest)
 	rc, err := r.st.Fetch(ctx, desc)
+	if err == nil {
+		r.markFound(desc)
+	}
 	return rc, r.st.blame(ctx, desc, err)
 }
 
-// exists is Stage.Exists, recording desc as reached.
+// exists is Stage.Exists, recording desc as reached (and found, when it is).
 func (r *stageReach) exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
 	r.mark(desc.Digest)
 	ok, err := r.st.Exists(ctx, desc)
+	if ok && err == nil {
+		r.markFound(desc)
+	}
 	return ok, r.st.blame(ctx, desc, err)
+}
+
+// markFound records desc's blob as found, staged or in the layout, with desc's size.
+func (r *stageReach) markFound(desc ocispec.Descriptor) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.reached[desc.Digest] {
+		r.reached[desc.Digest] = true
+		r.found = append(r.found, blobSize{d: desc.Digest, size: desc.Size})
+	}
+}
+
+// checkPresent checks, under the index lock, that every blob a passed CheckGraph found (staged
+// then, published since, or in the layout) is in the layout with its size: what AddEntries'
+// walk of the entries' graphs would find again, without reading and decoding every document a
+// second time (CheckGraph read them verified; a gc meanwhile removes files, it does not change
+// them). It returns an error naming the first blob that is gone, wrapping ErrNotFound or
+// ErrSizeMismatch and ErrGraphIncomplete.
+func (s *Store) checkPresent(ctx context.Context, found []blobSize) error {
+	for _, b := range found {
+		ok, err := s.Exists(ctx, ocispec.Descriptor{Digest: b.d, Size: b.size})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil && !ok {
+			err = fmt.Errorf("blob %s: %w", b.d, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("layout %s: a blob the entries reach is gone since it was checked: %w: %w", s.root, err, ErrGraphIncomplete)
+		}
+	}
+	return nil
 }
 
 // blame tells apart, when the layout holds desc's blob with another size than desc says (err
@@ -141,44 +190,14 @@ func (st *Stage) layoutHas(d digest.Digest) bool {
 	return err == nil
 }
 
-// stagedReferrers returns the staged manifests and indexes that have a subject, in push order:
-// the staged blobs of at most MaxJSONBytes whose first bytes look like a JSON object are read,
-// verified.
+// stagedReferrers returns the staged manifests and indexes that have a subject, in push order,
+// as Push found them while they streamed in (every staged blob of at most MaxJSONBytes whose
+// first bytes look like a JSON object was decoded then, verified, when it could name a subject).
 func (st *Stage) stagedReferrers(ctx context.Context) ([]subjectRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	st.mu.Lock()
-	order, dir := slices.Clone(st.order), st.lock
-	sizes := make([]int64, len(order))
-	for i, d := range order {
-		sizes[i] = st.staged[d]
-	}
-	st.mu.Unlock()
-	var out []subjectRef
-	for i, d := range order {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if sizes[i] > MaxJSONBytes || sizes[i] < 2 || !sniffJSONStaged(dir, d) {
-			continue
-		}
-		desc := ocispec.Descriptor{Digest: d, Size: sizes[i]}
-		data, err := ReadAllFrom(ctx, st.Fetch, desc, MaxJSONBytes)
-		if err != nil {
-			return nil, fmt.Errorf("layout %s: staged blob %s: %w", st.s.root, d, err)
-		}
-		if r, ok := asReferrer(desc, data); ok {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-// sniffJSONStaged reports whether the staged file of d starts, after white space, with '{' within its
-// first sniffBytes bytes.
-func sniffJSONStaged(dir *os.File, d digest.Digest) bool {
-	f, err := openStaged(dir, d)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	return sniffJSONObject(f) == 1
+	defer st.mu.Unlock()
+	return slices.Clone(st.refs), nil
 }

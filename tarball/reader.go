@@ -111,7 +111,8 @@ type Reader struct {
 	out     *tarInput       // decompressed bytes, as the tar reader gets them
 	zr      *zstd.Decoder
 	tr      *tar.Reader
-	seen    map[string]bool
+	seen    map[string]bool        // the names of the entries read, blobs aside
+	blobs   map[digest.Digest]bool // the blobs read: their digest strings are the Entries', kept anyway
 	cur     *Entry
 	left    int64  // bytes of the current entry not yet read
 	err     error  // sticky
@@ -151,7 +152,7 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 		}
 		return nil, err
 	}
-	rd := &Reader{opts: opts, in: in, seen: map[string]bool{}, comp: None}
+	rd := &Reader{opts: opts, in: in, seen: map[string]bool{}, blobs: map[digest.Digest]bool{}, comp: None}
 	var dec io.Reader = br
 	switch {
 	case bytes.HasPrefix(head, magicGzip):
@@ -304,9 +305,10 @@ func (r *Reader) headerErr(err error) error {
 
 // classify checks a header and names its file. skip is set for directories and the lock file.
 func (r *Reader) classify(hdr *tar.Header) (e *Entry, skip bool, err error) {
-	where := entryAt(hdr.Name, r.hdrOff)
+	// where is rendered only for an error: most entries of a tarball have none.
+	where := func() string { return entryAt(hdr.Name, r.hdrOff) }
 	refuse := func(format string, args ...any) (*Entry, bool, error) {
-		return nil, false, fmt.Errorf("%s: %s: %w", where, fmt.Sprintf(format, args...), ErrUnsafeEntry)
+		return nil, false, fmt.Errorf("%s: %s: %w", where(), fmt.Sprintf(format, args...), ErrUnsafeEntry)
 	}
 	name := hdr.Name
 	switch {
@@ -345,10 +347,13 @@ func (r *Reader) classify(hdr *tar.Header) (e *Entry, skip bool, err error) {
 	if rel != "." && path.Clean(rel) != rel {
 		return refuse("name not in clean form")
 	}
-	if r.seen[rel] {
-		return refuse("a second entry of that name")
+	// A blob's name is remembered as its digest, once it is one (below).
+	if hdr.Typeflag != tar.TypeReg || !strings.HasPrefix(rel, layout.BlobsDir+"/") {
+		if r.seen[rel] {
+			return refuse("a second entry of that name")
+		}
+		r.seen[rel] = true
 	}
-	r.seen[rel] = true
 
 	if hdr.Typeflag == tar.TypeDir {
 		if rel == "." || rel == layout.BlobsDir {
@@ -364,14 +369,14 @@ func (r *Reader) classify(hdr *tar.Header) (e *Entry, skip bool, err error) {
 	case layout.LayoutFile:
 		e.Kind = KindLayoutFile
 		if hdr.Size > layout.MaxLayoutFileBytes {
-			r.err = fmt.Errorf("%s: %d bytes, over the %d-byte cap of %s: %w", where, hdr.Size, layout.MaxLayoutFileBytes, layout.LayoutFile, ErrTooLarge)
+			r.err = fmt.Errorf("%s: %d bytes, over the %d-byte cap of %s: %w", where(), hdr.Size, layout.MaxLayoutFileBytes, layout.LayoutFile, ErrTooLarge)
 			return nil, false, r.err
 		}
 		return e, false, nil
 	case layout.IndexFile:
 		e.Kind = KindIndex
 		if hdr.Size > layout.MaxIndexBytes {
-			r.err = fmt.Errorf("%s: %d bytes, over the %d-byte cap of %s: %w", where, hdr.Size, layout.MaxIndexBytes, layout.IndexFile, ErrTooLarge)
+			r.err = fmt.Errorf("%s: %d bytes, over the %d-byte cap of %s: %w", where(), hdr.Size, layout.MaxIndexBytes, layout.IndexFile, ErrTooLarge)
 			return nil, false, r.err
 		}
 		return e, false, nil
@@ -394,11 +399,29 @@ func (r *Reader) classify(hdr *tar.Header) (e *Entry, skip bool, err error) {
 	if !a.Available() {
 		return refuse("blob of an unknown digest algorithm %q", alg)
 	}
-	if err := a.Validate(enc); err != nil {
+	if !lowerHex(enc, a.Size()*2) {
 		return refuse("blob name %q is not a %s digest (%d lowercase hex digits)", enc, alg, a.Size()*2)
 	}
-	e.Kind, e.Digest = KindBlob, digest.NewDigestFromEncoded(a, enc)
+	e.Kind, e.Digest = KindBlob, digest.Digest(alg+":"+enc)
+	if r.blobs[e.Digest] {
+		return refuse("a second entry of that name")
+	}
+	r.blobs[e.Digest] = true
 	return e, false, nil
+}
+
+// lowerHex reports whether s is n lowercase hex digits: what go-digest's Algorithm.Validate
+// accepts of an available algorithm's encoded part, without the regular expression it runs.
+func lowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Read reads the content of the current entry; io.EOF at its end. A stream that ends inside it

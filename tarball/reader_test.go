@@ -292,3 +292,19 @@ func TestReaderGoesOn(t *testing.T) {
 		t.Fatalf("InputBytes %d", r.InputBytes())
 	}
 }
+
+// FuzzLowerHex is differential: lowerHex accepts exactly the encoded parts that go-digest's
+// Algorithm.Validate accepts, for each available algorithm.
+func FuzzLowerHex(f *testing.F) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	for _, s := range []string{hex64, hex64 + hex64, hex64[:63] + "\n", strings.ToUpper(hex64), hex64[:63] + "g", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, a := range []digest.Algorithm{digest.SHA256, digest.SHA384, digest.SHA512} {
+			if got, want := lowerHex(s, a.Size()*2), a.Validate(s) == nil; got != want {
+				t.Fatalf("lowerHex(%q, %d) = %v, %s's Validate %v", s, a.Size()*2, got, a, want)
+			}
+		}
+	})
+}

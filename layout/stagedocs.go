@@ -1,0 +1,126 @@
+package layout
+
+import (
+	"bytes"
+	"io"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// MaxStageDocBytes caps the verified documents a Stage keeps in memory, in all: the manifests,
+// indexes and other small JSON objects it staged, so that the graph checks read each from
+// memory instead of opening, hashing and reading its file again. Past the cap the documents
+// staged later are read again, verified, from their files: memory stays flat however many
+// blobs an import stages.
+const MaxStageDocBytes = 64 << 20
+
+// docTee is the writer a staged blob goes through: it passes every byte to w and keeps a copy of
+// a blob that may be a document (2 to MaxJSONBytes bytes, whose first byte that is not JSON white
+// space, within its first sniffBytes, is '{': what the referrer search of a stage reads).
+type docTee struct {
+	w     io.Writer
+	size  int64
+	buf   []byte
+	state int // 0: undecided (white space alone so far), 1: a document, -1: not one
+}
+
+// newDocTee returns a docTee writing to w for a blob of size bytes.
+func newDocTee(w io.Writer, size int64) *docTee {
+	t := &docTee{w: w, size: size}
+	if size < 2 || size > MaxJSONBytes {
+		t.state = -1
+	}
+	return t
+}
+
+// Write writes p to the underlying writer and keeps what it wrote while the blob may be a
+// document.
+func (t *docTee) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if t.state >= 0 {
+		if t.buf == nil {
+			t.buf = make([]byte, 0, min(t.size, sniffBytes))
+		}
+		t.buf = append(t.buf, p[:n]...)
+		if t.state == 0 {
+			t.decide()
+		}
+	}
+	return n, err
+}
+
+// decide looks at the first bytes kept: '{' after white space makes the blob a document,
+// anything else, or sniffBytes of white space, does not.
+func (t *docTee) decide() {
+	head := t.buf[:min(len(t.buf), sniffBytes)]
+	switch i := firstNonSpace(head); {
+	case i >= 0 && head[i] == '{':
+		t.state = 1
+		if int64(cap(t.buf)) < t.size {
+			t.buf = append(make([]byte, 0, t.size), t.buf...)
+		}
+	case i >= 0 || len(head) == sniffBytes:
+		t.state, t.buf = -1, nil
+	}
+}
+
+// doc returns the blob's content when it may be a document, else nil. It is meaningful once the
+// whole blob went through, verified.
+func (t *docTee) doc() []byte {
+	if t.state != 1 || int64(len(t.buf)) != t.size {
+		return nil
+	}
+	return t.buf
+}
+
+// remember records the verified content data of the staged blob desc, a possible document: a
+// referrer goes into st.refs, and data is kept for Fetch while the cap allows. st.mu is held.
+func (st *Stage) remember(desc ocispec.Descriptor, data []byte, ref *subjectRef) {
+	if ref != nil {
+		st.refs = append(st.refs, *ref)
+	}
+	if st.docBytes+int64(len(data)) <= st.maxDocBytes() {
+		st.docs[desc.Digest] = data
+		st.docBytes += int64(len(data))
+	}
+}
+
+// maxDocBytes is the cap of the stage's kept documents: MaxStageDocBytes unless a test set
+// another.
+func (st *Stage) maxDocBytes() int64 {
+	if st.docCap != 0 {
+		return st.docCap
+	}
+	return MaxStageDocBytes
+}
+
+// stagedReferrerOf returns the blob desc with content data as a referrer (asReferrer), or nil. A
+// document that cannot name a subject field (no "subject" in any letter case, no escape, no
+// byte outside ASCII that a key could fold from) is told apart without decoding it.
+func stagedReferrerOf(desc ocispec.Descriptor, data []byte) *subjectRef {
+	if !maySubject(data) {
+		return nil
+	}
+	if r, ok := asReferrer(desc, data); ok {
+		return &r
+	}
+	return nil
+}
+
+// maySubject reports whether data may hold a key that decodes as "subject": it holds the word
+// in some ASCII letter case, a backslash (an escaped key) or a byte outside ASCII (encoding/json
+// matches keys case-insensitively, with Unicode folds such as U+017F for s).
+func maySubject(data []byte) bool {
+	const word = "subject"
+	for i, c := range data {
+		switch {
+		case c >= 0x80 || c == '\\':
+			return true
+		case c|0x20 == 's' && len(data)-i >= len(word):
+			if bytes.EqualFold(data[i:i+len(word)], []byte(word)) {
+				return true
+			}
+		}
+	}
+	return false
+}
