@@ -292,7 +292,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 	if err != nil {
 		return nil, err
 	}
-	var carried []subjectRef // the referrers walked, in the order walked
+	var carried []subjectRef // the referrers walked that nothing else reached, in that order
 	refsOf := map[digest.Digest][]int{}
 	for i, r := range refs {
 		refsOf[r.subject] = append(refsOf[r.subject], i)
@@ -304,7 +304,9 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		dg := w.order[next]
 		for _, ri := range refsOf[dg] {
 			r := refs[ri]
-			carried = append(carried, r)
+			if !w.seen[r.desc.Digest] { // else what the closure holds reaches it already
+				carried = append(carried, r)
+			}
 			if err := walk(r.desc, labelLocation("referrer "+string(r.desc.Digest))); err != nil {
 				return nil, wrap(err)
 			}

@@ -62,6 +62,7 @@ type Stage struct {
 	refs     []subjectRef                    // staged referrers, in push order, found as they streamed in
 	checked  []ocispec.Descriptor            // the entries of the last CheckGraph that passed
 	found    []blobSize                      // the blobs it found, for AddEntries' check under the lock
+	carried  []subjectRef                    // the staged referrers it checked that the entries do not reach: Commit lists them
 	checkGen int                             // len(order)+len(present) when it passed
 	closed   bool                            // no more Push: Commit or Discard has begun
 	fresh    bool                            // made for a path that was no layout: it holds no blob to skip
@@ -427,9 +428,30 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 		return err
 	}
 	st.mu.Lock()
-	st.checked, st.checkGen, st.found = slices.Clone(entries), len(st.order)+len(st.present), r.found
+	st.checked, st.checkGen, st.found, st.carried = slices.Clone(entries), len(st.order)+len(st.present), r.found, r.carried
 	st.mu.Unlock()
 	return nil
+}
+
+// withReferrers returns entries with, after them, an unnamed entry for each referrer of refs
+// that entries do not hold: a referrer an import or a copy carries is listed in index.json,
+// as ig's store lists them, so that the layout's closures find it (see ReferrerTable).
+func withReferrers(entries []ocispec.Descriptor, refs []subjectRef) []ocispec.Descriptor {
+	if len(refs) == 0 {
+		return entries
+	}
+	have := make(map[digest.Digest]bool, len(entries))
+	for _, e := range entries {
+		have[e.Digest] = true
+	}
+	out := slices.Clip(entries)
+	for _, r := range refs {
+		if !have[r.desc.Digest] {
+			have[r.desc.Digest] = true
+			out = append(out, asIndexEntry(r))
+		}
+	}
+	return out
 }
 
 // checkedAlready reports whether the last CheckGraph that passed had entries equal to entries,
@@ -443,7 +465,8 @@ func (st *Stage) checkedAlready(entries []ocispec.Descriptor) bool {
 // layout if the stage was made for a path that is none yet (Init), publishes every staged blob
 // into blobs/ (each fsynced first, then a no-replace rename, folder fsynced: a blob another
 // writer published meanwhile is kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
-// ErrRefExists unless opts.Force) and removes the stage. On an error before publishing nothing
+// ErrRefExists unless opts.Force), with an unnamed entry for each staged referrer it checked
+// that the entries' graphs do not reach, and removes the stage. On an error before publishing nothing
 // has changed in the layout; after it, the published blobs stay until a gc (they are
 // unreferenced when AddEntries refuses). The stage is finished either way. Commit refuses,
 // and discards the stage, while a Push is still in progress.
@@ -516,6 +539,7 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	store := st.s
 	st.mu.Lock()
 	opts.found = st.found // the graphs were checked: under the lock, their blobs must still be there
+	entries = withReferrers(entries, st.carried)
 	st.mu.Unlock()
 	return store.AddEntries(ctx, entries, opts)
 }

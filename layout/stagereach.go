@@ -20,6 +20,7 @@ type stageReach struct {
 	reached map[digest.Digest]bool // true once found (in found), false when only reached
 	found   []blobSize             // the blobs the walks found, staged or in the layout, each once
 	walker  *Walker                // of the referrers' checks
+	carried []subjectRef           // the staged referrers checked that the entries do not reach
 }
 
 // blobSize is a blob's digest and size.
@@ -161,6 +162,9 @@ func (r *stageReach) checkReferrers(ctx context.Context) error {
 				continue
 			}
 			done[i], changed = true, true
+			if !r.isReached(c.desc.Digest) { // else the entries' graphs hold it already
+				r.carried = append(r.carried, c)
+			}
 			if err := r.check(ctx, c.desc); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
