@@ -19,8 +19,8 @@ import (
 // A blob writer streams into <layout>/.gadgetpack-tmp/blob-<random>, and an import's or a
 // copy's Stage (stage.go) into a folder <layout>/.gadgetpack-tmp/stage-<random>/. Each holds a
 // flock on its file or folder until it has renamed it away or removed it
-// (atomicfile.CreateLocked, MkdirLocked); a cleaner removes only those whose flock it can take, while holding it
-// (atomicfile.RemoveIfDead): their writers are dead.
+// (atomicfile.CreateLocked, MkdirLocked); a cleaner removes only those whose flock it can take,
+// while holding it (atomicfile.RemoveIfDead): their writers are dead.
 //
 // atomicfile's ".index.json.tmp-<random>" and ".oci-layout.tmp-<random>" in the root are
 // written only by a holder of the index lock (Tag, Untag, Init), so whoever holds that lock
