@@ -20,7 +20,9 @@ func copyCommand() *ucli.Command {
 		ArgsUsage: "[REF...]",
 		Description: "Copies the refs (every ref without REF) with everything they reach, their digest-tag\n" +
 			"signatures and OCI 1.1 referrers into the layout --to names, created when missing. Blobs\n" +
-			"it holds are not read again; the others are verified as they are written. The refs are\n" +
+			"it holds are not read again; the others are verified as they are written into a stage in\n" +
+			"its .gadgetpack-tmp/, made durable together and published only when all are there (a\n" +
+			"failed copy leaves none; a killed one's stage goes at the next gc). The refs are\n" +
 			"merged into its index.json last, in one write under index.json.lock, the lock ig takes,\n" +
 			"so copying into ig's store while ig runs is safe: copy waits for ig to let go. A ref of\n" +
 			"the target that points elsewhere is an error, found before anything is written, unless\n" +

@@ -249,7 +249,7 @@ func (s *Store) copyToTemp(ctx context.Context, f *os.File, r io.Reader) (int64,
 	if err := f.Chmod(blobPerm); err != nil {
 		return total, fmt.Errorf("layout %s: %w", s.root, err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		return total, fmt.Errorf("layout %s: %w", s.root, err)
 	}
 	return total, nil
@@ -301,13 +301,17 @@ func (s *Store) publish(t *blobTemp, dg digest.Digest) (err error) {
 		return err
 	}
 	defer func() { _ = dir.Close() }()
-	if err := atomicfile.PublishAt(t.dir, t.name, dir, dg.Encoded(), false); err != nil {
+	if err := atomicfile.MoveAt(t.dir, t.name, dir, dg.Encoded(), false); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return err
 		}
 		return fmt.Errorf("layout %s: %w", s.root, err)
 	}
 	t.name = "" // renamed away: removeTemp must not remove another writer's file of that name
+	// The rename made durable, as PublishAt does, through the counted syncFile.
+	if err := syncFile(dir); err != nil {
+		return fmt.Errorf("layout %s: %w", s.root, err)
+	}
 	return nil
 }
 

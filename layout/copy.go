@@ -36,13 +36,21 @@ type CopyResult struct {
 
 // Copy copies entries of src (index.json entries, as Refs or Resolve return them) with
 // everything they carry (see Closure: their graphs, OCI 1.1 referrers and digest-tag
-// signatures) into dst. Blobs dst lacks are streamed into it through Push, which verifies
-// them (a damaged source blob stops the copy with ErrDigestMismatch or ErrSizeMismatch naming
-// it); blobs dst has are not read. Then the entries are merged into dst's index.json in one
-// write under dst's index lock (AddEntries; a ref conflict is found before any blob is written, which checks the graph complete under the lock),
-// the protocol ig's local store follows, so copying into ig's store while ig runs is safe: Copy
-// waits for the lock as long as ctx allows. On error no ref of dst has changed; blobs already
-// copied stay, unreferenced, for gc. src is only read.
+// signatures) into dst, all or nothing, as an import does. A ref conflict (ErrRefExists) is
+// found before any blob is written (CheckEntries). Blobs dst lacks are streamed on opts.Jobs
+// goroutines into a Stage of dst, which verifies them (a damaged source blob stops the copy
+// with ErrDigestMismatch or ErrSizeMismatch naming it; a blob file of dst of the wrong size is
+// a DamagedBlobError of dst); blobs dst has are not read. Then Stage.Commit checks the graphs,
+// makes the staged blobs durable at once (one syncfs of dst's file system where Linux has it,
+// not one fsync per blob), publishes them and merges the entries into dst's index.json in one
+// write under dst's index lock (AddEntries, which checks the graphs again under the lock), the
+// protocol ig's local store follows, so copying into ig's store while ig runs is safe: Copy
+// waits for the lock as long as ctx allows.
+//
+// On error no ref of dst has changed, and no blob has been added to it when the error comes
+// before the blobs are published (the stage is removed); only a conflict that appears under
+// the lock after that leaves the published blobs, unreferenced, for gc. A copy whose process
+// dies leaves its stage folder for the next gc or CleanTemp. src is only read.
 func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, opts CopyOptions) (*CopyResult, error) {
 	cl, err := src.ClosureWith(ctx, entries, ClosureOptions{ScanReferrers: opts.ScanReferrers})
 	if err != nil {
@@ -51,7 +59,29 @@ func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, op
 	if err := dst.CheckEntries(ctx, cl.Entries, AddOptions{Force: opts.Force}); err != nil {
 		return nil, err // before any blob is written
 	}
+	st, err := dst.NewStage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Discard() // a no-op after Commit
 	res := &CopyResult{Blobs: len(cl.Blobs), Bytes: cl.Bytes}
+	if err := stageBlobs(ctx, src, st, cl, opts); err != nil {
+		return nil, err
+	}
+	res.Copied, res.Written = st.Staged()
+	added, err := st.Commit(ctx, cl.Entries, AddOptions{Force: opts.Force})
+	if err != nil {
+		return nil, err
+	}
+	res.Entries = *added
+	dst.dropEmptyTempDir()
+	return res, nil
+}
+
+// stageBlobs pushes the blobs of cl that st's layout lacks from src into st, on opts.Jobs
+// goroutines, calling opts.Progress after each blob. It returns the first error, once every
+// push has returned.
+func stageBlobs(ctx context.Context, src *Store, st *Stage, cl *Closure, opts CopyOptions) error {
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -60,7 +90,7 @@ func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, op
 	defer cancel(nil)
 	var (
 		next atomic.Int64
-		mu   sync.Mutex // guards res.Copied, res.Written, done and calls of opts.Progress
+		mu   sync.Mutex // guards done and calls of opts.Progress
 		done int64
 		wg   sync.WaitGroup
 	)
@@ -72,16 +102,11 @@ func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, op
 					return
 				}
 				desc := cl.Blobs[i]
-				wrote, err := copyBlob(ctx, src, dst, desc)
-				if err != nil {
+				if err := stageBlob(ctx, src, st, desc); err != nil {
 					cancel(err)
 					return
 				}
 				mu.Lock()
-				if wrote {
-					res.Copied++
-					res.Written += desc.Size
-				}
 				done += desc.Size
 				if opts.Progress != nil {
 					opts.Progress(done, cl.Bytes)
@@ -91,40 +116,32 @@ func Copy(ctx context.Context, src, dst *Store, entries []ocispec.Descriptor, op
 		})
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	added, err := dst.AddEntries(ctx, cl.Entries, AddOptions{Force: opts.Force})
-	if err != nil {
-		return nil, err
-	}
-	res.Entries = *added
-	dst.dropEmptyTempDir()
-	return res, nil
+	return context.Cause(ctx)
 }
 
-// copyBlob streams desc's blob from src into dst unless dst has it, and reports whether it
-// wrote it. Push verifies what it reads, so the source is opened unverified (still refusing
-// symlinks and special files).
-func copyBlob(ctx context.Context, src, dst *Store, desc ocispec.Descriptor) (bool, error) {
-	ok, err := dst.Exists(ctx, desc)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return false, fmt.Errorf("copy to %s: %w", dst.root, err)
+// stageBlob streams desc's blob from src into st unless st's layout has it. Stage.Push
+// verifies what it reads, so the source is opened unverified (still refusing symlinks and
+// special files). A blob file of the layout of another size than desc's goes to Push too,
+// which reads the source through and blames the layout's file when the source is good.
+func stageBlob(ctx context.Context, src *Store, st *Stage, desc ocispec.Descriptor) error {
+	ok, err := st.s.Exists(ctx, desc)
+	if err != nil && !errors.Is(err, ErrSizeMismatch) {
+		return fmt.Errorf("copy to %s: %w", st.s.root, err)
 	}
 	if ok {
-		return false, nil
+		return nil
 	}
 	f, err := src.openBlob(desc)
 	if err != nil {
-		return false, fmt.Errorf("copy from %s: %w", src.root, err)
+		return fmt.Errorf("copy from %s: %w", src.root, err)
 	}
 	defer f.Close()
-	err = dst.Push(ctx, desc, f)
+	err = st.Push(ctx, desc, f)
 	if errors.Is(err, ErrAlreadyExists) {
-		return false, nil // another writer published it meanwhile
+		return nil // the closure lists a blob once; a second push of it has nothing to add
 	}
 	if err != nil {
-		return false, fmt.Errorf("copy %s from %s to %s: %w", desc.Digest, src.root, dst.root, err)
+		return fmt.Errorf("copy %s from %s to %s: %w", desc.Digest, src.root, st.s.root, err)
 	}
-	return true, nil
+	return nil
 }

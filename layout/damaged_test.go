@@ -41,6 +41,10 @@ func TestDamagedTarget(t *testing.T) {
 			flipBit(t, blobFilePath(dst, im.manifests[0].Digest), 20, 5)
 			return im.manifests[0]
 		}},
+		{name: "truncated layer, copy", via: "copy", want: ErrSizeMismatch, damage: func(t *testing.T, dst *Store, im testImage) ocispec.Descriptor {
+			truncate(t, blobFilePath(dst, im.layers[1].Digest), 10)
+			return im.layers[1]
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := newStore(t)

@@ -532,7 +532,7 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 	// Every rename is durable before index.json names any of the blobs: a crash before this
 	// point loses at most blobs that nothing refers to (gc removes what stays in the stage).
 	for alg, bdir := range dirs {
-		if err := bdir.Sync(); err != nil {
+		if err := syncFile(bdir); err != nil {
 			return nil, fmt.Errorf("layout %s: %s/%s: %w", st.s.root, BlobsDir, alg, err)
 		}
 	}
@@ -552,7 +552,7 @@ func (st *Stage) syncStaged(ctx context.Context, dir *os.File, order []digest.Di
 	if len(order) == 0 {
 		return nil
 	}
-	err := unix.Syncfs(int(dir.Fd()))
+	err := syncFS(dir)
 	if err == nil {
 		return nil
 	}
@@ -629,7 +629,7 @@ func syncStagedFile(dir *os.File, d digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	err = syncFile(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -16,11 +16,11 @@ import (
 
 // Temp files, and who may remove them.
 //
-// A blob writer streams into <layout>/.gadgetpack-tmp/blob-<random>, and an import's Stage
-// (stage.go) into a folder <layout>/.gadgetpack-tmp/stage-<random>/. Each holds a flock on its
-// file or folder until it has renamed it away or removed it (atomicfile.CreateLocked,
-// MkdirLocked); a cleaner removes only those whose flock it can take, while holding it
-// (atomicfile.RemoveIfDead): their writers are dead.
+// A blob writer streams into <layout>/.gadgetpack-tmp/blob-<random>, and an import's or a
+// copy's Stage (stage.go) into a folder <layout>/.gadgetpack-tmp/stage-<random>/. Each holds a
+// flock on its file or folder until it has renamed it away or removed it
+// (atomicfile.CreateLocked, MkdirLocked); a cleaner removes only those whose flock it can take,
+// while holding it (atomicfile.RemoveIfDead): their writers are dead.
 //
 // atomicfile's ".index.json.tmp-<random>" and ".oci-layout.tmp-<random>" in the root are
 // written only by a holder of the index lock (Tag, Untag, Init), so whoever holds that lock
@@ -137,7 +137,7 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 		var dead bool
 		switch {
 		case e.IsDir() && strings.HasPrefix(e.Name(), stagePrefix):
-			dead, err = atomicfile.RemoveIfDeadAt(dir, e.Name(), remove) // an import's stage (stage.go)
+			dead, err = atomicfile.RemoveIfDeadAt(dir, e.Name(), remove) // an import's or a copy's stage (stage.go)
 		case e.Type().IsRegular():
 			dead, err = atomicfile.RemoveIfDeadAt(dir, e.Name(), remove)
 		default:
@@ -182,7 +182,7 @@ func (s *Store) staleTemps(ctx context.Context, remove, rootTemps bool, only fun
 }
 
 // CleanTemp removes the temp files left by dead writers: blob temp files in TempDir whose
-// writer no longer holds its flock, stage folders of imports whose process died (see Stage), and atomicfile temps of index.json and oci-layout in the
+// writer no longer holds its flock, stage folders of imports and copies whose process died (see Stage), and atomicfile temps of index.json and oci-layout in the
 // root (removed under the exclusive index lock, since only a lock holder writes them). It
 // returns the removed files as paths relative to the layout root, sorted. Temp files of live
 // writers are left alone, and so is anything CleanTemp does not recognize (oras-go's ingest/
