@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 	"github.com/gadgetpack/gadgetpack/internal/strictjson"
@@ -196,9 +198,25 @@ func (d *indexDoc) marshal() ([]byte, error) {
 // readIndexFile reads and parses index.json without any lock. With forWrite (an edit that
 // rewrites it, or the check before one), an emptied store's `"manifests": null` reads as no
 // entries (parseOwnIndex); every other reader refuses it.
+//
+// A reader (not forWrite) gets the document the Store parsed last, shared, when the file is
+// the same one unchanged (inode, size, mtime and ctime as fstat gives them, for a file that had
+// not changed for settleTime when it was parsed): a command that
+// resolves a ref and then walks its closure parses an index.json of 20,000 entries once, not
+// twice. Readers do not change what they get; an edit (update) always reads and parses anew.
+// Data is nil then.
 func (s *Store) readIndexFile(forWrite bool) (*indexDoc, []byte, error) {
 	path := filepath.Join(s.root, IndexFile)
-	data, err := readSmallFile(path, MaxIndexBytes)
+	f, fi, err := openRegular(path, IndexFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
+	}
+	defer func() { _ = f.Close() }()
+	id := snapshotID(fi)
+	if snap := s.index.Load(); !forWrite && snap != nil && id != (indexFileID{}) && snap.id == id {
+		return snap.doc, nil, nil
+	}
+	data, err := readAllCapped(f, IndexFile, fi.Size(), MaxIndexBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
 	}
@@ -210,7 +228,45 @@ func (s *Store) readIndexFile(forWrite bool) (*indexDoc, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("layout %s: %w", s.root, err)
 	}
+	if !forWrite && id.settled(time.Now()) {
+		s.index.Store(&indexSnapshot{id: id, doc: d})
+	}
 	return d, data, nil
+}
+
+// settleTime is how long ago a file must have last changed for its indexFileID to tell it
+// apart from its next version: file times tick coarsely (a few milliseconds) and a freed inode
+// number is soon given again, so a file replaced twice within a tick, at the same size, could
+// look unchanged; one unchanged for this long cannot (what git calls a racy entry).
+const settleTime = 2 * time.Second
+
+// settled reports whether the file id describes last changed at least settleTime before now.
+func (id indexFileID) settled(now time.Time) bool {
+	return id.ctimeNs < now.Add(-settleTime).UnixNano() && id.mtimeNs < now.Add(-settleTime).UnixNano()
+}
+
+// indexSnapshot is an index.json a reader parsed, and the identity of the file it read.
+type indexSnapshot struct {
+	id  indexFileID
+	doc *indexDoc
+}
+
+// indexFileID is what tells a file's content changed without reading it: the file (another
+// after a rename over it), its size, and the times of its last write and change.
+type indexFileID struct {
+	fileID
+	size             int64
+	mtimeNs, ctimeNs int64
+}
+
+// snapshotID returns fi's indexFileID; the zero value, which matches no snapshot, when fi has
+// no stat_t.
+func snapshotID(fi fs.FileInfo) indexFileID {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return indexFileID{}
+	}
+	return indexFileID{fileID: fileIDOf(fi), size: fi.Size(), mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
 }
 
 // parseOwnIndex is parseIndexJSON for the layout's own index.json, which it also reads when

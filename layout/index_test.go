@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -366,4 +367,73 @@ func TestTagSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertVerifies(t, s.Path())
+}
+
+// TestIndexSnapshotFollowsTheFile: a Store reuses the index.json it parsed only while the file
+// is unchanged, and only one that had settled: a rewrite in place (as oras-go writes it) and a
+// rename over it (as gadgetpack and atomic writers replace it) are both seen by the next reader.
+func TestIndexSnapshotFollowsTheFile(t *testing.T) {
+	s := newStore(t)
+	c := t.Context()
+	im := buildImage(t, s, "snap")
+	if err := s.Tag(c, im.index, "a"); err != nil {
+		t.Fatal(err)
+	}
+	refs := func() []string {
+		t.Helper()
+		got, err := s.Refs(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return entryNames(got)
+	}
+	if got := refs(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("refs %v", got)
+	}
+	if s.index.Load() != nil {
+		t.Fatal("an index.json changed just now was kept: the next version may look the same")
+	}
+	time.Sleep(settleTime + 100*time.Millisecond)
+	if got := refs(); !slices.Equal(got, []string{"a"}) || s.index.Load() == nil {
+		t.Fatalf("refs %v, kept %v: a settled index.json is kept", got, s.index.Load() != nil)
+	}
+	kept := s.index.Load()
+	if got := refs(); !slices.Equal(got, []string{"a"}) || s.index.Load() != kept {
+		t.Fatalf("refs again %v: not from the kept document", got)
+	}
+	path := filepath.Join(s.Path(), IndexFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In place, same inode: "a" becomes "bb".
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Replace(data, []byte(`"a"`), []byte(`"bb"`), 1)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if got := refs(); !slices.Equal(got, []string{"bb"}) {
+		t.Fatalf("after a rewrite in place: refs %v, want [bb]", got)
+	}
+	// Renamed over: "bb" becomes "cc" (same size).
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, bytes.Replace(data, []byte(`"a"`), []byte(`"cc"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := refs(); !slices.Equal(got, []string{"cc"}) {
+		t.Fatalf("after a rename over it: refs %v, want [cc]", got)
+	}
+	// An edit reads the file itself, and the next reader sees the edit.
+	if err := s.Tag(c, im.index, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if got := refs(); !slices.Equal(got, []string{"cc", "d"}) {
+		t.Fatalf("after a tag: refs %v, want [cc d]", got)
+	}
 }

@@ -42,7 +42,7 @@ const stagePrefix = "stage-"
 // the second waits for the first and returns ErrAlreadyExists when it succeeded, or writes the
 // blob itself when it failed.
 type Stage struct {
-	s Store // the layout, which may not be initialized yet
+	s *Store // the layout, which may not be initialized yet
 
 	mu       sync.Mutex                      // guards everything below
 	pending  map[digest.Digest]chan struct{} // pushes in progress, closed when they end
@@ -74,7 +74,7 @@ func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &Stage{s: *s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{},
+	return &Stage{s: s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{},
 		docs: map[digest.Digest][]byte{}}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/gadgetpack/gadgetpack/internal/atomicfile"
 	"github.com/gadgetpack/gadgetpack/internal/strictjson"
@@ -44,12 +45,16 @@ var layoutFileContent = []byte(`{"imageLayoutVersion":"1.0.0"}`)
 // emptyIndexContent is what Init writes into a new index.json.
 var emptyIndexContent = []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
 
-// Store is one OCI image layout on disk. It holds no open file and no state beyond its path:
-// every method reads the layout afresh, a Store is safe for concurrent use by many goroutines,
+// Store is one OCI image layout on disk. It holds no open file and no state beyond its path and
+// the last index.json it parsed (used again only while the file is unchanged): every method
+// reads the layout afresh, a Store is safe for concurrent use by many goroutines,
 // and several processes (gadgetpack or ig) may use one layout at once. Blob writes (Push,
 // WriteBlob) and index edits (Tag, Untag) are separate steps; only the latter take the lock.
 type Store struct {
 	root string
+	// index is the last index.json a reader parsed, with the identity of the file it read:
+	// the next reader parses it again only when the file changed (see readIndexFile).
+	index atomic.Pointer[indexSnapshot]
 }
 
 // Open returns the Store of the existing layout at path. It checks that path is a directory
@@ -215,10 +220,16 @@ func readSmallFile(path string, max int64) (data []byte, err error) {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", name, fi.Size(), max, ErrTooLarge)
+	return readAllCapped(f, name, fi.Size(), max)
+}
+
+// readAllCapped reads the open file f, named name, of size bytes as fstat said, whole: at most
+// max bytes, ErrTooLarge past them.
+func readAllCapped(f *os.File, name string, size, max int64) ([]byte, error) {
+	if size > max {
+		return nil, fmt.Errorf("%s: %d bytes, cap %d: %w", name, size, max, ErrTooLarge)
 	}
-	data, err = io.ReadAll(io.LimitReader(f, max+1))
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
