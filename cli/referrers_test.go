@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"archive/tar"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,29 +75,12 @@ func TestScanReferrers(t *testing.T) {
 // lists dg.
 func tarHolds(tb testing.TB, path, dg string) (blob, listed bool) {
 	tb.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
+	dir := tb.TempDir()
+	untar(tb, path, dir)
+	_, err := os.Stat(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(dg, "sha256:")))
+	idx, rerr := os.ReadFile(filepath.Join(dir, layout.IndexFile))
+	if rerr != nil {
+		tb.Fatal(rerr)
 	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return blob, listed
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		switch h.Name {
-		case "blobs/sha256/" + strings.TrimPrefix(dg, "sha256:"):
-			blob = true
-		case layout.IndexFile:
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			listed = strings.Contains(string(data), `"`+dg+`"`)
-		}
-	}
+	return err == nil, strings.Contains(string(idx), `"`+dg+`"`)
 }

@@ -59,16 +59,6 @@ func isLowerAlpha(s string) bool {
 	return true
 }
 
-// isLowerHex reports whether s is all of 0-9 and a-f.
-func isLowerHex(s string) bool {
-	for i := range len(s) {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // ClosureOptions tunes ClosureWith. The zero value finds referrers as Closure does.
 type ClosureOptions struct {
 	// ScanReferrers finds referrers among every blob of the layout (ReferrerTable with scan),
@@ -139,12 +129,7 @@ func (s *Store) Closures(ctx context.Context, entries []ocispec.Descriptor, opts
 // with opts.ScanReferrers) on its first call and returns that list (or error) again on later
 // calls.
 func (s *Store) onceReferrers(ctx context.Context, d *indexDoc, opts ClosureOptions) func() ([]subjectRef, error) {
-	return sync.OnceValues(func() ([]subjectRef, error) {
-		if opts.ScanReferrers {
-			return s.referrers(ctx, nil)
-		}
-		return s.listedReferrers(ctx, d)
-	})
+	return sync.OnceValues(func() ([]subjectRef, error) { return s.findReferrers(ctx, d, opts.ScanReferrers) })
 }
 
 // closure is Closure over index.json as d holds it, with the layout's referrers from readRefs

@@ -95,11 +95,13 @@ func validDigest(d digest.Digest) bool {
 		return false
 	}
 	hex := s[i+1:]
-	if len(hex) != n {
-		return false
-	}
-	for j := 0; j < len(hex); j++ {
-		if c := hex[j]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+	return len(hex) == n && isLowerHex(hex)
+}
+
+// isLowerHex reports whether s is all of 0-9 and a-f.
+func isLowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

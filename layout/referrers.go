@@ -29,15 +29,6 @@ func (t *ReferrerTable) Referrers(dg digest.Digest) []ocispec.Descriptor {
 	return slices.Clone(t.bySubject[dg])
 }
 
-// Len returns the number of referrers in the table.
-func (t *ReferrerTable) Len() int {
-	n := 0
-	for _, l := range t.bySubject {
-		n += len(l)
-	}
-	return n
-}
-
 // ReferrerTable reads the layout's referrers into a table. Without scan, they are the
 // referrers index.json lists: its unnamed entries that are manifests or indexes with a subject
 // (ig's oras-go store lists every manifest it holds so, and gadgetpack's pull, sign, import,
@@ -49,22 +40,31 @@ func (t *ReferrerTable) Len() int {
 // bare blobs. A blob that is absent, damaged or over MaxJSONBytes refers to nothing (verify
 // reports it).
 func (s *Store) ReferrerTable(ctx context.Context, scan bool) (*ReferrerTable, error) {
-	var (
-		refs []subjectRef
-		err  error
-	)
-	if scan {
-		refs, err = s.referrers(ctx, nil)
-	} else {
-		var d *indexDoc
-		if d, err = s.readIndexChecked(ctx); err == nil {
-			refs, err = s.listedReferrers(ctx, d)
+	var d *indexDoc
+	if !scan {
+		var err error
+		if d, err = s.readIndexChecked(ctx); err != nil {
+			return nil, err
 		}
 	}
+	refs, err := s.findReferrers(ctx, d, scan)
 	if err != nil {
 		return nil, err
 	}
 	return newReferrerTable(refs), nil
+}
+
+// findReferrers returns the layout's referrers sorted by digest: those index.json (as d holds
+// it) lists, or with scan every one among its blobs (d unused).
+func (s *Store) findReferrers(ctx context.Context, d *indexDoc, scan bool) ([]subjectRef, error) {
+	if scan {
+		blobs, err := s.listBlobs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.referrersOf(ctx, blobs, nil)
+	}
+	return s.listedReferrers(ctx, d)
 }
 
 // newReferrerTable groups refs by subject.
@@ -140,18 +140,9 @@ func (s *Store) listedReferrers(ctx context.Context, d *indexDoc) ([]subjectRef,
 	return out, nil
 }
 
-// referrers lists the manifest and index blobs of the layout that have a subject, sorted by
-// digest, skipping the digests skip reports. It reads only blobs of at most MaxJSONBytes whose
-// first bytes look like a JSON object.
-func (s *Store) referrers(ctx context.Context, skip func(digest.Digest) bool) ([]subjectRef, error) {
-	blobs, err := s.listBlobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.referrersOf(ctx, blobs, skip)
-}
-
-// referrersOf is referrers over a blob list of listBlobs.
+// referrersOf lists the manifest and index blobs of blobs (as listBlobs lists them) that have a
+// subject, sorted by digest, skipping the digests skip reports (nil: none). It reads only blobs
+// of at most MaxJSONBytes whose first bytes look like a JSON object.
 func (s *Store) referrersOf(ctx context.Context, blobs []GCBlob, skip func(digest.Digest) bool) ([]subjectRef, error) {
 	var out []subjectRef
 	for _, b := range blobs {

@@ -2,11 +2,12 @@ package registry
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/gadgetpack/gadgetpack/layout"
 )
 
 // parseRemote parses a registry ref, REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@DIGEST.
@@ -28,10 +29,6 @@ func errInvalidRef(err error) error {
 	msg := strings.TrimPrefix(err.Error(), ErrInvalidReference.Error()+": ")
 	return fmt.Errorf("%s: %w", msg, ErrInvalidReference)
 }
-
-// digestTagRE matches the tag of a digest-tag signature, attestation or SBOM: cosign's
-// sha256-<hex>.sig, .att, .sbom, and the referrers tag schema's sha256-<hex>.
-var digestTagRE = regexp.MustCompile(`^sha256-([a-f0-9]{64})(\.[a-z]+)?$`)
 
 // splitName splits a layout ref name into its repository path (the registry host, if the first
 // component is one, dropped) and its tag or digest: ghcr.io/a/b:v1 -> (a/b, ":v1"),
@@ -64,11 +61,11 @@ func isHost(s string) bool {
 // or without a repository before it), or "".
 func digestTag(name string) digest.Digest {
 	_, suffix := splitName(name)
-	m := digestTagRE.FindStringSubmatch(strings.TrimPrefix(suffix, ":"))
-	if m == nil || !strings.HasPrefix(suffix, ":") {
-		return ""
+	tag, ok := strings.CutPrefix(suffix, ":")
+	if !ok {
+		return "" // a digest reference, not a tag
 	}
-	return digest.NewDigestFromEncoded(digest.SHA256, m[1])
+	return layout.DigestTagOf(tag)
 }
 
 // splitPrefix splits a --to prefix REGISTRY[/PATH] and checks both parts.
