@@ -46,12 +46,12 @@ func (v *verifier) report(where string, vs []ruleViolation) {
 // checkShape checks the fields of the manifest or index d against a descriptor desc that
 // reaches it, once per media type that reaches it: a second descriptor of the same digest but
 // another media type must find the document of its type too.
-func (v *verifier) checkShape(d *doc, desc ocispec.Descriptor, at Location) {
-	key := "shape\x00" + desc.MediaType + "\x00" + string(desc.Digest)
-	if v.ruleKeys[key] {
+func (v *verifier) checkShape(d *doc, desc ocispec.Descriptor, bf *blobFile, at Location) {
+	key := v.shapeKey(bf, desc.MediaType)
+	if v.once[key] {
 		return
 	}
-	v.ruleKeys[key] = true
+	v.once[key] = true
 	v.reportAt(at, docViolations(d, desc.MediaType, false))
 }
 

@@ -174,8 +174,8 @@ func newVerifier(root string, opts VerifyOptions) *verifier {
 		jobs:     opts.Jobs,
 		blobs:    map[digest.Digest]*blobFile{},
 		data:     map[digest.Digest][]byte{},
-		docs:     map[digest.Digest]*doc{},
-		ruleKeys: map[string]bool{},
+		once:     map[onceKey]bool{},
+		interned: map[string]string{},
 		walkOpts: opts.Walk.withDefaults(),
 	}
 	if v.jobs <= 0 {
@@ -193,14 +193,20 @@ type verifier struct {
 
 	read atomic.Int64 // blob bytes read from disk, by every pass: each byte once is the goal
 
+	// queued counts the rule func calls queued and not returned yet, maxQueued the most at once:
+	// each holds a decoded document, so the most is what memory the rule funcs cost.
+	queued, maxQueued atomic.Int64
+
 	mu       sync.Mutex
 	problems []Problem
 	cands    []*referrer // verified blobs with a subject, found while hashing
 
 	// Sequential phases only (the walks).
-	rules       []ruleTask
-	ruleKeys    map[string]bool
-	docs        map[digest.Digest]*doc   // manifests and indexes read (nil: unreadable)
+	rules       []ruleTask               // rule func calls queued while no ruleRunner runs
+	running     *ruleRunner              // runs rule func calls while a walk goes on, or nil
+	once        map[onceKey]bool         // shape checks and rule func calls made, by what tells them apart
+	interned    map[string]string        // media types and platforms of once's keys, each kept once
+	rereads     int                      // documents read again to check them under another descriptor
 	data        map[digest.Digest][]byte // captured referrer documents, to walk them unread
 	walkOpts    WalkOptions              // opts.Walk with its defaults
 	visited     int                      // descriptors visited by the walks, for walkOpts.MaxDescriptors
@@ -261,7 +267,7 @@ func (v *verifier) run(ctx context.Context) (*Report, error) {
 // blob a rule func left half-read, reports unreferenced blobs and concludes rep.
 func (v *verifier) finish(ctx context.Context, idx *doc, rep *Report) (*Report, error) {
 	if idx != nil {
-		v.walkIndex(ctx, idx)
+		v.withRules(ctx, func() { v.walkIndex(ctx, idx) })
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -269,7 +275,7 @@ func (v *verifier) finish(ctx context.Context, idx *doc, rep *Report) (*Report, 
 	if err := v.parallel(ctx); err != nil {
 		return nil, err
 	}
-	v.walkReferrers(ctx)
+	v.withRules(ctx, func() { v.walkReferrers(ctx) })
 	if err := v.parallel(ctx); err != nil {
 		return nil, err
 	}

@@ -34,10 +34,23 @@ type blobFile struct {
 	state atomic.Int32
 
 	// Touched by the sequential walks only.
-	reached  bool // reached from index.json, or a kept referrer
-	expanded bool // read as a manifest or an index by a walk
-	ruleRead bool // a layer or config of a manifest handed to CheckManifest
+	reached  bool     // reached from index.json, or a kept referrer
+	expanded bool     // read as a manifest or an index by a walk
+	ruleRead bool     // a layer or config of a manifest handed to CheckManifest
+	doc      docState // what the walk made of it as a manifest or an index
 }
+
+// docState is what a walk made of a blob as a manifest or an index. The decoded document is not
+// kept: a second descriptor that needs it again (another media type to check it against,
+// another platform for the rule funcs) reads it again, which is rare, while keeping every
+// document cost more memory than anything else verify holds.
+type docState uint8
+
+const (
+	docUnread docState = iota // not read as a document yet
+	docBad                    // read, and unreadable or malformed: reported where first reached
+	docOK                     // read and decoded
+)
 
 // rel returns bf's path in the layout, blobs/<alg>/<encoded>, or its name in the stream.
 func (bf *blobFile) rel() string {
@@ -128,41 +141,70 @@ func (v *verifier) scanBlobs(ctx context.Context) error {
 			continue
 		}
 		alg := digest.Algorithm(a.Name())
-		files, err := os.ReadDir(filepath.Join(dir, a.Name()))
+		if err := v.scanAlgFolder(ctx, alg, rel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanAlgFolder lists the blobs of one algorithm folder, rel, a chunk of names at a time (a
+// folder of many blobs is not listed whole in memory).
+func (v *verifier) scanAlgFolder(ctx context.Context, alg digest.Algorithm, rel string) error {
+	d, err := os.Open(filepath.Join(v.root, rel))
+	if err != nil {
+		v.errorf(RuleBlobsDir, rel, err, "cannot list: %v", err)
+		return nil
+	}
+	defer func() { _ = d.Close() }()
+	for listed := 0; ; {
+		files, err := d.ReadDir(scanChunk)
+		listed += len(files)
+		if err == io.EOF && listed == 0 && !alg.Available() {
+			v.warnf(RuleUnknownFile, rel, "folder of an unknown digest algorithm %q", alg)
+		}
+		if err == io.EOF {
+			return nil
+		}
 		if err != nil {
 			v.errorf(RuleBlobsDir, rel, err, "cannot list: %v", err)
-			continue
-		}
-		if !alg.Available() && len(files) == 0 {
-			v.warnf(RuleUnknownFile, rel, "folder of an unknown digest algorithm %q", a.Name())
+			return nil
 		}
 		for _, f := range files {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			frel := filepath.Join(rel, f.Name())
-			dg := digest.NewDigestFromEncoded(alg, f.Name())
-			switch {
-			case !alg.Available():
-				v.errorf(RuleBlobName, frel, ErrInvalidDigest, "blob of an unknown digest algorithm %q", a.Name())
-				continue
-			case alg.Validate(f.Name()) != nil:
-				v.errorf(RuleBlobName, frel, ErrInvalidDigest, "file name %q is not a %s digest (%d lowercase hex digits)", f.Name(), alg, alg.Size()*2)
-				continue
-			}
-			info, err := os.Lstat(filepath.Join(v.root, frel))
-			if err != nil {
-				v.errorf(RuleBlobRead, frel, err, "blob %s: %v", dg, err)
-				continue
-			}
-			if !info.Mode().IsRegular() {
-				v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, kindOf(info.Mode()))
-				continue
-			}
-			v.blobs[dg] = &blobFile{dg: dg, size: info.Size(), id: fileIDOf(info)}
+			v.scanBlobFile(alg, rel, f)
 		}
 	}
-	return nil
+}
+
+// scanChunk is how many names scanAlgFolder lists at a time.
+const scanChunk = 4096
+
+// scanBlobFile checks one entry f of the algorithm folder rel and lists it as a blob when it is
+// one.
+func (v *verifier) scanBlobFile(alg digest.Algorithm, rel string, f fs.DirEntry) {
+	frel := filepath.Join(rel, f.Name())
+	dg := digest.NewDigestFromEncoded(alg, f.Name())
+	switch {
+	case !alg.Available():
+		v.errorf(RuleBlobName, frel, ErrInvalidDigest, "blob of an unknown digest algorithm %q", alg)
+		return
+	case alg.Validate(f.Name()) != nil:
+		v.errorf(RuleBlobName, frel, ErrInvalidDigest, "file name %q is not a %s digest (%d lowercase hex digits)", f.Name(), alg, alg.Size()*2)
+		return
+	}
+	info, err := os.Lstat(filepath.Join(v.root, frel))
+	if err != nil {
+		v.errorf(RuleBlobRead, frel, err, "blob %s: %v", dg, err)
+		return
+	}
+	if !info.Mode().IsRegular() {
+		v.errorf(RuleBlobType, frel, ErrNotRegular, "blob %s is a %s, not a regular file", dg, kindOf(info.Mode()))
+		return
+	}
+	v.blobs[dg] = &blobFile{dg: dg, size: info.Size(), id: fileIDOf(info)}
 }
 
 // record stores the verdict of a blob's hashing pass and reports a bad one. Only the owner of
@@ -277,14 +319,6 @@ func (v *verifier) readDoc(ctx context.Context, bf *blobFile) ([]byte, error) {
 		}
 	}
 	return data, err
-}
-
-// ruleTask is one call of a rule func.
-type ruleTask struct {
-	at    Location
-	desc  ocispec.Descriptor
-	d     *doc
-	index bool
 }
 
 // parallel runs the pending rule tasks, then hashes every blob still pending, on v.jobs

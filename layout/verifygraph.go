@@ -2,7 +2,6 @@ package layout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -26,7 +25,7 @@ type referrer struct {
 // itself (with a zero descriptor: ref-level rules live there).
 func (v *verifier) walkIndex(ctx context.Context, idx *doc) {
 	if v.opts.CheckIndex != nil {
-		v.rules = append(v.rules, ruleTask{at: labelLocation(IndexFile), d: idx, index: true})
+		v.queueRule(ruleTask{at: labelLocation(IndexFile), d: idx, index: true})
 	}
 	v.report(IndexFile, refsViolations(idx.Manifests))
 	for i, e := range idx.Manifests {
@@ -123,14 +122,14 @@ func (v *verifier) checkDescriptor(desc ocispec.Descriptor, at Location) bool {
 // expand reads and checks the manifest or index bf, once per digest, and returns its successors
 // to visit; the rule funcs get each distinct descriptor (digest and platform) that reaches it.
 func (v *verifier) expand(ctx context.Context, desc ocispec.Descriptor, bf *blobFile, at Location) []child {
-	if d, ok := v.docs[bf.dg]; ok {
-		if d != nil {
-			v.checkShape(d, desc, at)
-			v.addRule(desc, d, at)
-		}
+	switch bf.doc {
+	case docOK:
+		v.recheck(ctx, desc, bf, at)
+		return nil
+	case docBad:
 		return nil
 	}
-	v.docs[bf.dg] = nil
+	bf.doc = docBad
 	bf.expanded = true
 	kind := "manifest"
 	if IsIndexType(desc.MediaType) {
@@ -158,12 +157,12 @@ func (v *verifier) expand(ctx context.Context, desc ocispec.Descriptor, bf *blob
 		v.errorf(jsonRule(err, RuleJSON), at.String(), ErrBadManifest, "%s %s does not parse: %s", kind, bf.dg, docError(err))
 		return nil
 	}
-	v.docs[bf.dg] = d
-	v.checkShape(d, desc, at)
+	bf.doc = docOK
+	v.checkShape(d, desc, bf, at)
 	if d.Subject != nil {
 		v.checkSubject(*d.Subject, at.step(roleSubject, 0, d.Subject.Digest))
 	}
-	v.addRule(desc, d, at)
+	v.addRule(desc, bf, d, at)
 	kids := d.children(desc.MediaType)
 	if kind == "manifest" && v.opts.CheckManifest != nil {
 		for _, k := range kids {
@@ -212,77 +211,6 @@ func (v *verifier) checkConfig(ctx context.Context, desc ocispec.Descriptor, bf 
 		return
 	}
 	v.reportAt(at, configViolations(desc, data))
-}
-
-// addRule queues the rule func call for a reached manifest or index, once per digest and
-// platform.
-func (v *verifier) addRule(desc ocispec.Descriptor, d *doc, at Location) {
-	index := IsIndexType(desc.MediaType)
-	if (index && v.opts.CheckIndex == nil) || (!index && v.opts.CheckManifest == nil) {
-		return
-	}
-	key := string(desc.Digest)
-	if desc.Platform != nil {
-		p, _ := json.Marshal(desc.Platform)
-		key += string(p)
-	}
-	if v.ruleKeys[key] {
-		return
-	}
-	v.ruleKeys[key] = true
-	v.rules = append(v.rules, ruleTask{at: at, desc: desc, d: d, index: index})
-}
-
-// runRule calls a rule func and turns what it returns into problems. A panic in it becomes an
-// error problem too.
-func (v *verifier) runRule(ctx context.Context, rt ruleTask) {
-	defer func() {
-		if r := recover(); r != nil {
-			v.errorf(ruleGadgetDefault, rt.at.String(), nil, "rule check of %s panicked: %v", rt.desc.Digest, r)
-		}
-	}()
-	fetch := v.fetch
-	if v.src != nil {
-		fetch = v.src
-	}
-	var errs []error
-	if rt.index {
-		errs = v.opts.CheckIndex(ctx, rt.desc, rt.d.index(), fetch)
-	} else {
-		errs = v.opts.CheckManifest(ctx, rt.desc, rt.d.manifest(), fetch)
-	}
-	for _, err := range errs {
-		if err != nil {
-			v.add(findingOf(rt.at.String(), err))
-		}
-	}
-}
-
-// finding is what a rule func's error may implement (spec.Violation does).
-type finding interface {
-	Finding() (severity, rule, where, message string)
-}
-
-// findingOf turns a rule func's error into a Problem located under where.
-func findingOf(where string, err error) Problem {
-	p := Problem{Severity: SeverityError, Rule: ruleGadgetDefault, Where: where, Message: err.Error(), Err: err}
-	var f finding
-	if errors.As(err, &f) {
-		sev, rule, w, msg := f.Finding()
-		if sev == SeverityWarning {
-			p.Severity = SeverityWarning
-		}
-		if rule != "" {
-			p.Rule = rule
-		}
-		if w != "" {
-			p.Where = where + " > " + w
-		}
-		if msg != "" {
-			p.Message = msg
-		}
-	}
-	return p
 }
 
 // sniffReferrer keeps a verified JSON blob with a subject as a referrer candidate.
