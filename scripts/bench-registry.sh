@@ -46,35 +46,8 @@ rm -rf "$W" && mkdir -p "$W/storage"
 mb=$(python3 -c "print($BENCH_BYTES/1048576)")
 
 # The registry: a free port, no blob descriptor cache (its storage is emptied between runs).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-HOST=127.0.0.1:$PORT
-cat > "$W/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $W/storage
-  delete:
-    enabled: true
-http:
-  addr: $HOST
-  secret: gadgetpack-bench
-EOF
-docker-registry serve "$W/config.yml" > "$W/registry.log" 2>&1 &
-REG_PID=$!
+start_registry "$W"
 trap 'kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; rm -rf "$W"' EXIT
-python3 - "$HOST" <<'PY'
-import sys, time, urllib.request
-for _ in range(300):
-    try:
-        urllib.request.urlopen("http://%s/v2/" % sys.argv[1], timeout=1); sys.exit(0)
-    except Exception:
-        time.sleep(0.05)
-sys.exit("docker-registry did not start")
-PY
 echo "   docker-registry $(docker-registry --version | awk '{print $NF}') on $HOST (pid $REG_PID); $("$ORAS" version | head -1); $(skopeo --version)"
 
 # timed JSON PREPARE NAME CMD...: mean seconds of each command over RUNS runs (PREPARE before

@@ -4,7 +4,7 @@
 # times every command at each size (the best of SCALE_RUNS runs): the wall time, the growth ratio from SMALL to LARGE
 # (linear is 10x for 10x the images), the peak RSS, the floors (tar xf + sync + parallel sha256
 # of the blobs for import; tar cf + sha256 of the tar for export) and skopeo's copy of one ref
-# beside ours.
+# beside ours, and the push of one ref to a docker-registry on 127.0.0.1 beside skopeo's.
 #   SCALE_SMALL, SCALE_LARGE  the two sizes (default 2000 and 20000)
 #   BENCH_DIR                 where the layouts are cached (default ${TMPDIR:-/tmp}/gadgetpack-bench)
 #   SCALE_RUNS                runs of each command; the shortest counts (default 3)
@@ -18,9 +18,11 @@ RUNS=${SCALE_RUNS:-3}
 GP=$PWD/gadgetpack
 JOBS=$(nproc)
 [ -x "$GP" ] || go build -trimpath -o "$GP" .
-for t in /usr/bin/time python3 sha256sum tar skopeo; do
-  command -v "$t" >/dev/null || { echo "bench: $t is needed (apt-get install time python3 coreutils tar skopeo)"; exit 1; }
+for t in /usr/bin/time python3 sha256sum tar skopeo docker-registry; do
+  command -v "$t" >/dev/null || { echo "bench: $t is needed (apt-get install time python3 coreutils tar skopeo docker-registry)"; exit 1; }
 done
+# start_registry
+. scripts/benchlib.sh
 
 # make_small N DIR: a layout of N small images, cached.
 make_small() {
@@ -80,7 +82,9 @@ timed() {
 }
 
 RESULTS=$(mktemp)
-trap 'rm -f "$RESULTS"' EXIT
+R=$(mktemp -d)
+start_registry "$R"
+trap 'kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; rm -rf "$RESULTS" "$R"' EXIT
 for n in "$SMALL" "$LARGE"; do
   L=$BENCH_DIR/scale-$n
   W=$BENCH_DIR/scale-work-$n
@@ -100,6 +104,9 @@ for n in "$SMALL" "$LARGE"; do
   timed "copy_one@$n" "rm -rf '$W/copied-one'" "$GP" copy --quiet --layout "$L" --to "$W/copied-one" "$one"
   timed "export_one@$n" "rm -f '$W/one.tar' '$W/one.tar.sha256'" "$GP" export --layout "$L" -o "$W/one.tar" "$one"
   timed "skopeo_copy_one@$n" "rm -rf '$W/skopeo-one'" skopeo copy --quiet --all "oci:$L:$one" "oci:$W/skopeo-one:$one"
+  # Push of one ref to docker-registry on 127.0.0.1, its storage emptied before each run.
+  timed "push_one@$n" "rm -rf '$R/storage/docker'" "$GP" push --quiet --layout "$L" --plain-http "$one" "$HOST/scale/one:v1"
+  timed "skopeo_push_one@$n" "rm -rf '$R/storage/docker'" skopeo copy --quiet --all --dest-tls-verify=false "oci:$L:$one" "docker://$HOST/scale/one:v1"
   # Floors: what moving the same bytes costs with tar and sha256 alone.
   timed "floor_tar_cf_sha256@$n" "" sh -c "tar -C '$L' -cf - oci-layout blobs index.json | sha256sum"
   timed "floor_tar_xf_sync_sha256@$n" "rm -rf '$W/tarx'" sh -c "mkdir -p '$W/tarx' && tar -C '$W/tarx' -xf '$W/all.tar' && sync && find '$W/tarx/blobs/sha256' -type f -print0 | xargs -0 -P$JOBS -n256 sha256sum >/dev/null"
@@ -132,4 +139,5 @@ print(f"  copy all / import                      {at('copy_all') / at('import_al
 print(f"  verify tarball / verify layout         {at('verify_tarball') / at('verify_dir'):.2f}  (goal <= 1.5)")
 print(f"  export / (tar cf + sha256)             {at('export_all') / at('floor_tar_cf_sha256'):.2f}  (goal <= 1.2)")
 print(f"  copy one ref / skopeo copy one ref     {at('copy_one') / at('skopeo_copy_one'):.2f}  (goal <= 1)")
+print(f"  push one ref / skopeo push one ref     {at('push_one') / at('skopeo_push_one'):.2f}  (goal <= 1)")
 PY

@@ -36,3 +36,39 @@ min_of() { python3 -c 'import json,sys; [print("%.4f" % r["min"]) for r in json.
 # time on a busy machine).
 cpu_of() { python3 -c 'import json,sys; [print("%.4f" % (r["user"] + r["system"])) for r in json.load(open(sys.argv[1]))["results"]]' "$1"; }
 
+
+# start_registry DIR: starts docker-registry (plain HTTP on a free port of 127.0.0.1, storage in
+# DIR/storage, no blob descriptor cache) in the background, waits until it answers, and sets
+# HOST (host:port) and REG_PID. The caller stops it (kill "$REG_PID").
+start_registry() {
+  local dir=$1 port
+  mkdir -p "$dir/storage"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  HOST=127.0.0.1:$port
+  cat > "$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: $HOST
+  secret: gadgetpack-bench
+EOF
+  docker-registry serve "$dir/config.yml" > "$dir/registry.log" 2>&1 &
+  REG_PID=$!
+  python3 - "$HOST" <<'PY'
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen("http://%s/v2/" % sys.argv[1], timeout=1); sys.exit(0)
+    except Exception:
+        time.sleep(0.05)
+sys.exit("docker-registry did not start")
+PY
+}
