@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,30 +135,33 @@ func TestCopyDamagedSource(t *testing.T) {
 	}
 }
 
-// countSyncs counts the fsync and syncfs calls that make blobs durable while fn runs.
-func countSyncs(tb testing.TB, fn func()) int64 {
+// countSyncs counts the fsync (files) and syncfs (fs) calls that make blobs durable while fn
+// runs.
+func countSyncs(tb testing.TB, fn func()) (files, fs int64) {
 	tb.Helper()
-	var n atomic.Int64
+	var n syncCounts
 	syncCalls = &n
 	defer func() { syncCalls = nil }()
 	fn()
-	return n.Load()
+	return n.files.Load(), n.fs.Load()
 }
 
 // TestCopySyncsBounded checks that a copy makes its blobs durable with a bounded number of
 // fsync and syncfs calls, however many blobs it writes: one syncfs of the target's file system
-// and one fsync of blobs/sha256 (Store.Push made two per blob: the file and its folder).
+// and one fsync of blobs/sha256 (Store.Push made two per blob: the file and its folder). A copy
+// of a few blobs (one ref) fsyncs each instead, and waits for no other program's writes.
 func TestCopySyncsBounded(t *testing.T) {
 	if err := unix.Syncfs(int(mustOpen(t, t.TempDir()).Fd())); errors.Is(err, unix.ENOSYS) {
 		t.Skip("no syncfs here: the stage fsyncs each file")
 	}
-	const maxSyncs = 2
 	for _, tc := range []struct {
-		name   string
-		images int // of 9 blobs each
+		name          string
+		images        int // of 9 blobs each
+		files, syncfs int64
 	}{
-		{"2 images", 2},
-		{"25 images", 25},
+		{"1 image", 1, 9 + 1, 0}, // its 9 blobs and blobs/sha256
+		{"2 images", 2, 1, 1},
+		{"25 images", 25, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := t.Context()
@@ -176,15 +178,15 @@ func TestCopySyncsBounded(t *testing.T) {
 			}
 			dst := newStore(t)
 			var res *CopyResult
-			n := countSyncs(t, func() { res, err = Copy(c, src, dst, refs, CopyOptions{}) })
+			files, fs := countSyncs(t, func() { res, err = Copy(c, src, dst, refs, CopyOptions{}) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Copied != tc.images*9 || res.Entries.Added != tc.images {
 				t.Fatalf("result %+v, want %d blobs copied", res, tc.images*9)
 			}
-			if n > maxSyncs {
-				t.Errorf("%d syncs for %d blobs, want at most %d", n, res.Copied, maxSyncs)
+			if files != tc.files || fs != tc.syncfs {
+				t.Errorf("%d fsyncs and %d syncfs for %d blobs, want %d and %d", files, fs, res.Copied, tc.files, tc.syncfs)
 			}
 			verifyClean(t, dst)
 		})

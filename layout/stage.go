@@ -546,11 +546,15 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 
 // syncStaged makes the staged files of order in the stage folder dir durable before any of
 // them is published: with one syncfs of the file system that holds the layout (what thousands
-// of small blobs want: one call instead of one fsync each), or, where the kernel has no syncfs,
-// by fsyncing each file on a few goroutines.
+// of small blobs want: one call instead of one fsync each), or, for a few files or where the
+// kernel has no syncfs, by fsyncing each file on a few goroutines. syncfs also writes out what
+// other programs left dirty on that file system, which a copy of one ref should not wait for.
 func (st *Stage) syncStaged(ctx context.Context, dir *os.File, order []digest.Digest) error {
 	if len(order) == 0 {
 		return nil
+	}
+	if len(order) <= syncEachMax {
+		return st.syncEach(ctx, dir, order)
 	}
 	err := syncFS(dir)
 	if err == nil {
@@ -595,6 +599,10 @@ func (st *Stage) syncEach(ctx context.Context, dir *os.File, order []digest.Dige
 
 // syncJobs is how many staged files Commit fsyncs at once.
 const syncJobs = 4
+
+// syncEachMax is the most staged files Commit fsyncs one by one where it has syncfs: one ref's
+// closure (an index, its manifests, configs and layers, and their signatures) fits.
+const syncEachMax = 16
 
 // openStaged opens d's staged file in the stage folder dir for reading: never following a
 // symlink, never blocking, and only a regular file (ErrNotRegular naming what it is).

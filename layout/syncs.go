@@ -7,14 +7,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncCalls, when a test sets it, counts the calls that make blobs durable (syncFile,
-// syncFS): to check that writing many blobs costs a bounded number of them, not one per blob.
-var syncCalls *atomic.Int64
+// syncCounts counts the calls that make blobs durable, by kind.
+type syncCounts struct {
+	files atomic.Int64 // syncFile: one file or folder
+	fs    atomic.Int64 // syncFS: a whole file system
+}
+
+// syncCalls, when a test sets it, counts the calls of syncFile and syncFS: to check that
+// writing many blobs costs a bounded number of them, not one per blob, and that writing a few
+// does not wait for a whole file system.
+var syncCalls *syncCounts
 
 // syncFile fsyncs f (a blob file, or a folder after renames into it).
 func syncFile(f *os.File) error {
 	if syncCalls != nil {
-		syncCalls.Add(1)
+		syncCalls.files.Add(1)
 	}
 	return f.Sync()
 }
@@ -23,7 +30,7 @@ func syncFile(f *os.File) error {
 // file written there. It returns unix.ENOSYS where the kernel lacks it.
 func syncFS(f *os.File) error {
 	if syncCalls != nil {
-		syncCalls.Add(1)
+		syncCalls.fs.Add(1)
 	}
 	return unix.Syncfs(int(f.Fd()))
 }
