@@ -65,11 +65,20 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 	if !isJSONObject(data) {
 		return nil, fmt.Errorf("%s: not a JSON object: %w", IndexFile, ErrBadIndex)
 	}
-	var f indexFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
+	h, entries, present, err := fastIndex(data)
+	fast := err == nil
+	var raws []json.RawMessage
+	if !fast {
+		// encoding/json decides what fastIndex does not read.
+		var f indexFile
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", IndexFile, jsonError(err), ErrBadIndex)
+		}
+		h, present = f.indexHeader, f.Manifests != nil
+		if present {
+			raws = *f.Manifests
+		}
 	}
-	h := f.indexHeader
 	switch {
 	case h.SchemaVersion == nil:
 		return nil, fmt.Errorf("%s: no schemaVersion: %w", IndexFile, ErrBadIndex)
@@ -77,10 +86,17 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 		return nil, fmt.Errorf("%s: schemaVersion %d, want 2: %w", IndexFile, *h.SchemaVersion, ErrBadIndex)
 	case h.MediaType != nil && *h.MediaType != ocispec.MediaTypeImageIndex:
 		return nil, fmt.Errorf("%s: mediaType %q, want %q: %w", IndexFile, *h.MediaType, ocispec.MediaTypeImageIndex, ErrBadIndex)
-	case f.Manifests == nil:
+	case !present:
 		return nil, fmt.Errorf("%s: no manifests: %w", IndexFile, ErrBadIndex)
 	}
-	raws := *f.Manifests
+	if fast {
+		for i, e := range entries {
+			if err := checkIndexEntry(i, e.desc); err != nil {
+				return nil, err
+			}
+		}
+		return &indexDoc{head: h, entries: entries}, nil
+	}
 	d := &indexDoc{head: h, entries: make([]indexEntry, 0, len(raws))}
 	for i, raw := range raws {
 		var desc ocispec.Descriptor
@@ -90,15 +106,23 @@ func parseIndexJSON(data []byte) (*indexDoc, error) {
 		if err := json.Unmarshal(raw, &desc); err != nil {
 			return nil, fmt.Errorf("%s: manifests[%d]: %s: %w", IndexFile, i, jsonError(err), ErrBadIndex)
 		}
-		if err := checkDigest(desc.Digest); err != nil {
-			return nil, fmt.Errorf("%s: manifests[%d]: %w: %w", IndexFile, i, err, ErrBadIndex)
-		}
-		if desc.Size < 0 {
-			return nil, fmt.Errorf("%s: manifests[%d] (%s): size %d: %w", IndexFile, i, desc.Digest, desc.Size, ErrBadIndex)
+		if err := checkIndexEntry(i, desc); err != nil {
+			return nil, err
 		}
 		d.entries = append(d.entries, indexEntry{raw: raw, desc: desc})
 	}
 	return d, nil
+}
+
+// checkIndexEntry checks what parseIndexJSON checks of index.json's entry i: its digest and size.
+func checkIndexEntry(i int, desc ocispec.Descriptor) error {
+	if err := checkDigest(desc.Digest); err != nil {
+		return fmt.Errorf("%s: manifests[%d]: %w: %w", IndexFile, i, err, ErrBadIndex)
+	}
+	if desc.Size < 0 {
+		return fmt.Errorf("%s: manifests[%d] (%s): size %d: %w", IndexFile, i, desc.Digest, desc.Size, ErrBadIndex)
+	}
+	return nil
 }
 
 // keepFields keeps the top-level fields of data, the index.json d was parsed from, other than
