@@ -26,7 +26,7 @@ var errUnusual = errors.New("index.json: not in the common shape")
 // fastIndex decodes index.json's top-level fields and entries, each entry's raw JSON a slice of
 // data (not a copy). manifests is false when the field is absent.
 func fastIndex(data []byte) (h indexHeader, entries []indexEntry, manifests bool, err error) {
-	c := &jsonCursor{data: data}
+	c := &jsonCursor{data: data, common: map[string]string{}}
 	var seen uint8
 	err = c.object(func(key string) error {
 		bit, known := uint8(0), true
@@ -146,13 +146,31 @@ func foldsOnto(key string, names ...string) bool {
 type jsonCursor struct {
 	data []byte
 	i    int
-	// common holds the strings that repeat across entries (media types, annotation keys,
-	// platforms), each allocated once; up to maxCommon of them.
+	// common, when set, holds the strings that repeat across a big document's entries
+	// (annotation values aside), each allocated once; up to maxCommon of them.
 	common map[string]string
 }
 
 // maxCommon bounds jsonCursor.common.
 const maxCommon = 256
+
+// knownStrings are strings every document repeats: the keys OCI defines, and common media
+// types and platforms. commonStr returns these without allocating.
+var knownStrings = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{
+		"schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject",
+		"annotations", "digest", "size", "urls", "data", "platform", "architecture", "os",
+		"os.version", "os.features", "variant", "features",
+		ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig,
+		ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd,
+		ocispec.MediaTypeEmptyJSON, ocispec.AnnotationRefName, ocispec.AnnotationTitle,
+		ocispec.AnnotationCreated, "linux", "amd64", "arm64",
+	} {
+		m[s] = s
+	}
+	return m
+}()
 
 // commonStr reads a string that is likely to repeat, sharing it with its earlier copies.
 func (c *jsonCursor) commonStr() (string, error) {
@@ -161,16 +179,18 @@ func (c *jsonCursor) commonStr() (string, error) {
 	}
 	// A string without escapes is looked up by its bytes, with no allocation.
 	if end := c.plainEnd(); end > 0 {
-		if s, ok := c.common[string(c.data[c.i+1:end])]; ok {
+		b := c.data[c.i+1 : end]
+		s, ok := knownStrings[string(b)]
+		if !ok {
+			s, ok = c.common[string(b)]
+		}
+		if ok {
 			c.i = end + 1
 			return s, nil
 		}
 	}
 	s, err := c.str()
-	if err == nil && len(c.common) < maxCommon {
-		if c.common == nil {
-			c.common = map[string]string{}
-		}
+	if err == nil && c.common != nil && len(c.common) < maxCommon {
 		c.common[s] = s
 	}
 	return s, err
@@ -613,4 +633,102 @@ func (c *jsonCursor) skip() error {
 			return nil
 		}
 	}
+}
+
+// fastDoc decodes a manifest or an index as decodeDoc does with encoding/json, for the same
+// common shape as fastIndex, or gives up with errUnusual. data passed strictjson.Check.
+func fastDoc(data []byte) (*doc, error) {
+	c := &jsonCursor{data: data}
+	d := &doc{}
+	var seen uint8
+	err := c.object(func(key string) error {
+		var bit uint8
+		var err error
+		switch key {
+		case "schemaVersion":
+			bit = 1
+			if c.null() {
+				d.SchemaVersion = nil
+				break
+			}
+			var n int64
+			if n, err = c.int64(); err == nil {
+				v := int(n)
+				d.SchemaVersion = &v
+			}
+		case "mediaType":
+			bit, err = 2, c.commonInto(&d.MediaType)
+		case "artifactType":
+			bit, err = 4, c.commonInto(&d.ArtifactType)
+		case "config":
+			bit = 8
+			d.Config, err = c.descPointer()
+		case "layers":
+			bit = 16
+			d.Layers, err = c.descList()
+			d.layers = listField{present: true}
+		case "manifests":
+			bit = 32
+			d.Manifests, err = c.descList()
+			d.manifests = listField{present: true}
+		case "subject":
+			bit = 64
+			d.Subject, err = c.descPointer()
+		case "annotations":
+			bit = 128
+			d.Annotations, err = c.stringMap()
+		default:
+			if foldsOnto(key, "schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations") {
+				return errUnusual
+			}
+			return c.skip()
+		}
+		if err != nil {
+			return err
+		}
+		if seen&bit != 0 {
+			return errUnusual
+		}
+		seen |= bit
+		return nil
+	})
+	if err == nil {
+		c.ws()
+		if c.i != len(data) {
+			err = errUnusual
+		}
+	}
+	if err != nil {
+		return nil, errUnusual
+	}
+	return d, nil
+}
+
+// descPointer reads a descriptor, or null as nil.
+func (c *jsonCursor) descPointer() (*ocispec.Descriptor, error) {
+	if c.null() {
+		return nil, nil
+	}
+	var d ocispec.Descriptor
+	if err := c.descriptor(&d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// descList reads an array of descriptors; [] is empty and not nil. A null list or element is
+// left to encoding/json (strictjson refuses both in a document).
+func (c *jsonCursor) descList() ([]ocispec.Descriptor, error) {
+	if c.null() {
+		return nil, errUnusual
+	}
+	out := []ocispec.Descriptor{}
+	err := c.array(func() error {
+		if c.peek() != '{' {
+			return errUnusual
+		}
+		out = append(out, ocispec.Descriptor{})
+		return c.descriptor(&out[len(out)-1])
+	})
+	return out, err
 }

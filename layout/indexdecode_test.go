@@ -145,3 +145,100 @@ func TestFastIndex(t *testing.T) {
 		})
 	}
 }
+
+// slowDoc decodes a manifest or an index with encoding/json alone, as decodeDoc did before
+// fastDoc: the reference fastDoc must agree with.
+func slowDoc(data []byte) (*doc, error) {
+	var d doc
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, err
+	}
+	var lf listFields
+	if err := json.Unmarshal(data, &lf); err != nil {
+		return nil, err
+	}
+	d.layers, d.manifests = listFieldOf(lf.Layers), listFieldOf(lf.Manifests)
+	return &d, nil
+}
+
+// docSeeds are manifests and indexes of the shapes fastDoc reads and of those it leaves to
+// encoding/json.
+var docSeeds = []string{
+	`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"data":"e30="},"layers":[{"mediaType":"a/b","digest":"sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b","size":5,"annotations":{"org.opencontainers.image.title":"x"}}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b","size":5},"artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json","annotations":{"k":"v"}}`,
+	`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b","size":5,"platform":{"architecture":"amd64","os":"linux"}}]}`,
+	`{"schemaVersion":2,"layers":[],"manifests":[]}`,
+	`{"schemaVersion":2,"layers":null}`,
+	`{"schemaVersion":2,"layers":[null]}`,
+	`{"schemaVersion":2,"Layers":[]}`,
+	`{"schemaVersion":2,"config":null,"subject":null,"annotations":null}`,
+	`{"schemaVersion":2,"config":{"size":1.5}}`,
+	`{"schemaVersion":2,"unknown":[{"layers":1}],"x":"\u00e9"}`,
+	`{}`,
+}
+
+// FuzzDocDecode checks fastDoc against encoding/json as FuzzIndexDecode checks fastIndex.
+func FuzzDocDecode(f *testing.F) {
+	for _, s := range docSeeds {
+		f.Add([]byte(s))
+	}
+	for _, path := range []string{"testdata/manifest-gadget.json"} {
+		if data, err := os.ReadFile(path); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fd, err := fastDoc(data)
+		if err != nil {
+			if !errors.Is(err, errUnusual) {
+				t.Fatalf("fastDoc: %v, want errUnusual", err)
+			}
+			return
+		}
+		if strictjson.Check(data, strictjson.Document) != nil {
+			return // decodeDoc never gets here
+		}
+		sd, err := slowDoc(data)
+		if err != nil {
+			t.Fatalf("fastDoc decoded what encoding/json refuses (%v): %s", err, data)
+		}
+		if !reflect.DeepEqual(fd, sd) {
+			t.Fatalf("fastDoc %+v, encoding/json %+v: %s", fd, sd, data)
+		}
+	})
+}
+
+// TestFastDoc checks that fastDoc reads the common shapes itself (a gadget's manifest, an
+// index, a referrer), and that decodeDoc gives encoding/json's result for every seed.
+func TestFastDoc(t *testing.T) {
+	gadget, err := os.ReadFile("testdata/manifest-gadget.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"gadget manifest", gadget},
+		{"referrer with every field", []byte(docSeeds[0])},
+		{"index", []byte(docSeeds[1])},
+		{"empty lists", []byte(docSeeds[2])},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := fastDoc(tc.data); err != nil {
+				t.Fatalf("fastDoc left it to encoding/json: %v", err)
+			}
+		})
+	}
+	for i, s := range docSeeds {
+		t.Run("seed "+string(rune('a'+i)), func(t *testing.T) {
+			got, gerr := decodeDoc([]byte(s))
+			want, werr := slowDoc([]byte(s))
+			if gerr != nil {
+				return // strictjson or encoding/json refused it
+			}
+			if werr != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("decodeDoc %+v, encoding/json %+v (%v)", got, want, werr)
+			}
+		})
+	}
+}

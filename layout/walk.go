@@ -76,6 +76,9 @@ func decodeDoc(data []byte) (*doc, error) {
 	if !isJSONObject(data) {
 		return nil, fmt.Errorf("not a JSON object: %w", ErrBadManifest)
 	}
+	if d, err := fastDoc(data); err == nil {
+		return d, nil
+	}
 	var d doc
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
