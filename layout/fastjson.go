@@ -12,13 +12,15 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// A decoder of index.json written for its common shape, which encoding/json decodes at a
-// tenth of the speed (an index.json of 20,000 refs: 85 ms against 170 ms with the raw entries,
-// for each command that reads it). It is an accelerator, not a second parser: it reads only
-// what strictjson.Check accepted, and for anything it does not read exactly as encoding/json
-// does (a type encoding/json would convert or refuse, a key it would fold onto a field, a
-// repeated field) it gives up with errUnusual, and parseIndexJSON decodes with encoding/json.
-// FuzzIndexDecode checks that whatever it decodes, encoding/json decodes the same.
+// A reader of index.json, manifests and indexes written for their common shape, which
+// encoding/json decodes several times slower (an index.json of 20,000 refs: 60 ms against
+// 175 ms with the raw entries, for each command that reads it; 60,000 manifests and indexes:
+// about 0.7 s of CPU less for export and verify). It is an accelerator, not a second parser: it
+// reads only what strictjson.Check accepted, and for anything it does not read exactly as
+// encoding/json does (a type encoding/json would convert or refuse, a key it would fold onto a
+// field, a repeated field) it gives up with errUnusual, and encoding/json decodes it.
+// FuzzIndexDecode and FuzzDocDecode check that whatever it decodes, encoding/json decodes the
+// same.
 
 // errUnusual is fastIndex giving up: encoding/json decides.
 var errUnusual = errors.New("index.json: not in the common shape")
