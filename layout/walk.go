@@ -51,18 +51,6 @@ type doc struct {
 // listField is what the rules need of a list field besides its elements.
 type listField struct{ present, null bool }
 
-// listFields is decodeDoc's second view of a document: the raw JSON of its two list fields
-// (nil when absent, "null" when null); every other field is skipped.
-type listFields struct {
-	Layers    json.RawMessage `json:"layers"`
-	Manifests json.RawMessage `json:"manifests"`
-}
-
-// listFieldOf returns what raw, as listFields holds it, says of its field.
-func listFieldOf(raw json.RawMessage) listField {
-	return listField{present: raw != nil, null: string(raw) == "null"}
-}
-
 // decodeDoc parses a manifest or index blob. It returns ErrBadManifest (naming what) when data
 // is not a JSON object, is ambiguous (strictjson.Check: duplicate keys, a null field...) or a
 // field has the wrong JSON type.
@@ -80,11 +68,10 @@ func decodeDoc(data []byte) (*doc, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
 	}
-	var lf listFields
-	if err := json.Unmarshal(data, &lf); err != nil {
-		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
-	}
-	d.layers, d.manifests = listFieldOf(lf.Layers), listFieldOf(lf.Manifests)
+	// One decode tells the list fields' presence: strictjson.Check refused a null or a case
+	// variant of them, and encoding/json makes an array, even an empty one, a non-nil slice.
+	d.layers = listField{present: d.Layers != nil}
+	d.manifests = listField{present: d.Manifests != nil}
 	return &d, nil
 }
 
