@@ -180,6 +180,11 @@ func successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 	if err != nil {
 		return nil, err
 	}
+	return docSuccessors(ctx, fetch, desc, d)
+}
+
+// docSuccessors is successors of the document d that desc points at, decoded already.
+func docSuccessors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor, d *doc) ([]child, error) {
 	if err := checkDocument(ctx, fetch, desc, d); err != nil {
 		return nil, err
 	}
@@ -293,6 +298,11 @@ type Walker struct {
 	visited int
 	// absentOK makes a manifest or index that is absent a leaf (gc's mark), not an error.
 	absentOK bool
+	// ahead, when set, has read blobs ahead of the walk (readahead.go); cur is what it read for
+	// the descriptor being visited (nil for none), which the walk and its WalkFunc use instead
+	// of reading the blob again.
+	ahead *readAhead
+	cur   *aheadItem
 }
 
 // NewWalker returns a Walker reading documents through fetch, bounded by opts.
@@ -344,12 +354,19 @@ func (w *Walker) walk(ctx context.Context, root ocispec.Descriptor, at Location,
 			w.seen[desc.Digest] = true
 			w.order = append(w.order, desc.Digest)
 		}
+		w.cur = w.ahead.take(desc)
+		defer func() { w.cur = nil }()
 		if err := fn(ctx, desc, at); err != nil {
 			return at.wrap(err)
 		}
 		// After fn, the rules Verify reports of the descriptor and, for a JSON config, of its
-		// content (rules.go); a document's own fields are checked where it is read.
-		if err := checkNode(ctx, w.fetch, desc); err != nil && !(w.absentOK && errors.Is(err, ErrNotFound)) {
+		// content (rules.go); a document's own fields are checked where it is read. What was
+		// read ahead stands for a read: a config whose content passed, a decoded document.
+		check := checkNode
+		if w.cur != nil && w.cur.configOK {
+			check = func(_ context.Context, _ FetchFunc, desc ocispec.Descriptor) error { return checkDesc(desc) }
+		}
+		if err := check(ctx, w.fetch, desc); err != nil && !(w.absentOK && errors.Is(err, ErrNotFound)) {
 			return at.wrap(err)
 		}
 		if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
@@ -358,7 +375,13 @@ func (w *Walker) walk(ctx context.Context, root ocispec.Descriptor, at Location,
 		if err := checkNesting(at, desc, w.opts.MaxNesting); err != nil {
 			return err
 		}
-		kids, err := successors(ctx, w.fetch, desc)
+		var kids []child
+		var err error
+		if w.cur != nil && w.cur.doc != nil {
+			kids, err = docSuccessors(ctx, w.fetch, desc, w.cur.doc)
+		} else {
+			kids, err = successors(ctx, w.fetch, desc)
+		}
 		if w.absentOK && errors.Is(err, ErrNotFound) {
 			return nil
 		}
