@@ -1,8 +1,9 @@
 package layout
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"fmt"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -68,25 +69,41 @@ func (s *Store) readBlobAt(dir int, desc ocispec.Descriptor) ([]byte, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || (fileID{dev: uint64(st.Dev), ino: st.Ino}) != id { //nolint:unconvert // as above
 		return nil, ErrNotRegular
 	}
-	data := make([]byte, desc.Size)
-	for off := 0; off < len(data); {
-		n, err := readFD(fd, data[off:])
+	// fstat found desc.Size bytes: one read of one byte more ends short at the end of the
+	// file, which a regular file's read does only there (a second read, for end of file,
+	// would cost a syscall per blob); more bytes are data appended since.
+	buf := make([]byte, desc.Size+1)
+	off := 0
+	for {
+		n, err := readFD(fd, buf[off:])
 		if err != nil {
 			return nil, err
 		}
-		if n == 0 {
-			return nil, ErrShortRead
-		}
 		off += n
+		if n == 0 || off < len(buf) && off == int(desc.Size) {
+			break
+		}
+		if off == len(buf) {
+			return nil, ErrTrailingData
+		}
 	}
-	var one [1]byte
-	if n, err := readFD(fd, one[:]); err != nil || n > 0 {
-		return nil, fmt.Errorf("read %d more: %w", n, ErrTrailingData)
+	if off != int(desc.Size) {
+		return nil, ErrShortRead
 	}
-	if desc.Digest.Algorithm().FromBytes(data) != desc.Digest {
+	data := buf[:off:off]
+	if !hashesTo(data, desc.Digest) {
 		return nil, ErrDigestMismatch
 	}
 	return data, nil
+}
+
+// hashesTo reports whether data hashes to dg, a valid sha256 digest, without formatting the
+// digest of data (go-digest's FromBytes goes through fmt).
+func hashesTo(data []byte, dg digest.Digest) bool {
+	sum := sha256.Sum256(data)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
+	return dg.Algorithm() == digest.SHA256 && string(hexSum[:]) == dg.Encoded()
 }
 
 // readFD is read(2) on fd, retried on EINTR.

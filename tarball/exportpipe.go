@@ -33,11 +33,13 @@ type blobItem struct {
 }
 
 // chunk is a piece of the blob stream handed from the reader to the writer: the start of a
-// blob (start, its descriptor), data (in buf, or whole in content), the blob's end (end, after
-// which it has been verified), or the error that stops the reader. A closed channel is the end
-// of the stream.
+// blob (start, with its descriptor desc), data (in buf, or whole in content), the blob's end
+// (end, after which it has been verified), or the error that stops the reader; a blob read
+// whole by the walk is one chunk with all three. The reader hands chunks over in batches; a
+// closed channel is the end of the stream.
 type chunk struct {
-	start   *ocispec.Descriptor
+	desc    ocispec.Descriptor
+	start   bool
 	buf     *[]byte
 	content []byte
 	n       int
@@ -47,7 +49,7 @@ type chunk struct {
 
 // writeBlobs writes the blobs queue yields into tw as blobs/<alg>/<hex> entries, in order,
 // until queue is closed.
-func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-chan blobItem, mtime time.Time, done *atomic.Int64) error {
+func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-chan []blobItem, mtime time.Time, done *atomic.Int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -59,34 +61,37 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-ch
 		b := make([]byte, copyBufSize)
 		free <- &b
 	}
-	chunks := make(chan chunk, pipeBuffers+1)
+	chunks := make(chan []chunk, pipeBuffers+1)
 	wg.Go(func() { readBlobs(ctx, s, queue, free, chunks) })
 	name := ""
 	for {
-		var c chunk
+		var cs []chunk
 		var ok bool
 		select {
-		case c, ok = <-chunks:
+		case cs, ok = <-chunks:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		switch {
-		case !ok:
+		if !ok {
 			return nil
-		case c.err != nil:
-			return c.err // the layout's errors name the blob
-		case c.start != nil:
-			b := c.start
-			name = path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
-			if err := tw.WriteHeader(header(name, b.Size, mtime)); err != nil {
-				return fmt.Errorf("tar entry %s: %w", name, err)
+		}
+		for i := range cs {
+			c := &cs[i]
+			if c.err != nil {
+				return c.err // the layout's errors name the blob
 			}
-		case c.end:
-		default:
+			if c.start {
+				b := c.desc
+				name = path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
+				if err := tw.WriteHeader(header(name, b.Size, mtime)); err != nil {
+					return fmt.Errorf("tar entry %s: %w", name, err)
+				}
+			}
 			var err error
-			if c.content != nil {
+			switch {
+			case c.content != nil:
 				_, err = tw.Write(c.content)
-			} else {
+			case c.buf != nil:
 				_, err = tw.Write((*c.buf)[:c.n])
 				free <- c.buf
 			}
@@ -98,24 +103,26 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-ch
 	}
 }
 
-// readBlobs takes each blob from queue and sends it to chunks: a start chunk, its content (as
-// the walk read it, or fetched, verified, in buffers taken from free), then an end chunk; on an
-// error it sends it and stops. It closes chunks once queue is closed and every blob sent. It
-// returns when ctx is done.
-func readBlobs(ctx context.Context, s *layout.Store, queue <-chan blobItem, free chan *[]byte, chunks chan<- chunk) {
-	send := func(c chunk) bool {
+// readBlobs takes each batch of blobs from queue and sends them to chunks: a blob that came
+// with its content as one chunk, batched with the next ones; any other as a start chunk, its
+// content fetched, verified, in buffers taken from free, then an end chunk; on an error it
+// sends it and stops. It closes chunks once queue is closed and every blob sent. It returns
+// when ctx is done.
+func readBlobs(ctx context.Context, s *layout.Store, queue <-chan []blobItem, free chan *[]byte, chunks chan<- []chunk) {
+	send := func(cs []chunk) bool {
 		select {
-		case chunks <- c:
+		case chunks <- cs:
 			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
+	one := func(c chunk) bool { return send([]chunk{c}) }
 	for {
-		var it blobItem
+		var items []blobItem
 		var ok bool
 		select {
-		case it, ok = <-queue:
+		case items, ok = <-queue:
 		case <-ctx.Done():
 			return
 		}
@@ -123,19 +130,31 @@ func readBlobs(ctx context.Context, s *layout.Store, queue <-chan blobItem, free
 			close(chunks)
 			return
 		}
-		b := it.desc
-		if !send(chunk{start: &b}) {
-			return
-		}
-		if it.content != nil && int64(len(it.content)) == b.Size {
-			if !send(chunk{content: it.content, n: len(it.content)}) {
+		var whole []chunk
+		for _, it := range items {
+			b := it.desc
+			if it.content != nil && int64(len(it.content)) == b.Size {
+				whole = append(whole, chunk{desc: b, start: true, content: it.content, n: len(it.content), end: true})
+				continue
+			}
+			if len(whole) > 0 {
+				if !send(whole) {
+					return
+				}
+				whole = nil
+			}
+			if !one(chunk{desc: b, start: true}) {
 				return
 			}
-		} else if err := readBlob(ctx, s, b, free, send); err != nil {
-			send(chunk{err: err})
-			return
+			if err := readBlob(ctx, s, b, free, one); err != nil {
+				one(chunk{err: err})
+				return
+			}
+			if !one(chunk{end: true}) {
+				return
+			}
 		}
-		if !send(chunk{end: true}) {
+		if len(whole) > 0 && !send(whole) {
 			return
 		}
 	}
