@@ -266,13 +266,13 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 	// With OnBlob (an export), the blobs of the entries asked for are read ahead of the walk,
 	// small ones whole: the walk takes them in its order, and OnBlob gets their content.
 	if opts.OnBlob != nil {
-		var roots []ocispec.Descriptor
-		for i, e := range d.entries {
+		var roots []int32 // the entries picked, by index (a descriptor is 120 bytes)
+		for i := range d.entries {
 			if picked[i] {
-				roots = append(roots, e.desc)
+				roots = append(roots, int32(i))
 			}
 		}
-		w.ahead = s.startReadAhead(ctx, roots, true)
+		w.ahead = s.startReadAhead(ctx, len(roots), func(i int) ocispec.Descriptor { return d.entries[roots[i]].desc }, true)
 		defer w.ahead.stop()
 	}
 	root := 0
@@ -337,6 +337,13 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		}
 	}
 	listed := make(map[digest.Digest]bool, len(d.entries))
+	n := 0
+	for i, e := range d.entries {
+		if picked[i] || (refName(e.desc) == "" && w.seen[e.desc.Digest]) {
+			n++
+		}
+	}
+	c.Entries = make([]ocispec.Descriptor, 0, n+len(extra)+len(carried))
 	for i, e := range d.entries {
 		listed[e.desc.Digest] = true
 		if picked[i] || (refName(e.desc) == "" && w.seen[e.desc.Digest]) {

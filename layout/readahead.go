@@ -28,9 +28,9 @@ import (
 // Bounds of a readAhead.
 const (
 	// aheadBytes caps the content read ahead and not taken yet.
-	aheadBytes = 4 << 20
+	aheadBytes = 2 << 20
 	// aheadItems caps the descriptors read ahead and not taken yet.
-	aheadItems = 1024
+	aheadItems = 512
 	// aheadSmallBlob is the size up to which a readAhead with small set reads any blob whole.
 	aheadSmallBlob = 64 << 10
 	// aheadWorkers caps the workers of a readAhead (and GOMAXPROCS does).
@@ -62,8 +62,9 @@ type aheadItem struct {
 // concurrent use; the walk calls take and rootDone, from one goroutine.
 type readAhead struct {
 	s     *Store
-	roots []ocispec.Descriptor
-	small bool // read whole every blob up to aheadSmallBlob, for a caller writing them out
+	roots int                            // how many
+	root  func(i int) ocispec.Descriptor // root i
+	small bool                           // read whole every blob up to aheadSmallBlob, for a caller writing them out
 	dirs  *blobDirs
 	dir   int // blobs/sha256's descriptor
 	seed  maphash.Seed
@@ -90,11 +91,12 @@ type readAhead struct {
 	stopped    bool
 }
 
-// startReadAhead starts reading ahead of a walk of roots, in their order; small reads whole
+// startReadAhead starts reading ahead of a walk of root(0), root(1)... root(roots-1), in that
+// order (root is called from the workers); small reads whole
 // every small blob too. It returns nil (and the walk reads everything itself) when the layout
 // has no blobs/sha256 folder or there is no root. stop ends it.
-func (s *Store) startReadAhead(ctx context.Context, roots []ocispec.Descriptor, small bool) *readAhead {
-	if len(roots) == 0 {
+func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) ocispec.Descriptor, small bool) *readAhead {
+	if roots == 0 {
 		return nil
 	}
 	dirs, err := s.openBlobDirs()
@@ -108,9 +110,9 @@ func (s *Store) startReadAhead(ctx context.Context, roots []ocispec.Descriptor, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ra := &readAhead{
-		s: s, roots: roots, small: small, dirs: dirs, dir: int(d.Fd()), seed: maphash.MakeSeed(),
+		s: s, roots: roots, root: root, small: small, dirs: dirs, dir: int(d.Fd()), seed: maphash.MakeSeed(),
 		cancel: cancel, items: map[descKey]*aheadItem{}, claimed: map[uint64]struct{}{},
-		finished: make([]bool, len(roots)),
+		finished: make([]bool, roots),
 	}
 	ra.workers = sync.NewCond(&ra.mu)
 	ra.walker = sync.NewCond(&ra.mu)
@@ -122,7 +124,7 @@ func (s *Store) startReadAhead(ctx context.Context, roots []ocispec.Descriptor, 
 		ra.walker.Broadcast()
 		ra.mu.Unlock()
 	})
-	ra.live = min(aheadWorkers, runtime.GOMAXPROCS(0), len(roots))
+	ra.live = min(aheadWorkers, runtime.GOMAXPROCS(0), roots)
 	for range ra.live {
 		ra.wg.Go(func() { ra.work(ctx) })
 	}
@@ -165,7 +167,7 @@ func (ra *readAhead) take(desc ocispec.Descriptor) *aheadItem {
 			ra.walker.Wait()
 			ra.waitingFor = nil
 			continue
-		case ok, waited, ra.stopped, ra.walkRoot >= len(ra.roots), ra.finished[ra.walkRoot]:
+		case ok, waited, ra.stopped, ra.walkRoot >= ra.roots, ra.finished[ra.walkRoot]:
 			// Nothing read, and no worker will come to it now: the walk reads it.
 			if ok {
 				delete(ra.items, key)
@@ -174,7 +176,7 @@ func (ra *readAhead) take(desc ocispec.Descriptor) *aheadItem {
 			ra.claimed[maphash.Comparable(ra.seed, key)] = struct{}{}
 			return nil
 		}
-		for !ra.stopped && ra.doneUpTo <= min(ra.walkRoot+aheadBatch, len(ra.roots)-1) && ra.blocked < ra.live {
+		for !ra.stopped && ra.doneUpTo <= min(ra.walkRoot+aheadBatch, ra.roots-1) && ra.blocked < ra.live {
 			ra.walker.Wait()
 		}
 	}
@@ -287,16 +289,16 @@ func (ra *readAhead) work(ctx context.Context) {
 		i := max(ra.nextRoot, ra.walkRoot)
 		ra.nextRoot = i + 1
 		ra.mu.Unlock()
-		if i >= len(ra.roots) {
+		if i >= ra.roots {
 			return
 		}
 		ra.readGraph(ctx, i)
 		ra.mu.Lock()
 		ra.finished[i] = true
-		for ra.doneUpTo < len(ra.roots) && ra.finished[ra.doneUpTo] {
+		for ra.doneUpTo < ra.roots && ra.finished[ra.doneUpTo] {
 			ra.doneUpTo++
 		}
-		if ra.doneUpTo > min(ra.walkRoot+aheadBatch, len(ra.roots)-1) || ra.walkRoot == i {
+		if ra.doneUpTo > min(ra.walkRoot+aheadBatch, ra.roots-1) || ra.walkRoot == i {
 			ra.walker.Broadcast()
 		}
 		ra.mu.Unlock()
@@ -313,7 +315,7 @@ type aheadFrame struct {
 // descriptor that no one claimed yet; it does not go below a document it did not claim, nor
 // deeper than DefaultMaxNesting documents.
 func (ra *readAhead) readGraph(ctx context.Context, i int) {
-	stack := []aheadFrame{{desc: ra.roots[i]}}
+	stack := []aheadFrame{{desc: ra.root(i)}}
 	for len(stack) > 0 && ctx.Err() == nil {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

@@ -303,11 +303,13 @@ type Walker struct {
 	// of reading the blob again.
 	ahead *readAhead
 	cur   *aheadItem
+	// mediaTypes interns the media types of keys (key).
+	mediaTypes map[string]string
 }
 
 // NewWalker returns a Walker reading documents through fetch, bounded by opts.
 func NewWalker(fetch FetchFunc, opts WalkOptions) *Walker {
-	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}}
+	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}, mediaTypes: map[string]string{}}
 }
 
 // Walk is WalkWith of root over w: what w visited before is not visited again (unless
@@ -319,6 +321,22 @@ func (w *Walker) Walk(ctx context.Context, root ocispec.Descriptor, label string
 		at = labelLocation(label)
 	}
 	return w.walk(ctx, root, at, fn)
+}
+
+// maxInterned caps the media types a Walker interns.
+const maxInterned = 256
+
+// key returns keyOf(desc) with its media type interned: a walk keeps the key of every blob it
+// visits, and each decoded descriptor's media type is a string of its own, so the few media
+// types of a graph would be held once per blob.
+func (w *Walker) key(desc ocispec.Descriptor) descKey {
+	k := keyOf(desc)
+	if mt, ok := w.mediaTypes[k.mediaType]; ok {
+		k.mediaType = mt
+	} else if len(w.mediaTypes) < maxInterned {
+		w.mediaTypes[k.mediaType] = k.mediaType
+	}
+	return k
 }
 
 // walkFrame is a document of the current path whose successors are being visited.
@@ -349,7 +367,7 @@ func (w *Walker) walk(ctx context.Context, root ocispec.Descriptor, at Location,
 			}
 			return nil
 		}
-		w.keys[keyOf(desc)] = true
+		w.keys[w.key(desc)] = true
 		if !w.seen[desc.Digest] {
 			w.seen[desc.Digest] = true
 			w.order = append(w.order, desc.Digest)
