@@ -280,7 +280,10 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	if err := writeEntry(tw, layout.LayoutFile, int64(len(layoutFileJSON)), mtime, bytes.NewReader(layoutFileJSON)); err != nil {
 		return nil, err
 	}
-	if err := writeBlobs(ctx, s, tw, queue, mtime, &done); err != nil {
+	if err := tw.Flush(); err != nil {
+		return nil, fmt.Errorf("tar entry %s: %w", layout.LayoutFile, err)
+	}
+	if err := writeBlobs(ctx, s, tw, bw, queue, mtime, &done); err != nil {
 		cancel()
 		<-walked
 		if clErr != nil {

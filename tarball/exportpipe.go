@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +46,11 @@ type chunk struct {
 	err     error
 }
 
-// writeBlobs writes the blobs queue yields into tw as blobs/<alg>/<hex> entries, in order,
-// until queue is closed.
-func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-chan []blobItem, mtime time.Time, done *atomic.Int64) error {
+// writeBlobs writes the blobs queue yields as blobs/<alg>/<hex> entries, in order, until queue
+// is closed: their headers made by blobHeaders and their data and padding written to bw, under
+// tw (which must have no entry open: flushed), or through tw when blobHeaders cannot make the
+// header.
+func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, bw io.Writer, queue <-chan []blobItem, mtime time.Time, done *atomic.Int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -63,7 +64,17 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-ch
 	}
 	chunks := make(chan []chunk, pipeBuffers+1)
 	wg.Go(func() { readBlobs(ctx, s, queue, free, chunks) })
-	name := ""
+	var (
+		hdrs  = newBlobHeaders(mtime)
+		blk   [ustarBlock]byte
+		zeros [ustarBlock]byte
+		cur   ocispec.Descriptor // the entry being written
+		raw   bool               // its header and data go to bw, not through tw
+		left  int64              // its data bytes still to come, when raw
+	)
+	fail := func(err error) error {
+		return fmt.Errorf("tar entry %s: %w", blobEntryName(cur.Digest), err)
+	}
 	for {
 		var cs []chunk
 		var ok bool
@@ -81,24 +92,57 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-ch
 				return c.err // the layout's errors name the blob
 			}
 			if c.start {
-				b := c.desc
-				name = path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
-				if err := tw.WriteHeader(header(name, b.Size, mtime)); err != nil {
-					return fmt.Errorf("tar entry %s: %w", name, err)
+				cur = c.desc
+				raw = hdrs.fill(&blk, cur.Digest, cur.Size)
+				var err error
+				if raw {
+					_, err = bw.Write(blk[:])
+					left = cur.Size
+				} else {
+					err = tw.WriteHeader(header(blobEntryName(cur.Digest), cur.Size, mtime))
 				}
+				if err != nil {
+					return fail(err)
+				}
+			}
+			var p []byte
+			switch {
+			case c.content != nil:
+				p = c.content
+			case c.buf != nil:
+				p = (*c.buf)[:c.n]
 			}
 			var err error
 			switch {
-			case c.content != nil:
-				_, err = tw.Write(c.content)
-			case c.buf != nil:
-				_, err = tw.Write((*c.buf)[:c.n])
+			case raw && int64(len(p)) > left:
+				err = tar.ErrWriteTooLong
+			case raw:
+				_, err = bw.Write(p)
+				left -= int64(len(p))
+			case len(p) > 0:
+				_, err = tw.Write(p)
+			}
+			if c.buf != nil {
 				free <- c.buf
 			}
 			if err != nil {
-				return fmt.Errorf("tar entry %s: %w", name, err)
+				return fail(err)
 			}
 			done.Add(int64(c.n))
+			if !c.end {
+				continue
+			}
+			switch {
+			case raw && left != 0:
+				err = fmt.Errorf("%d bytes of %d missing", left, cur.Size)
+			case raw:
+				_, err = bw.Write(zeros[:(ustarBlock-cur.Size%ustarBlock)%ustarBlock])
+			default:
+				err = tw.Flush()
+			}
+			if err != nil {
+				return fail(err)
+			}
 		}
 	}
 }
