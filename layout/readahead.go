@@ -337,13 +337,16 @@ func (ra *readAhead) readGraph(ctx context.Context, i int) {
 
 // read reads what the walk will read of desc into it; it leaves it empty on any error.
 func (ra *readAhead) read(it *aheadItem, desc ocispec.Descriptor) {
-	if desc.Digest.Algorithm() != blobAtAlg || checkDigest(desc.Digest) != nil || desc.Size < 0 {
+	if desc.Digest.Algorithm() != blobAtAlg || desc.Size < 0 {
 		return
 	}
 	isDoc := IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType)
 	isConfig := isJSONConfigType(desc.MediaType)
 	whole := (isDoc || isConfig) && desc.Size <= MaxJSONBytes
 	if !whole && !(ra.small && desc.Size <= aheadSmallBlob) {
+		if checkDigest(desc.Digest) != nil { // the hex becomes a file name
+			return
+		}
 		if _, err := statBlobAt(ra.dir, desc.Digest.Encoded(), desc.Size); err == nil {
 			it.present = true
 		}
