@@ -183,7 +183,8 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 			return err
 		}
 		return w.walk(ctx, root, at, func(ctx context.Context, desc ocispec.Descriptor, _ Location) error {
-			if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
+			ahead := w.cur // what was read ahead of the walk for desc, if anything
+			if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) && (ahead == nil || !ahead.present) {
 				ok, err := s.Exists(ctx, desc)
 				if err != nil {
 					return err
@@ -210,6 +211,9 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 			}
 			if err := flush(); err != nil {
 				return err
+			}
+			if ahead != nil && ahead.data != nil {
+				return emit(b, ahead.data)
 			}
 			if readWhole(b) {
 				pending = &b
@@ -259,13 +263,30 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		}
 		picked[i] = true
 	}
+	// With OnBlob (an export), the blobs of the entries asked for are read ahead of the walk,
+	// small ones whole: the walk takes them in its order, and OnBlob gets their content.
+	if opts.OnBlob != nil {
+		var roots []int32 // the entries picked, by index (a descriptor is 120 bytes)
+		for i := range d.entries {
+			if picked[i] {
+				roots = append(roots, int32(i))
+			}
+		}
+		w.ahead = s.startReadAhead(ctx, len(roots), func(i int) ocispec.Descriptor { return d.entries[roots[i]].desc }, true)
+		defer w.ahead.stop()
+	}
+	root := 0
 	for i, e := range d.entries {
 		if picked[i] {
 			if err := walk(e.desc, labelLocation(describeEntry(i, e.desc))); err != nil {
 				return nil, wrap(err)
 			}
+			w.ahead.rootDone(root)
+			root++
 		}
 	}
+	w.ahead.stop()
+	w.ahead = nil
 	for _, e := range extra {
 		if err := walk(e, labelLocation(describeDesc(e))); err != nil {
 			return nil, wrap(err)
@@ -316,6 +337,13 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 		}
 	}
 	listed := make(map[digest.Digest]bool, len(d.entries))
+	n := 0
+	for i, e := range d.entries {
+		if picked[i] || (refName(e.desc) == "" && w.seen[e.desc.Digest]) {
+			n++
+		}
+	}
+	c.Entries = make([]ocispec.Descriptor, 0, n+len(extra)+len(carried))
 	for i, e := range d.entries {
 		listed[e.desc.Digest] = true
 		if picked[i] || (refName(e.desc) == "" && w.seen[e.desc.Digest]) {

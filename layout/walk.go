@@ -51,18 +51,6 @@ type doc struct {
 // listField is what the rules need of a list field besides its elements.
 type listField struct{ present, null bool }
 
-// listFields is decodeDoc's second view of a document: the raw JSON of its two list fields
-// (nil when absent, "null" when null); every other field is skipped.
-type listFields struct {
-	Layers    json.RawMessage `json:"layers"`
-	Manifests json.RawMessage `json:"manifests"`
-}
-
-// listFieldOf returns what raw, as listFields holds it, says of its field.
-func listFieldOf(raw json.RawMessage) listField {
-	return listField{present: raw != nil, null: string(raw) == "null"}
-}
-
 // decodeDoc parses a manifest or index blob. It returns ErrBadManifest (naming what) when data
 // is not a JSON object, is ambiguous (strictjson.Check: duplicate keys, a null field...) or a
 // field has the wrong JSON type.
@@ -83,11 +71,10 @@ func decodeDoc(data []byte) (*doc, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
 	}
-	var lf listFields
-	if err := json.Unmarshal(data, &lf); err != nil {
-		return nil, fmt.Errorf("%v: %w", jsonError(err), ErrBadManifest)
-	}
-	d.layers, d.manifests = listFieldOf(lf.Layers), listFieldOf(lf.Manifests)
+	// One decode tells the list fields' presence: strictjson.Check refused a null or a case
+	// variant of them, and encoding/json makes an array, even an empty one, a non-nil slice.
+	d.layers = listField{present: d.Layers != nil}
+	d.manifests = listField{present: d.Manifests != nil}
 	return &d, nil
 }
 
@@ -196,6 +183,11 @@ func successors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor) (
 	if err != nil {
 		return nil, err
 	}
+	return docSuccessors(ctx, fetch, desc, d)
+}
+
+// docSuccessors is successors of the document d that desc points at, decoded already.
+func docSuccessors(ctx context.Context, fetch FetchFunc, desc ocispec.Descriptor, d *doc) ([]child, error) {
 	if err := checkDocument(ctx, fetch, desc, d); err != nil {
 		return nil, err
 	}
@@ -309,11 +301,18 @@ type Walker struct {
 	visited int
 	// absentOK makes a manifest or index that is absent a leaf (gc's mark), not an error.
 	absentOK bool
+	// ahead, when set, has read blobs ahead of the walk (readahead.go); cur is what it read for
+	// the descriptor being visited (nil for none), which the walk and its WalkFunc use instead
+	// of reading the blob again.
+	ahead *readAhead
+	cur   *aheadItem
+	// mediaTypes interns the media types of keys (key).
+	mediaTypes map[string]string
 }
 
 // NewWalker returns a Walker reading documents through fetch, bounded by opts.
 func NewWalker(fetch FetchFunc, opts WalkOptions) *Walker {
-	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}}
+	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}, mediaTypes: map[string]string{}}
 }
 
 // Walk is WalkWith of root over w: what w visited before is not visited again (unless
@@ -325,6 +324,22 @@ func (w *Walker) Walk(ctx context.Context, root ocispec.Descriptor, label string
 		at = labelLocation(label)
 	}
 	return w.walk(ctx, root, at, fn)
+}
+
+// maxInterned caps the media types a Walker interns.
+const maxInterned = 256
+
+// key returns keyOf(desc) with its media type interned: a walk keeps the key of every blob it
+// visits, and each decoded descriptor's media type is a string of its own, so the few media
+// types of a graph would be held once per blob.
+func (w *Walker) key(desc ocispec.Descriptor) descKey {
+	k := keyOf(desc)
+	if mt, ok := w.mediaTypes[k.mediaType]; ok {
+		k.mediaType = mt
+	} else if len(w.mediaTypes) < maxInterned {
+		w.mediaTypes[k.mediaType] = k.mediaType
+	}
+	return k
 }
 
 // walkFrame is a document of the current path whose successors are being visited.
@@ -355,17 +370,24 @@ func (w *Walker) walk(ctx context.Context, root ocispec.Descriptor, at Location,
 			}
 			return nil
 		}
-		w.keys[keyOf(desc)] = true
+		w.keys[w.key(desc)] = true
 		if !w.seen[desc.Digest] {
 			w.seen[desc.Digest] = true
 			w.order = append(w.order, desc.Digest)
 		}
+		w.cur = w.ahead.take(desc)
+		defer func() { w.cur = nil }()
 		if err := fn(ctx, desc, at); err != nil {
 			return at.wrap(err)
 		}
 		// After fn, the rules Verify reports of the descriptor and, for a JSON config, of its
-		// content (rules.go); a document's own fields are checked where it is read.
-		if err := checkNode(ctx, w.fetch, desc); err != nil && !(w.absentOK && errors.Is(err, ErrNotFound)) {
+		// content (rules.go); a document's own fields are checked where it is read. What was
+		// read ahead stands for a read: a config whose content passed, a decoded document.
+		check := checkNode
+		if w.cur != nil && w.cur.configOK {
+			check = func(_ context.Context, _ FetchFunc, desc ocispec.Descriptor) error { return checkDesc(desc) }
+		}
+		if err := check(ctx, w.fetch, desc); err != nil && !(w.absentOK && errors.Is(err, ErrNotFound)) {
 			return at.wrap(err)
 		}
 		if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
@@ -374,7 +396,13 @@ func (w *Walker) walk(ctx context.Context, root ocispec.Descriptor, at Location,
 		if err := checkNesting(at, desc, w.opts.MaxNesting); err != nil {
 			return err
 		}
-		kids, err := successors(ctx, w.fetch, desc)
+		var kids []child
+		var err error
+		if w.cur != nil && w.cur.doc != nil {
+			kids, err = docSuccessors(ctx, w.fetch, desc, w.cur.doc)
+		} else {
+			kids, err = successors(ctx, w.fetch, desc)
+		}
 		if w.absentOK && errors.Is(err, ErrNotFound) {
 			return nil
 		}

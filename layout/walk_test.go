@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -165,5 +166,45 @@ func FuzzManifestJSON(f *testing.F) {
 		}
 		_ = d.manifest()
 		_ = d.index()
+	})
+}
+
+// FuzzDecodeDocListFields is differential: the presence and nullness decodeDoc gives the list
+// fields (from its one decode) is what a second decode of their raw JSON says, as decodeDoc
+// made it before.
+func FuzzDecodeDocListFields(f *testing.F) {
+	for _, s := range []string{
+		`{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"sha256:` + strings.Repeat("0", 64) + `","size":1},"layers":[]}`,
+		`{"schemaVersion":2,"manifests":[]}`,
+		`{"schemaVersion":2,"layers":[],"manifests":[]}`,
+		`{"schemaVersion":2}`,
+		`{"schemaVersion":2,"layers":null}`,
+		`{"schemaVersion":2,"Layers":[]}`,
+		`{"schemaVersion":2,"manifests":{}}`,
+		`{"schemaVersion":2,"layers":[{"mediaType":"a/b","digest":"sha256:` + strings.Repeat("1", 64) + `","size":2}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	for _, name := range []string{"testdata/manifest-gadget.json", "testdata/index-foreign.json"} {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := decodeDoc(data)
+		if err != nil {
+			return
+		}
+		var raw struct {
+			Layers    json.RawMessage `json:"layers"`
+			Manifests json.RawMessage `json:"manifests"`
+		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatalf("decodeDoc accepts what a decode of the list fields refuses: %v", err)
+		}
+		want := func(r json.RawMessage) listField { return listField{present: r != nil, null: string(r) == "null"} }
+		if d.layers != want(raw.Layers) || d.manifests != want(raw.Manifests) {
+			t.Fatalf("layers %+v manifests %+v, the raw decode says %+v %+v", d.layers, d.manifests, want(raw.Layers), want(raw.Manifests))
+		}
 	})
 }

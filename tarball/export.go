@@ -189,9 +189,14 @@ func CheckOutside(root, path string) error {
 	}
 }
 
-// exportQueue is how many blobs the closure's walk may find ahead of the blobs being written:
-// the walk (reading every manifest and index) and the writing (reading every blob) overlap.
-const exportQueue = 1024
+// The closure's walk hands the blobs it finds to the writing in batches of exportBatch, up to
+// exportQueue blobs ahead of the blobs being written: the walk (reading every manifest and
+// index) and the writing (reading every blob) overlap, and hand over once per batch, not per
+// blob (each hand-over may cost a context switch).
+const (
+	exportBatch = 256
+	exportQueue = 1024
+)
 
 func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOptions) (*ExportResult, error) {
 	if _, err := ParseCompression(string(opts.Compression)); err != nil {
@@ -211,13 +216,23 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	// walk has ended); index.json, last in the tar, is written once it has, without error.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	queue := make(chan blobItem, exportQueue)
+	queue := make(chan []blobItem, exportQueue/exportBatch)
 	var (
 		cl     *layout.Closure
 		clErr  error
 		walked = make(chan struct{})
 		known  atomic.Int64 // blob bytes found so far, for Progress
+		batch  []blobItem
 	)
+	send := func() error {
+		select {
+		case queue <- batch:
+			batch = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	copts := layout.ClosureOptions{
 		ScanReferrers: opts.ScanReferrers,
 		AllRefs:       len(opts.Entries) == 0,
@@ -230,18 +245,23 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 			res.Blobs++
 			res.BlobBytes += desc.Size
 			known.Add(desc.Size)
-			select {
-			case queue <- blobItem{desc: desc, content: content}:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			if batch == nil {
+				batch = make([]blobItem, 0, exportBatch)
 			}
+			batch = append(batch, blobItem{desc: desc, content: content})
+			if len(batch) < exportBatch {
+				return nil
+			}
+			return send()
 		},
 	}
 	go func() {
 		defer close(walked)
 		defer close(queue)
 		cl, clErr = s.ClosureWith(ctx, opts.Entries, copts)
+		if clErr == nil && len(batch) > 0 {
+			clErr = send()
+		}
 	}()
 	defer func() { cancel(); <-walked }()
 
@@ -260,7 +280,10 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 	if err := writeEntry(tw, layout.LayoutFile, int64(len(layoutFileJSON)), mtime, bytes.NewReader(layoutFileJSON)); err != nil {
 		return nil, err
 	}
-	if err := writeBlobs(ctx, s, tw, queue, mtime, &done); err != nil {
+	if err := tw.Flush(); err != nil {
+		return nil, fmt.Errorf("tar entry %s: %w", layout.LayoutFile, err)
+	}
+	if err := writeBlobs(ctx, s, tw, bw, queue, mtime, &done); err != nil {
 		cancel()
 		<-walked
 		if clErr != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,11 +32,13 @@ type blobItem struct {
 }
 
 // chunk is a piece of the blob stream handed from the reader to the writer: the start of a
-// blob (start, its descriptor), data (in buf, or whole in content), the blob's end (end, after
-// which it has been verified), or the error that stops the reader. A closed channel is the end
-// of the stream.
+// blob (start, with its descriptor desc), data (in buf, or whole in content), the blob's end
+// (end, after which it has been verified), or the error that stops the reader; a blob read
+// whole by the walk is one chunk with all three. The reader hands chunks over in batches; a
+// closed channel is the end of the stream.
 type chunk struct {
-	start   *ocispec.Descriptor
+	desc    ocispec.Descriptor
+	start   bool
 	buf     *[]byte
 	content []byte
 	n       int
@@ -45,9 +46,11 @@ type chunk struct {
 	err     error
 }
 
-// writeBlobs writes the blobs queue yields into tw as blobs/<alg>/<hex> entries, in order,
-// until queue is closed.
-func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-chan blobItem, mtime time.Time, done *atomic.Int64) error {
+// writeBlobs writes the blobs queue yields as blobs/<alg>/<hex> entries, in order, until queue
+// is closed: their headers made by blobHeaders and their data and padding written to bw, under
+// tw (which must have no entry open: flushed), or through tw when blobHeaders cannot make the
+// header.
+func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, bw io.Writer, queue <-chan []blobItem, mtime time.Time, done *atomic.Int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -59,63 +62,111 @@ func writeBlobs(ctx context.Context, s *layout.Store, tw *tar.Writer, queue <-ch
 		b := make([]byte, copyBufSize)
 		free <- &b
 	}
-	chunks := make(chan chunk, pipeBuffers+1)
+	chunks := make(chan []chunk, pipeBuffers+1)
 	wg.Go(func() { readBlobs(ctx, s, queue, free, chunks) })
-	name := ""
+	var (
+		hdrs  = newBlobHeaders(mtime)
+		blk   [ustarBlock]byte
+		zeros [ustarBlock]byte
+		cur   ocispec.Descriptor // the entry being written
+		raw   bool               // its header and data go to bw, not through tw
+		left  int64              // its data bytes still to come, when raw
+	)
+	fail := func(err error) error {
+		return fmt.Errorf("tar entry %s: %w", blobEntryName(cur.Digest), err)
+	}
 	for {
-		var c chunk
+		var cs []chunk
 		var ok bool
 		select {
-		case c, ok = <-chunks:
+		case cs, ok = <-chunks:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		switch {
-		case !ok:
+		if !ok {
 			return nil
-		case c.err != nil:
-			return c.err // the layout's errors name the blob
-		case c.start != nil:
-			b := c.start
-			name = path.Join(layout.BlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
-			if err := tw.WriteHeader(header(name, b.Size, mtime)); err != nil {
-				return fmt.Errorf("tar entry %s: %w", name, err)
+		}
+		for i := range cs {
+			c := &cs[i]
+			if c.err != nil {
+				return c.err // the layout's errors name the blob
 			}
-		case c.end:
-		default:
+			if c.start {
+				cur = c.desc
+				raw = hdrs.fill(&blk, cur.Digest, cur.Size)
+				var err error
+				if raw {
+					_, err = bw.Write(blk[:])
+					left = cur.Size
+				} else {
+					err = tw.WriteHeader(header(blobEntryName(cur.Digest), cur.Size, mtime))
+				}
+				if err != nil {
+					return fail(err)
+				}
+			}
+			var p []byte
+			switch {
+			case c.content != nil:
+				p = c.content
+			case c.buf != nil:
+				p = (*c.buf)[:c.n]
+			}
 			var err error
-			if c.content != nil {
-				_, err = tw.Write(c.content)
-			} else {
-				_, err = tw.Write((*c.buf)[:c.n])
+			switch {
+			case raw && int64(len(p)) > left:
+				err = tar.ErrWriteTooLong
+			case raw:
+				_, err = bw.Write(p)
+				left -= int64(len(p))
+			case len(p) > 0:
+				_, err = tw.Write(p)
+			}
+			if c.buf != nil {
 				free <- c.buf
 			}
 			if err != nil {
-				return fmt.Errorf("tar entry %s: %w", name, err)
+				return fail(err)
 			}
 			done.Add(int64(c.n))
+			if !c.end {
+				continue
+			}
+			switch {
+			case raw && left != 0:
+				err = fmt.Errorf("%d bytes of %d missing", left, cur.Size)
+			case raw:
+				_, err = bw.Write(zeros[:(ustarBlock-cur.Size%ustarBlock)%ustarBlock])
+			default:
+				err = tw.Flush()
+			}
+			if err != nil {
+				return fail(err)
+			}
 		}
 	}
 }
 
-// readBlobs takes each blob from queue and sends it to chunks: a start chunk, its content (as
-// the walk read it, or fetched, verified, in buffers taken from free), then an end chunk; on an
-// error it sends it and stops. It closes chunks once queue is closed and every blob sent. It
-// returns when ctx is done.
-func readBlobs(ctx context.Context, s *layout.Store, queue <-chan blobItem, free chan *[]byte, chunks chan<- chunk) {
-	send := func(c chunk) bool {
+// readBlobs takes each batch of blobs from queue and sends them to chunks: a blob that came
+// with its content as one chunk, batched with the next ones; any other as a start chunk, its
+// content fetched, verified, in buffers taken from free, then an end chunk; on an error it
+// sends it and stops. It closes chunks once queue is closed and every blob sent. It returns
+// when ctx is done.
+func readBlobs(ctx context.Context, s *layout.Store, queue <-chan []blobItem, free chan *[]byte, chunks chan<- []chunk) {
+	send := func(cs []chunk) bool {
 		select {
-		case chunks <- c:
+		case chunks <- cs:
 			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
+	one := func(c chunk) bool { return send([]chunk{c}) }
 	for {
-		var it blobItem
+		var items []blobItem
 		var ok bool
 		select {
-		case it, ok = <-queue:
+		case items, ok = <-queue:
 		case <-ctx.Done():
 			return
 		}
@@ -123,19 +174,31 @@ func readBlobs(ctx context.Context, s *layout.Store, queue <-chan blobItem, free
 			close(chunks)
 			return
 		}
-		b := it.desc
-		if !send(chunk{start: &b}) {
-			return
-		}
-		if it.content != nil && int64(len(it.content)) == b.Size {
-			if !send(chunk{content: it.content, n: len(it.content)}) {
+		var whole []chunk
+		for _, it := range items {
+			b := it.desc
+			if it.content != nil && int64(len(it.content)) == b.Size {
+				whole = append(whole, chunk{desc: b, start: true, content: it.content, n: len(it.content), end: true})
+				continue
+			}
+			if len(whole) > 0 {
+				if !send(whole) {
+					return
+				}
+				whole = nil
+			}
+			if !one(chunk{desc: b, start: true}) {
 				return
 			}
-		} else if err := readBlob(ctx, s, b, free, send); err != nil {
-			send(chunk{err: err})
-			return
+			if err := readBlob(ctx, s, b, free, one); err != nil {
+				one(chunk{err: err})
+				return
+			}
+			if !one(chunk{end: true}) {
+				return
+			}
 		}
-		if !send(chunk{end: true}) {
+		if len(whole) > 0 && !send(whole) {
 			return
 		}
 	}
