@@ -153,11 +153,15 @@ func slowDoc(data []byte) (*doc, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, err
 	}
-	var lf listFields
-	if err := json.Unmarshal(data, &lf); err != nil {
+	var lists struct {
+		Layers    json.RawMessage `json:"layers"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(data, &lists); err != nil {
 		return nil, err
 	}
-	d.layers, d.manifests = listFieldOf(lf.Layers), listFieldOf(lf.Manifests)
+	d.layers = listField{present: lists.Layers != nil, null: string(lists.Layers) == "null"}
+	d.manifests = listField{present: lists.Manifests != nil, null: string(lists.Manifests) == "null"}
 	return &d, nil
 }
 

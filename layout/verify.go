@@ -175,7 +175,7 @@ func newVerifier(root string, opts VerifyOptions) *verifier {
 		blobs:    map[digest.Digest]*blobFile{},
 		data:     map[digest.Digest][]byte{},
 		once:     map[onceKey]bool{},
-		interned: map[string]string{},
+		interned: interner{},
 		walkOpts: opts.Walk.withDefaults(),
 	}
 	if v.jobs <= 0 {
@@ -205,7 +205,7 @@ type verifier struct {
 	rules       []ruleTask               // rule func calls queued while no ruleRunner runs
 	running     *ruleRunner              // runs rule func calls while a walk goes on, or nil
 	once        map[onceKey]bool         // shape checks and rule func calls made, by what tells them apart
-	interned    map[string]string        // media types and platforms of once's keys, each kept once
+	interned    interner                 // media types and platforms of once's keys, each kept once
 	rereads     int                      // documents read again to check them under another descriptor
 	data        map[digest.Digest][]byte // captured referrer documents, to walk them unread
 	walkOpts    WalkOptions              // opts.Walk with its defaults

@@ -84,24 +84,9 @@ type onceKey struct {
 	detail string
 }
 
-// maxInterned bounds the interned strings: past it a key keeps its own copy (a hostile layout
-// could give every descriptor its own media type).
-const maxInterned = 1024
-
-// intern returns s, shared with every equal string interned before.
-func (v *verifier) intern(s string) string {
-	if t, ok := v.interned[s]; ok {
-		return t
-	}
-	if len(v.interned) < maxInterned {
-		v.interned[s] = s
-	}
-	return s
-}
-
 // shapeKey is the onceKey of checking bf's document against a descriptor of media type mt.
 func (v *verifier) shapeKey(bf *blobFile, mt string) onceKey {
-	return onceKey{kind: onceShape, digest: bf.dg, detail: v.intern(mt)}
+	return onceKey{kind: onceShape, digest: bf.dg, detail: v.interned.intern(mt)}
 }
 
 // ruleKey is the onceKey of calling a rule func for desc, a descriptor of bf: rule funcs get
@@ -110,7 +95,7 @@ func (v *verifier) ruleKey(bf *blobFile, desc ocispec.Descriptor) onceKey {
 	k := onceKey{kind: onceRule, digest: bf.dg}
 	if desc.Platform != nil {
 		p, _ := json.Marshal(desc.Platform)
-		k.detail = v.intern(string(p))
+		k.detail = v.interned.intern(string(p))
 	}
 	return k
 }

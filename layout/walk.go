@@ -307,12 +307,12 @@ type Walker struct {
 	ahead *readAhead
 	cur   *aheadItem
 	// mediaTypes interns the media types of keys (key).
-	mediaTypes map[string]string
+	mediaTypes interner
 }
 
 // NewWalker returns a Walker reading documents through fetch, bounded by opts.
 func NewWalker(fetch FetchFunc, opts WalkOptions) *Walker {
-	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}, mediaTypes: map[string]string{}}
+	return &Walker{fetch: fetch, opts: opts.withDefaults(), seen: map[digest.Digest]bool{}, keys: map[descKey]bool{}, mediaTypes: interner{}}
 }
 
 // Walk is WalkWith of root over w: what w visited before is not visited again (unless
@@ -326,19 +326,11 @@ func (w *Walker) Walk(ctx context.Context, root ocispec.Descriptor, label string
 	return w.walk(ctx, root, at, fn)
 }
 
-// maxInterned caps the media types a Walker interns.
-const maxInterned = 256
-
 // key returns keyOf(desc) with its media type interned: a walk keeps the key of every blob it
-// visits, and each decoded descriptor's media type is a string of its own, so the few media
-// types of a graph would be held once per blob.
+// visits.
 func (w *Walker) key(desc ocispec.Descriptor) descKey {
 	k := keyOf(desc)
-	if mt, ok := w.mediaTypes[k.mediaType]; ok {
-		k.mediaType = mt
-	} else if len(w.mediaTypes) < maxInterned {
-		w.mediaTypes[k.mediaType] = k.mediaType
-	}
+	k.mediaType = w.mediaTypes.intern(k.mediaType)
 	return k
 }
 
