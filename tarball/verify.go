@@ -3,6 +3,8 @@ package tarball
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,11 +111,11 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 		json:       map[digest.Digest][]byte{},
 		held:       map[digest.Digest]*heldBlob{},
 		parents:    map[digest.Digest][]ocispec.Descriptor{},
-		parentKeys: map[string]bool{},
+		parentKeys: map[ruleID]bool{},
 		wants:      map[digest.Digest][]*pendingRule{},
-		cache:      map[string][]error{},
-		offsets:    map[digest.Digest]int64{},
-		seen:       map[digest.Digest]error{},
+		cache:      map[ruleID][]error{},
+		passed:     map[digest.Digest]int64{},
+		bad:        map[digest.Digest]error{},
 	}
 	if verifierMade != nil {
 		verifierMade(v)
@@ -135,6 +137,7 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 		if err := v.read(ctx, rd, &in); err != nil {
 			return nil, err
 		}
+		_ = rd.Close() // what it remembers of the entries is no longer needed
 		v.streamed()
 	}
 	var check *ChecksumCheck
@@ -152,7 +155,7 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 	lopts.Progress = nil
 	if orig := lopts.CheckManifest; orig != nil {
 		lopts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
-			if errs, ok := v.cache[ruleKey(desc)]; ok {
+			if errs, ok := v.cache[ruleIDOf(desc)]; ok {
 				return errs
 			}
 			return orig(ctx, desc, m, fetch)
@@ -210,18 +213,18 @@ type streamVerifier struct {
 	// parents are the descriptors that indexes seen so far give each manifest; parentKeys their
 	// rule keys, so that an index listing one manifest under many platforms takes linear time.
 	parents    map[digest.Digest][]ocispec.Descriptor
-	parentKeys map[string]bool
+	parentKeys map[ruleID]bool
 	// wants are the rules that wait for a blob, by its digest.
 	wants map[digest.Digest][]*pendingRule
-	// cache holds the rule funcs' findings run during the stream, by ruleKey.
-	cache map[string][]error
-	// seen are the digests of the blobs read so far, with their hash verdicts.
-	seen map[digest.Digest]error
+	// cache holds the rule funcs' findings run during the stream, by ruleID.
+	cache map[ruleID][]error
+	// passed are the blobs read so far, each with where its content starts in an uncompressed
+	// stream (-1 in another); bad the hash verdicts of those that do not hash to their names.
+	passed map[digest.Digest]int64
+	bad    map[digest.Digest]error
 	// order is the held blobs, oldest first: those no waiting rule needs are dropped in this
 	// order to make room.
 	order []digest.Digest
-	// offsets are where each blob's content starts in an uncompressed stream.
-	offsets map[digest.Digest]int64
 }
 
 // heldBlob is a blob kept in memory for rule funcs.
@@ -248,6 +251,34 @@ func ruleKey(desc ocispec.Descriptor) string {
 		key += string(p)
 	}
 	return key
+}
+
+// ruleID is ruleKey of a fixed size, for the maps of a verify that hold one per manifest: the
+// sha256 of the digest and of every field of the platform, so that they keep no string of their
+// own per key.
+type ruleID [sha256.Size]byte
+
+// ruleIDOf returns desc's ruleID: the hash of its digest and platform fields, each prefixed
+// with its length, and whether it has a platform at all.
+func ruleIDOf(desc ocispec.Descriptor) ruleID {
+	var a [512]byte
+	b := appendField(a[:0], string(desc.Digest))
+	if p := desc.Platform; p != nil {
+		b = append(b, 1)
+		for _, f := range []string{p.Architecture, p.OS, p.OSVersion, p.Variant} {
+			b = appendField(b, f)
+		}
+		b = binary.AppendUvarint(b, uint64(len(p.OSFeatures)))
+		for _, f := range p.OSFeatures {
+			b = appendField(b, f)
+		}
+	}
+	return sha256.Sum256(b)
+}
+
+// appendField appends s to b after its length.
+func appendField(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // streamed drops what only the pass over the stream needed: the rules waiting and the
@@ -294,9 +325,6 @@ func (v *streamVerifier) read(ctx context.Context, rd *Reader, in *layout.Stream
 				in.Index = data
 			}
 		case KindBlob:
-			if v.comp == None {
-				v.offsets[e.Digest] = rd.offset
-			}
 			b, err := v.readBlob(ctx, rd, e, bp)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -323,7 +351,13 @@ func whereOf(name string) string {
 // content that does not hash to its name is the blob's Err.
 func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf []byte) (layout.StreamBlob, error) {
 	desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
-	b := layout.StreamBlob{Name: e.Path, Digest: e.Digest, Size: e.Size}
+	// Name stays empty: the entry's path is blobs/<alg>/<encoded> (the reader takes no other
+	// blob name), which layout renders from the digest.
+	b := layout.StreamBlob{Digest: e.Digest, Size: e.Size}
+	off := int64(-1)
+	if v.comp == None {
+		off = rd.offset
+	}
 	vr, err := layout.NewVerifyReader(rd, desc)
 	if err != nil {
 		return b, err
@@ -390,7 +424,10 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 		}
 		v.jsonSize += e.Size
 	}
-	v.seen[e.Digest] = b.Err
+	v.passed[e.Digest] = off
+	if b.Err != nil {
+		v.bad[e.Digest] = b.Err
+	}
 	if b.Err != nil {
 		v.dropWants(e.Digest)
 		return b, nil
@@ -453,7 +490,7 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 			if !layout.IsManifestType(c.MediaType) {
 				continue
 			}
-			if key := ruleKey(c); !v.parentKeys[key] {
+			if key := ruleIDOf(c); !v.parentKeys[key] {
 				v.parentKeys[key] = true
 				v.parents[c.Digest] = append(v.parents[c.Digest], c)
 			}
@@ -580,6 +617,7 @@ func (v *streamVerifier) dropWants(d digest.Digest) {
 
 // run calls CheckManifest for a manifest whose blobs are all kept, once per descriptor that
 // points at it (from the indexes seen; its own, bare, when none did), and caches the findings.
+// Descriptors that indexes give it later are for the rule calls after the stream.
 // A call whose fetch missed a blob is not cached: it runs again after the stream.
 func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 	descs := v.parents[p.desc.Digest]
@@ -587,7 +625,7 @@ func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 		descs = []ocispec.Descriptor{p.desc}
 	}
 	for _, desc := range descs {
-		key := ruleKey(desc)
+		key := ruleIDOf(desc)
 		if _, ok := v.cache[key]; ok {
 			continue
 		}
@@ -604,6 +642,8 @@ func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 			v.cache[key] = errs
 		}
 	}
+	// The manifest has passed: no call of its rule runs in the stream any more.
+	delete(v.parents, p.desc.Digest)
 	v.release(p)
 }
 
@@ -663,7 +703,7 @@ func (v *streamVerifier) makeRoom(n int64) bool {
 
 // seenBlob reports whether a blob has passed in the stream.
 func (v *streamVerifier) seenBlob(d digest.Digest) bool {
-	_, ok := v.seen[d]
+	_, ok := v.passed[d]
 	return ok
 }
 
@@ -692,14 +732,14 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 	if data := v.kept(desc.Digest); data != nil {
 		return verified(data, desc)
 	}
-	bad, ok := v.seen[desc.Digest]
+	off, ok := v.passed[desc.Digest]
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("blob %s: not in the tarball: %w", desc.Digest, layout.ErrNotFound)
-	case bad != nil:
-		return nil, bad
+	case v.bad[desc.Digest] != nil:
+		return nil, v.bad[desc.Digest]
 	}
-	if off, ok := v.offsets[desc.Digest]; ok && v.opts.ReaderAt != nil {
+	if off >= 0 && v.opts.ReaderAt != nil {
 		return verifiedStream(io.NewSectionReader(v.opts.ReaderAt, off, desc.Size), desc, nil)
 	}
 	if v.opts.Reopen == nil {
