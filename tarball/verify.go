@@ -40,7 +40,7 @@ const (
 	// DefaultMaxMemory is VerifyOptions.MaxMemory when it is not set.
 	DefaultMaxMemory = 64 << 20
 	// DefaultMaxJSONMemory is VerifyOptions.MaxJSONMemory when it is not set.
-	DefaultMaxJSONMemory = 128 << 20
+	DefaultMaxJSONMemory = 32 << 20
 )
 
 // VerifyOptions tunes Verify. The zero value checks the OCI layout alone, with the default
