@@ -346,9 +346,9 @@ func whereOf(name string) string {
 	return name
 }
 
-// readBlob hashes one blob entry, keeping it when it is a JSON document to keep (see
-// keepDocs) or a blob rule funcs wait for. The error is for a stream that cannot go on; a
-// content that does not hash to its name is the blob's Err.
+// readBlob hashes one blob entry, keeping it when it is a JSON document to keep (all of them
+// unless the stream can be read again in place) or a blob rule funcs wait for. The error is for
+// a stream that cannot go on; a content that does not hash to its name is the blob's Err.
 func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf []byte) (layout.StreamBlob, error) {
 	desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
 	// Name stays empty: the entry's path is blobs/<alg>/<encoded> (the reader takes no other
@@ -427,8 +427,6 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 	v.passed[e.Digest] = off
 	if b.Err != nil {
 		v.bad[e.Digest] = b.Err
-	}
-	if b.Err != nil {
 		v.dropWants(e.Digest)
 		return b, nil
 	}
