@@ -484,6 +484,9 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 	}
 	switch {
 	case layout.IsIndexType(d.MediaType) || (d.MediaType == "" && d.Manifests != nil):
+		if d.Manifests == nil {
+			return // an index without manifests, which the graph checks report
+		}
 		for _, c := range *d.Manifests {
 			if !layout.IsManifestType(c.MediaType) {
 				continue

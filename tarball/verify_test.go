@@ -461,3 +461,60 @@ func TestVerifyFindsReferrers(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyOddDocuments verifies tarballs whose index.json points at documents of odd shapes,
+// with rule funcs, from a stream read once and from a file: no panic, and the report is the
+// layout's.
+func TestVerifyOddDocuments(t *testing.T) {
+	for _, tc := range []struct{ name, doc string }{
+		{"index without manifests", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}`},
+		{"index with null manifests", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}`},
+		{"manifest without config", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}`},
+		{"manifest with null layers", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":null}`},
+		{"manifest with layers of the wrong type", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":5}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "layout")
+			if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dg := digest.FromString(tc.doc)
+			mt := ocispec.MediaTypeImageManifest
+			if strings.Contains(tc.doc, "index") {
+				mt = ocispec.MediaTypeImageIndex
+			}
+			for name, data := range map[string]string{
+				layout.LayoutFile:              `{"imageLayoutVersion":"1.0.0"}`,
+				layout.IndexFile:               fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":%q,"digest":%q,"size":%d,"annotations":{"org.opencontainers.image.ref.name":"odd:1"}}]}`, mt, dg, len(tc.doc)),
+				"blobs/sha256/" + dg.Encoded(): tc.doc,
+				"blobs/sha256/" + ocispec.DescriptorEmptyJSON.Digest.Encoded(): "{}",
+			} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lopts, _ := vfRules()
+			want, err := layout.Verify(t.Context(), dir, lopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := agTar(t, dir)
+			file := filepath.Join(t.TempDir(), "t.tar")
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opts, _ := vfRules()
+			got, err := Verify(t.Context(), bytes.NewReader(data), VerifyOptions{VerifyOptions: opts, Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vfSame(t, got.Report, want, true)
+			opts, _ = vfRules()
+			got, err = VerifyFiles(t.Context(), []string{file}, VerifyOptions{VerifyOptions: opts, Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vfSame(t, got.Report, want, true)
+		})
+	}
+}
