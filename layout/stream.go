@@ -76,6 +76,10 @@ type StreamBlob struct {
 	// (manifests, indexes, configs). Documents without Data are read through
 	// StreamLayout.Fetch.
 	Data []byte
+	// MaySubject, for a blob without Data, says that it is a JSON object that may have a
+	// subject: VerifyStream reads it through StreamLayout.Fetch to find out, as Verify finds
+	// the referrers among a layout's blobs.
+	MaySubject bool
 }
 
 // StreamLayout is a layout read as a stream, for VerifyStream.
@@ -148,10 +152,21 @@ func VerifyStream(ctx context.Context, in StreamLayout, opts VerifyOptions) (*Re
 		rep.Blobs++
 		rep.Bytes += b.Size
 		v.record(bf, b.Err)
-		if b.Data != nil {
+		switch {
+		case b.Data != nil:
 			v.data[b.Digest] = b.Data
 			if b.Err == nil {
 				v.sniffReferrer(bf, b.Data)
+			}
+		case b.MaySubject && b.Err == nil && b.Size <= MaxJSONBytes:
+			data, err := ReadAllFrom(ctx, v.src, bf.desc(), MaxJSONBytes)
+			switch {
+			case err == nil:
+				v.sniffReferrer(bf, data)
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			default:
+				v.errorf(RuleBlobRead, bf.rel(), err, "blob %s cannot be read again: %v", bf.dg, err)
 			}
 		}
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 // streamOf reads the layout at root as a stream reader would: every blob hashed, JSON
-// documents kept; Fetch reads the files.
-func streamOf(tb testing.TB, root string) StreamLayout {
+// documents kept (with keepDocs; else only those that do not hash to their names, the others
+// flagged MaySubject); Fetch reads the files.
+func streamOf(tb testing.TB, root string, keepDocs bool) StreamLayout {
 	tb.Helper()
 	in := StreamLayout{Path: root}
 	in.LayoutFile, _ = os.ReadFile(filepath.Join(root, LayoutFile))
@@ -39,7 +40,11 @@ func streamOf(tb testing.TB, root string) StreamLayout {
 			b.Err = fmt.Errorf("blob %s: content hashes to %s: %w", b.Digest, got, ErrDigestMismatch)
 		}
 		if len(data) <= MaxJSONBytes && isJSONObject(data) {
-			b.Data = data
+			if keepDocs || b.Err != nil {
+				b.Data = data
+			} else {
+				b.MaySubject = true
+			}
 		}
 		in.Blobs = append(in.Blobs, b)
 	}
@@ -48,7 +53,8 @@ func streamOf(tb testing.TB, root string) StreamLayout {
 	return in
 }
 
-// TestVerifyStreamAgrees checks that VerifyStream reports what Verify reports, layout or not.
+// TestVerifyStreamAgrees checks that VerifyStream reports what Verify reports, layout or not,
+// with the documents handed over or read through Fetch.
 func TestVerifyStreamAgrees(t *testing.T) {
 	ctx := t.Context()
 	cases := []struct {
@@ -108,33 +114,44 @@ func TestVerifyStreamAgrees(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCalls := calls.Swap(0)
-			got, err := VerifyStream(ctx, streamOf(t, s.Path()), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if calls.Load() != wantCalls {
-				t.Errorf("rule calls: stream %d, layout %d", calls.Load(), wantCalls)
-			}
-			strip := func(ps []Problem) []string {
-				var out []string
-				for _, p := range ps {
-					if p.Rule == RuleTempLeftover || p.Rule == RuleUnknownFile {
-						continue // files of a layout's folder: the stream reader's to report
+			for _, keepDocs := range []bool{true, false} {
+				t.Run(fmt.Sprintf("documents kept %v", keepDocs), func(t *testing.T) {
+					got, err := VerifyStream(ctx, streamOf(t, s.Path(), keepDocs), opts)
+					if err != nil {
+						t.Fatal(err)
 					}
-					out = append(out, p.String())
-				}
-				return out
-			}
-			if !slices.Equal(strip(got.Problems), strip(want.Problems)) {
-				t.Fatalf("problems differ:\nstream %s\nlayout %s", strings.Join(strip(got.Problems), "\n"), strings.Join(strip(want.Problems), "\n"))
-			}
-			if got.OK != want.OK || got.Blobs != want.Blobs || got.Bytes != want.Bytes || got.LayoutDigest != want.LayoutDigest {
-				t.Fatalf("report differs: stream %+v, layout %+v", got, want)
-			}
-			if tc.rule != "" && !slices.ContainsFunc(got.Problems, func(p Problem) bool { return p.Rule == tc.rule }) {
-				t.Fatalf("no %s problem: %v", tc.rule, got.Problems)
+					if n := calls.Swap(0); n != wantCalls {
+						t.Errorf("rule calls: stream %d, layout %d", n, wantCalls)
+					}
+					streamAgrees(t, got, want, tc.rule)
+				})
 			}
 		})
+	}
+}
+
+// streamAgrees fails unless a stream's report says what the layout's does and has a problem of
+// rule (unless it is "").
+func streamAgrees(t *testing.T, got, want *Report, rule string) {
+	t.Helper()
+	strip := func(ps []Problem) []string {
+		var out []string
+		for _, p := range ps {
+			if p.Rule == RuleTempLeftover || p.Rule == RuleUnknownFile {
+				continue // files of a layout's folder: the stream reader's to report
+			}
+			out = append(out, p.String())
+		}
+		return out
+	}
+	if !slices.Equal(strip(got.Problems), strip(want.Problems)) {
+		t.Fatalf("problems differ:\nstream %s\nlayout %s", strings.Join(strip(got.Problems), "\n"), strings.Join(strip(want.Problems), "\n"))
+	}
+	if got.OK != want.OK || got.Blobs != want.Blobs || got.Bytes != want.Bytes || got.LayoutDigest != want.LayoutDigest {
+		t.Fatalf("report differs: stream %+v, layout %+v", got, want)
+	}
+	if rule != "" && !slices.ContainsFunc(got.Problems, func(p Problem) bool { return p.Rule == rule }) {
+		t.Fatalf("no %s problem: %v", rule, got.Problems)
 	}
 }
 

@@ -102,8 +102,8 @@ func entryAt(name string, off int64) string {
 // checked there: the tar's end-of-archive blocks must be present and only zeros may follow
 // them (ErrTruncated, ErrCorrupt).
 //
-// A Reader is not safe for concurrent use. Close releases the decompressor; it does not close
-// the underlying reader.
+// A Reader is not safe for concurrent use. Close releases the decompressor and what it
+// remembers of the entries read; it does not close the underlying reader.
 type Reader struct {
 	opts    ReaderOptions
 	comp    Compression
@@ -187,12 +187,15 @@ func (r *Reader) Compression() Compression { return r.comp }
 // be called from another goroutine.
 func (r *Reader) InputBytes() int64 { return r.in.n.Load() }
 
-// Close releases the decompressor. It does not close the underlying reader.
+// Close releases the decompressor and the names of the entries read (a map of every blob's
+// digest, kept to refuse a second entry of one). It does not close the underlying reader.
+// InputBytes may still be called.
 func (r *Reader) Close() error {
 	if r.zr != nil {
 		r.zr.Close()
 		r.zr = nil
 	}
+	r.seen, r.blobs = nil, nil
 	if r.err == nil {
 		r.err = errors.New("tarball reader closed")
 	}

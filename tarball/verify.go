@@ -3,6 +3,8 @@ package tarball
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +40,7 @@ const (
 	// DefaultMaxMemory is VerifyOptions.MaxMemory when it is not set.
 	DefaultMaxMemory = 64 << 20
 	// DefaultMaxJSONMemory is VerifyOptions.MaxJSONMemory when it is not set.
-	DefaultMaxJSONMemory = 128 << 20
+	DefaultMaxJSONMemory = 32 << 20
 )
 
 // VerifyOptions tunes Verify. The zero value checks the OCI layout alone, with the default
@@ -66,7 +68,9 @@ type VerifyOptions struct {
 
 	// MaxJSONMemory caps the bytes of JSON documents (blobs of at most layout.MaxJSONBytes that
 	// start as a JSON object) kept for the graph checks; if ≤ 0, DefaultMaxJSONMemory. Documents
-	// past it are read again through Reopen, or reported unreadable.
+	// past it are read again through Reopen, or reported unreadable. With ReaderAt over an
+	// uncompressed stream no document is kept (the checks read them in place), but one that
+	// does not hash to its name.
 	MaxJSONMemory int64
 
 	// Reopen, when set, opens the same stream again from its start: a blob that a rule func
@@ -107,11 +111,14 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 		json:       map[digest.Digest][]byte{},
 		held:       map[digest.Digest]*heldBlob{},
 		parents:    map[digest.Digest][]ocispec.Descriptor{},
-		parentKeys: map[string]bool{},
+		parentKeys: map[ruleID]bool{},
 		wants:      map[digest.Digest][]*pendingRule{},
-		cache:      map[string][]error{},
-		offsets:    map[digest.Digest]int64{},
-		seen:       map[digest.Digest]error{},
+		cache:      map[ruleID][]error{},
+		passed:     map[digest.Digest]int64{},
+		bad:        map[digest.Digest]error{},
+	}
+	if verifierMade != nil {
+		verifierMade(v)
 	}
 	in := layout.StreamLayout{Path: opts.Path}
 	rd, err := NewReader(r, ReaderOptions{MaxSize: opts.MaxSize})
@@ -130,6 +137,8 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 		if err := v.read(ctx, rd, &in); err != nil {
 			return nil, err
 		}
+		_ = rd.Close() // what it remembers of the entries is no longer needed
+		v.streamed()
 	}
 	var check *ChecksumCheck
 	if input, ok := r.(*Input); ok {
@@ -146,7 +155,7 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 	lopts.Progress = nil
 	if orig := lopts.CheckManifest; orig != nil {
 		lopts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
-			if errs, ok := v.cache[ruleKey(desc)]; ok {
+			if errs, ok := v.cache[ruleIDOf(desc)]; ok {
 				return errs
 			}
 			return orig(ctx, desc, m, fetch)
@@ -187,6 +196,10 @@ func VerifyFiles(ctx context.Context, files []string, opts VerifyOptions) (*Repo
 	return Verify(ctx, in, opts)
 }
 
+// verifierMade, when a test sets it, is called with the state of each Verify pass, to count
+// what it keeps.
+var verifierMade func(*streamVerifier)
+
 // streamVerifier is the state of one Verify pass.
 type streamVerifier struct {
 	opts     VerifyOptions
@@ -195,21 +208,23 @@ type streamVerifier struct {
 	jsonSize int64
 	held     map[digest.Digest]*heldBlob // other blobs kept for rule funcs
 	heldSize int64
+	// scratch holds the content of a document read for a look when documents are not kept.
+	scratch []byte
 	// parents are the descriptors that indexes seen so far give each manifest; parentKeys their
 	// rule keys, so that an index listing one manifest under many platforms takes linear time.
 	parents    map[digest.Digest][]ocispec.Descriptor
-	parentKeys map[string]bool
+	parentKeys map[ruleID]bool
 	// wants are the rules that wait for a blob, by its digest.
 	wants map[digest.Digest][]*pendingRule
-	// cache holds the rule funcs' findings run during the stream, by ruleKey.
-	cache map[string][]error
-	// seen are the digests of the blobs read so far, with their hash verdicts.
-	seen map[digest.Digest]error
+	// cache holds the rule funcs' findings run during the stream, by ruleID.
+	cache map[ruleID][]error
+	// passed are the blobs read so far, each with where its content starts in an uncompressed
+	// stream (-1 in another); bad the hash verdicts of those that do not hash to their names.
+	passed map[digest.Digest]int64
+	bad    map[digest.Digest]error
 	// order is the held blobs, oldest first: those no waiting rule needs are dropped in this
 	// order to make room.
 	order []digest.Digest
-	// offsets are where each blob's content starts in an uncompressed stream.
-	offsets map[digest.Digest]int64
 }
 
 // heldBlob is a blob kept in memory for rule funcs.
@@ -236,6 +251,43 @@ func ruleKey(desc ocispec.Descriptor) string {
 		key += string(p)
 	}
 	return key
+}
+
+// ruleID is ruleKey of a fixed size, for the maps of a verify that hold one per manifest: the
+// sha256 of the digest and of every field of the platform, so that they keep no string of their
+// own per key.
+type ruleID [sha256.Size]byte
+
+// ruleIDOf returns desc's ruleID: the hash of its digest and platform fields, each prefixed
+// with its length, and whether it has a platform at all.
+func ruleIDOf(desc ocispec.Descriptor) ruleID {
+	var a [512]byte
+	b := appendField(a[:0], string(desc.Digest))
+	if p := desc.Platform; p != nil {
+		b = append(b, 1)
+		for _, f := range []string{p.Architecture, p.OS, p.OSVersion, p.Variant} {
+			b = appendField(b, f)
+		}
+		b = binary.AppendUvarint(b, uint64(len(p.OSFeatures)))
+		for _, f := range p.OSFeatures {
+			b = appendField(b, f)
+		}
+	}
+	return sha256.Sum256(b)
+}
+
+// appendField appends s to b after its length.
+func appendField(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// streamed drops what only the pass over the stream needed: the rules waiting and the
+// descriptors of manifests; the held blobs too when the stream can be read again in place.
+func (v *streamVerifier) streamed() {
+	v.wants, v.parents, v.parentKeys, v.order, v.scratch = nil, nil, nil, nil, nil
+	if v.rereadable() {
+		v.held, v.heldSize = nil, 0
+	}
 }
 
 // read is the one pass over the stream: it fills in with what it finds.
@@ -273,9 +325,6 @@ func (v *streamVerifier) read(ctx context.Context, rd *Reader, in *layout.Stream
 				in.Index = data
 			}
 		case KindBlob:
-			if v.comp == None {
-				v.offsets[e.Digest] = rd.offset
-			}
 			b, err := v.readBlob(ctx, rd, e, bp)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -297,26 +346,41 @@ func whereOf(name string) string {
 	return name
 }
 
-// readBlob hashes one blob entry, keeping it when it is a JSON document or a blob rule funcs
-// wait for. The error is for a stream that cannot go on; a content that does not hash to its
-// name is the blob's Err.
+// readBlob hashes one blob entry, keeping it when it is a JSON document to keep (all of them
+// unless the stream can be read again in place) or a blob rule funcs wait for. The error is for
+// a stream that cannot go on; a content that does not hash to its name is the blob's Err.
 func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf []byte) (layout.StreamBlob, error) {
 	desc := ocispec.Descriptor{Digest: e.Digest, Size: e.Size}
-	b := layout.StreamBlob{Name: e.Path, Digest: e.Digest, Size: e.Size}
+	// Name stays empty: the entry's path is blobs/<alg>/<encoded> (the reader takes no other
+	// blob name), which layout renders from the digest.
+	b := layout.StreamBlob{Digest: e.Digest, Size: e.Size}
+	off := int64(-1)
+	if v.comp == None {
+		off = rd.offset
+	}
 	vr, err := layout.NewVerifyReader(rd, desc)
 	if err != nil {
 		return b, err
 	}
-	maybeJSON := e.Size <= layout.MaxJSONBytes && v.jsonSize+e.Size <= v.opts.MaxJSONMemory
+	keepDocs := !v.rereadable()
+	maybeJSON := e.Size <= layout.MaxJSONBytes && (!keepDocs || v.jsonSize+e.Size <= v.opts.MaxJSONMemory)
 	// Blobs rule funcs wait for are held; from a stream that cannot be read again, others too
 	// (a manifest may come after its layers), as long as room can be made.
 	wanted := len(v.wants[e.Digest]) > 0
 	hold := (wanted || (v.opts.Reopen == nil && v.opts.CheckManifest != nil)) && v.makeRoom(e.Size)
-	// Held blobs are kept whole; others only once they look like a JSON object. Bytes of white
-	// space before the first '{' are kept in buf's chunk, so nothing is lost.
+	// Held blobs are read whole into memory of their own; others only while they may be a JSON
+	// object, into memory of their own when documents are kept, else into v.scratch.
 	var data []byte
-	if hold {
+	switch {
+	case hold:
 		data = make([]byte, 0, e.Size)
+	case maybeJSON && keepDocs:
+		data = make([]byte, 0, e.Size)
+	case maybeJSON:
+		if int64(cap(v.scratch)) < e.Size {
+			v.scratch = make([]byte, 0, e.Size)
+		}
+		data = v.scratch[:0]
 	}
 	looked := hold
 	for {
@@ -324,24 +388,17 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 			return b, err
 		}
 		n, rerr := vr.Read(buf)
-		if n > 0 && !looked && maybeJSON {
-			if i := firstNonSpace(buf[:n]); i >= 0 {
-				looked = true
-				if buf[i] == '{' {
-					nd := make([]byte, len(data), e.Size)
-					copy(nd, data)
-					data = nd
-				} else {
-					data, maybeJSON = nil, false
-				}
-			} else {
-				// Only white space so far: keep it, as a JSON document may follow.
-				data = append(data, buf[:n]...)
-				n = 0
-			}
-		}
 		if n > 0 && data != nil {
 			data = append(data, buf[:n]...)
+			if !looked {
+				// Until the first byte that is no white space, a JSON document may follow.
+				if i := firstNonSpace(buf[:n]); i >= 0 {
+					looked = true
+					if buf[i] != '{' {
+						data, maybeJSON = nil, false
+					}
+				}
+			}
 		}
 		if rerr == io.EOF {
 			break
@@ -357,27 +414,33 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 			return b, rerr
 		}
 	}
-	if maybeJSON && data != nil && isJSONObject(data) {
+	doc := maybeJSON && data != nil && isJSONObject(data)
+	// A document that does not hash to its name is kept whatever the stream: the graph checks
+	// read it as verify of a layout does, and a read in place would give only the mismatch.
+	if doc && (keepDocs || (b.Err != nil && v.jsonSize+e.Size <= v.opts.MaxJSONMemory)) {
 		b.Data = data
+		if !keepDocs && !hold {
+			b.Data = bytes.Clone(data)
+		}
 		v.jsonSize += e.Size
 	}
-	v.seen[e.Digest] = b.Err
+	v.passed[e.Digest] = off
 	if b.Err != nil {
+		v.bad[e.Digest] = b.Err
 		v.dropWants(e.Digest)
 		return b, nil
 	}
-	if b.Data != nil {
-		v.json[e.Digest] = b.Data
-		v.document(ctx, desc, b.Data)
+	if doc {
+		v.document(ctx, desc, data)
+		// A document dropped here may be a referrer: VerifyStream reads it again to see.
+		b.MaySubject = b.Data == nil && maySubject(data)
 	}
 	switch {
 	case b.Data != nil:
+		v.json[e.Digest] = b.Data
 		v.arrived(ctx, e.Digest)
 	case hold:
-		v.held[e.Digest] = &heldBlob{data: data}
-		v.heldSize += e.Size
-		v.order = append(v.order, e.Digest)
-		v.arrived(ctx, e.Digest)
+		v.hold(ctx, e.Digest, data)
 	default:
 		v.dropWants(e.Digest)
 	}
@@ -421,11 +484,14 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 	}
 	switch {
 	case layout.IsIndexType(d.MediaType) || (d.MediaType == "" && d.Manifests != nil):
+		if d.Manifests == nil {
+			return // an index without manifests, which the graph checks report
+		}
 		for _, c := range *d.Manifests {
 			if !layout.IsManifestType(c.MediaType) {
 				continue
 			}
-			if key := ruleKey(c); !v.parentKeys[key] {
+			if key := ruleIDOf(c); !v.parentKeys[key] {
 				v.parentKeys[key] = true
 				v.parents[c.Digest] = append(v.parents[c.Digest], c)
 			}
@@ -476,22 +542,66 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 }
 
 // arrived hands a kept blob to the rules waiting for it, running those that have all theirs.
+// Each takes its ref on a held blob before any runs, so that one that ran does not drop the
+// blob under the others.
 func (v *streamVerifier) arrived(ctx context.Context, d digest.Digest) {
 	waiting := v.wants[d]
 	delete(v.wants, d)
+	h := v.held[d]
+	var ready []*pendingRule
 	for _, p := range waiting {
 		if p.failed {
 			continue
 		}
 		delete(p.needs, d)
-		if h := v.held[d]; h != nil {
+		if h != nil {
 			h.refs++
 			p.uses = append(p.uses, d)
 		}
 		if len(p.needs) == 0 {
-			v.run(ctx, p)
+			ready = append(ready, p)
 		}
 	}
+	for _, p := range ready {
+		v.run(ctx, p)
+	}
+}
+
+// hold keeps a blob that rules wait for (or, from a stream read once, that a manifest still to
+// come may want) and hands it to the rules waiting. When the stream can be read again in place,
+// the blob goes as soon as no waiting rule holds it; otherwise makeRoom drops it when room is
+// needed.
+func (v *streamVerifier) hold(ctx context.Context, d digest.Digest, data []byte) {
+	v.held[d] = &heldBlob{data: data}
+	v.heldSize += int64(len(data))
+	if !v.rereadable() {
+		v.order = append(v.order, d)
+	}
+	v.arrived(ctx, d)
+	if h := v.held[d]; h != nil && h.refs <= 0 && v.rereadable() {
+		v.drop(d)
+	}
+}
+
+// drop forgets a held blob.
+func (v *streamVerifier) drop(d digest.Digest) {
+	if h := v.held[d]; h != nil {
+		v.heldSize -= int64(len(h.data))
+		delete(v.held, d)
+	}
+}
+
+// rereadable reports whether a blob that passed can be read again in place (ReaderAt over an
+// uncompressed stream), so that nothing need be kept for later.
+func (v *streamVerifier) rereadable() bool {
+	return v.opts.ReaderAt != nil && v.comp == None
+}
+
+// maySubject reports whether a JSON document may have a subject: its bytes hold the key's
+// name, or a \u escape, which could spell it. (A key that differs from "subject" only in case
+// makes the document one that does not parse: no referrer either.)
+func maySubject(data []byte) bool {
+	return bytes.Contains(data, []byte("subject")) || bytes.Contains(data, []byte(`\u`))
 }
 
 // dropWants fails the rules waiting for a blob that cannot be kept.
@@ -508,6 +618,7 @@ func (v *streamVerifier) dropWants(d digest.Digest) {
 
 // run calls CheckManifest for a manifest whose blobs are all kept, once per descriptor that
 // points at it (from the indexes seen; its own, bare, when none did), and caches the findings.
+// Descriptors that indexes give it later are for the rule calls after the stream.
 // A call whose fetch missed a blob is not cached: it runs again after the stream.
 func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 	descs := v.parents[p.desc.Digest]
@@ -515,7 +626,7 @@ func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 		descs = []ocispec.Descriptor{p.desc}
 	}
 	for _, desc := range descs {
-		key := ruleKey(desc)
+		key := ruleIDOf(desc)
 		if _, ok := v.cache[key]; ok {
 			continue
 		}
@@ -532,6 +643,8 @@ func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 			v.cache[key] = errs
 		}
 	}
+	// The manifest has passed: no call of its rule runs in the stream any more.
+	delete(v.parents, p.desc.Digest)
 	v.release(p)
 }
 
@@ -545,11 +658,15 @@ func (v *streamVerifier) callRule(ctx context.Context, desc ocispec.Descriptor, 
 	return v.opts.CheckManifest(ctx, desc, m, fetch)
 }
 
-// release drops a rule's refs on held blobs.
+// release drops a rule's refs on held blobs: when the stream can be read again in place, a
+// blob no other rule holds goes.
 func (v *streamVerifier) release(p *pendingRule) {
 	for _, d := range p.uses {
 		if h := v.held[d]; h != nil {
 			h.refs--
+			if h.refs <= 0 && v.rereadable() {
+				v.drop(d)
+			}
 		}
 	}
 	p.uses = nil
@@ -570,6 +687,9 @@ func (v *streamVerifier) makeRoom(n int64) bool {
 	keep := v.order[:0]
 	for _, d := range v.order {
 		h := v.held[d]
+		if h == nil {
+			continue
+		}
 		if v.heldSize+n > target && h.refs <= 0 {
 			v.heldSize -= int64(len(h.data))
 			delete(v.held, d)
@@ -584,7 +704,7 @@ func (v *streamVerifier) makeRoom(n int64) bool {
 
 // seenBlob reports whether a blob has passed in the stream.
 func (v *streamVerifier) seenBlob(d digest.Digest) bool {
-	_, ok := v.seen[d]
+	_, ok := v.passed[d]
 	return ok
 }
 
@@ -613,14 +733,14 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 	if data := v.kept(desc.Digest); data != nil {
 		return verified(data, desc)
 	}
-	bad, ok := v.seen[desc.Digest]
+	off, ok := v.passed[desc.Digest]
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("blob %s: not in the tarball: %w", desc.Digest, layout.ErrNotFound)
-	case bad != nil:
-		return nil, bad
+	case v.bad[desc.Digest] != nil:
+		return nil, v.bad[desc.Digest]
 	}
-	if off, ok := v.offsets[desc.Digest]; ok && v.opts.ReaderAt != nil {
+	if off >= 0 && v.opts.ReaderAt != nil {
 		return verifiedStream(io.NewSectionReader(v.opts.ReaderAt, off, desc.Size), desc, nil)
 	}
 	if v.opts.Reopen == nil {

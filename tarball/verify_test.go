@@ -348,3 +348,173 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyKeepsLittle verifies tarball files of images with a layer of their own each, read
+// in place (uncompressed, so ReaderAt) and as a stream read once: a file keeps no document in
+// memory, and a layer stays only while the rule of its manifest waits for it; a stream read
+// once keeps what it must. The reports are the layout's either way.
+func TestVerifyKeepsLittle(t *testing.T) {
+	const images, layerSize = 40, 64 << 10
+	s, err := layout.Init(filepath.Join(t.TempDir(), "layout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range images {
+		cfg := exBlob(t, s, ocispec.MediaTypeImageConfig, fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","variant":"v%d"}`, i))
+		m := exManifest(t, s, cfg, []ocispec.Descriptor{exBlob(t, s, ocispec.MediaTypeImageLayer, exRandom(layerSize, uint64(i)))}, nil, "")
+		if err := s.Tag(t.Context(), m, fmt.Sprintf("example.com/img-%d:v1", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lopts, _ := vfRules()
+	want, err := layout.Verify(t.Context(), s.Path(), lopts)
+	if err != nil || !want.OK {
+		t.Fatalf("the layout does not verify: %v %v", err, want)
+	}
+	data, _ := exportBytes(t, s, ExportOptions{})
+	file := filepath.Join(t.TempDir(), "t.tar")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		verify  func(opts VerifyOptions) (*Report, error)
+		docs    bool  // documents kept after the stream
+		maxHeld int64 // the most held while a rule runs
+		minHeld int64 // ... at least
+	}{
+		{name: "file", verify: func(opts VerifyOptions) (*Report, error) {
+			return VerifyFiles(t.Context(), []string{file}, opts)
+		}, maxHeld: 2 * layerSize},
+		{name: "stream read once", verify: func(opts VerifyOptions) (*Report, error) {
+			return Verify(t.Context(), bytes.NewReader(data), opts)
+		}, docs: true, minHeld: images * layerSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v *streamVerifier
+			verifierMade = func(sv *streamVerifier) { v = sv }
+			defer func() { verifierMade = nil }()
+			opts, _ := vfRules()
+			var mu sync.Mutex
+			var held int64
+			rule := opts.CheckManifest
+			opts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
+				mu.Lock()
+				held = max(held, v.heldSize)
+				mu.Unlock()
+				return rule(ctx, desc, m, fetch)
+			}
+			got, err := tc.verify(VerifyOptions{VerifyOptions: opts, Path: s.Path()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vfSame(t, got.Report, want, true)
+			if tc.docs != (v.jsonSize > 0) || tc.docs != (len(v.json) > 0) {
+				t.Errorf("%d documents (%d bytes) kept after the stream, want some: %v", len(v.json), v.jsonSize, tc.docs)
+			}
+			if held > max(tc.maxHeld, tc.minHeld) || held < tc.minHeld {
+				t.Errorf("%d bytes held at most while a rule ran, want %d to %d", held, tc.minHeld, max(tc.maxHeld, tc.minHeld))
+			}
+		})
+	}
+}
+
+// TestVerifyFindsReferrers verifies tarballs of a layout with referrers that index.json does
+// not list, one of them with its subject key written with an escape: a tarball file, whose
+// documents are not kept, finds them as verify of the layout does.
+func TestVerifyFindsReferrers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  string
+	}{
+		{"plain key", `"subject"`},
+		{"escaped key", `"\u0073ubject"`},
+		{"escaped in full", `"\u0073\u0075\u0062\u006a\u0065\u0063\u0074"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := exMakeLayout(t)
+			sig := exBlob(t, l.s, "application/vnd.example.signature", []byte("signature of v2, "+tc.name))
+			cfg := exBlob(t, l.s, ocispec.MediaTypeEmptyJSON, []byte("{}"))
+			m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"artifactType":"application/vnd.example.signature","config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":%q,"digest":%q,"size":%d}],%s:{"mediaType":%q,"digest":%q,"size":%d}}`,
+				ocispec.MediaTypeImageManifest, cfg.MediaType, cfg.Digest, cfg.Size, sig.MediaType, sig.Digest, sig.Size, tc.key, l.v2.MediaType, l.v2.Digest, l.v2.Size)
+			ref := exBlob(t, l.s, ocispec.MediaTypeImageManifest, []byte(m))
+			lopts, _ := vfRules()
+			want, err := layout.Verify(t.Context(), l.s.Path(), lopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(want.Problems, func(p layout.Problem) bool {
+				return p.Rule == layout.RuleUnlistedReferrer && strings.Contains(p.Message, string(ref.Digest))
+			}) {
+				t.Fatalf("verify of the layout does not find the referrer %s: %v", ref.Digest, want.Problems)
+			}
+			file := filepath.Join(t.TempDir(), "t.tar")
+			if err := os.WriteFile(file, agTar(t, l.s.Path()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opts, _ := vfRules()
+			got, err := VerifyFiles(t.Context(), []string{file}, VerifyOptions{VerifyOptions: opts, Path: l.s.Path()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vfSame(t, got.Report, want, true)
+		})
+	}
+}
+
+// TestVerifyOddDocuments verifies tarballs whose index.json points at documents of odd shapes,
+// with rule funcs, from a stream read once and from a file: no panic, and the report is the
+// layout's.
+func TestVerifyOddDocuments(t *testing.T) {
+	for _, tc := range []struct{ name, doc string }{
+		{"index without manifests", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}`},
+		{"index with null manifests", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}`},
+		{"manifest without config", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}`},
+		{"manifest with null layers", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":null}`},
+		{"manifest with layers of the wrong type", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":5}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "layout")
+			if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dg := digest.FromString(tc.doc)
+			mt := ocispec.MediaTypeImageManifest
+			if strings.Contains(tc.doc, "index") {
+				mt = ocispec.MediaTypeImageIndex
+			}
+			for name, data := range map[string]string{
+				layout.LayoutFile:              `{"imageLayoutVersion":"1.0.0"}`,
+				layout.IndexFile:               fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":%q,"digest":%q,"size":%d,"annotations":{"org.opencontainers.image.ref.name":"odd:1"}}]}`, mt, dg, len(tc.doc)),
+				"blobs/sha256/" + dg.Encoded(): tc.doc,
+				"blobs/sha256/" + ocispec.DescriptorEmptyJSON.Digest.Encoded(): "{}",
+			} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lopts, _ := vfRules()
+			want, err := layout.Verify(t.Context(), dir, lopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := agTar(t, dir)
+			file := filepath.Join(t.TempDir(), "t.tar")
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opts, _ := vfRules()
+			got, err := Verify(t.Context(), bytes.NewReader(data), VerifyOptions{VerifyOptions: opts, Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vfSame(t, got.Report, want, true)
+			opts, _ = vfRules()
+			got, err = VerifyFiles(t.Context(), []string{file}, VerifyOptions{VerifyOptions: opts, Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vfSame(t, got.Report, want, true)
+		})
+	}
+}

@@ -69,3 +69,38 @@ func TestVerifyManyPlatforms(t *testing.T) {
 		t.Fatalf("ok %v, %d rule calls, want %d: %v", rep.OK, c.get(), n, rep.Problems)
 	}
 }
+
+// TestRuleID checks that ruleIDOf tells descriptors apart as ruleKey (layout.Verify's key of
+// rule calls) does, and that it allocates nothing: a verify holds one per manifest.
+func TestRuleID(t *testing.T) {
+	dg := digest.FromString("m")
+	plat := func(p ocispec.Platform) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: 10, Platform: &p}
+	}
+	bare := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dg, Size: 10}
+	for _, tc := range []struct {
+		name string
+		a, b ocispec.Descriptor
+	}{
+		{"same bare", bare, bare},
+		{"bare and empty platform", bare, plat(ocispec.Platform{})},
+		{"other digest", bare, ocispec.Descriptor{Digest: digest.FromString("n")}},
+		{"same platform", plat(ocispec.Platform{OS: "linux", Architecture: "amd64"}), plat(ocispec.Platform{OS: "linux", Architecture: "amd64"})},
+		{"fields shifted", plat(ocispec.Platform{OS: "linux", Architecture: "amd6"}), plat(ocispec.Platform{OS: "4linux", Architecture: "amd"})},
+		{"variant", plat(ocispec.Platform{OS: "linux", Architecture: "arm64"}), plat(ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})},
+		{"os version", plat(ocispec.Platform{OS: "windows", OSVersion: "10"}), plat(ocispec.Platform{OS: "windows", OSVersion: "11"})},
+		{"features nil and empty", plat(ocispec.Platform{OS: "linux"}), plat(ocispec.Platform{OS: "linux", OSFeatures: []string{}})},
+		{"features", plat(ocispec.Platform{OS: "linux", OSFeatures: []string{"a", "b"}}), plat(ocispec.Platform{OS: "linux", OSFeatures: []string{"ab"}})},
+		{"media type and size aside", bare, ocispec.Descriptor{Digest: dg}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if keys, ids := ruleKey(tc.a) == ruleKey(tc.b), ruleIDOf(tc.a) == ruleIDOf(tc.b); keys != ids {
+				t.Fatalf("ruleKey equal %v, ruleID equal %v", keys, ids)
+			}
+		})
+	}
+	desc := plat(ocispec.Platform{OS: "linux", Architecture: "amd64", OSFeatures: []string{"sse4"}})
+	if n := testing.AllocsPerRun(100, func() { _ = ruleIDOf(desc) }); n != 0 {
+		t.Fatalf("ruleIDOf allocates %v times", n)
+	}
+}
