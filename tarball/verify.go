@@ -39,8 +39,11 @@ type Report struct {
 const (
 	// DefaultMaxMemory is VerifyOptions.MaxMemory when it is not set.
 	DefaultMaxMemory = 64 << 20
-	// DefaultMaxJSONMemory is VerifyOptions.MaxJSONMemory when it is not set.
-	DefaultMaxJSONMemory = 32 << 20
+	// DefaultMaxJSONMemory is VerifyOptions.MaxJSONMemory when it is not set. It matters for a
+	// compressed stream only (a file read in place keeps no document): past it, each document
+	// is read again by a second pass of the stream, so it is where verify stops being linear
+	// (about 150,000 small images); it is not lowered to save memory for that reason.
+	DefaultMaxJSONMemory = 128 << 20
 )
 
 // VerifyOptions tunes Verify. The zero value checks the OCI layout alone, with the default
