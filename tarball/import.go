@@ -1,6 +1,7 @@
 package tarball
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -343,7 +344,22 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 		add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, fetch))
 	}
 	seen := map[string]bool{}
-	w := layout.NewWalker(fetch, layout.WalkOptions{})
+	// The walk reads each index and manifest right after walkDocs read it for the rules: it
+	// gets those bytes (verified then) instead of a second read through fetch (the stage holds
+	// no document once its graph check read it: a read is an open of its file).
+	var last struct {
+		d    digest.Digest
+		data []byte
+	}
+	walkFetch := func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+		if last.data != nil && desc.Digest == last.d && int64(len(last.data)) == desc.Size {
+			data := last.data
+			last.data = nil
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}
+		return fetch(ctx, desc)
+	}
+	w := layout.NewWalker(walkFetch, layout.WalkOptions{})
 	w.Revisit = true // a manifest reached with another platform gets its rules again
 	for i, e := range idx.Manifests {
 		top := fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest)
@@ -351,6 +367,7 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 			top = fmt.Sprintf("%s[%d](ref %s)", layout.IndexFile, i, name)
 		}
 		err := walkDocs(ctx, w, fetch, e, top, func(desc ocispec.Descriptor, at layout.Location, data []byte) error {
+			last.d, last.data = desc.Digest, data
 			switch {
 			case layout.IsIndexType(desc.MediaType) && opts.CheckIndex != nil:
 				var sub ocispec.Index
