@@ -1,15 +1,15 @@
 package layout
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -53,14 +53,15 @@ type Stage struct {
 	name     string                          // the stage folder's name in TempDir
 	madeDirs []string                        // the layout's folder and its parents, as the stage created them
 	madeTemp bool                            // the stage created TempDir
-	staged   map[digest.Digest]int64         // blobs written into dir, with their sizes
+	staged   map[digest.Digest]int32         // blobs written into dir: their place in order and sizes
 	order    []digest.Digest                 // staged, in push order
+	sizes    []int64                         // the sizes of order's blobs
 	present  map[digest.Digest]int64         // blobs Push found in the layout already
-	docs     map[digest.Digest][]byte        // verified content of staged documents, kept (stagedocs.go)
+	docs     [][]byte                        // verified content of order's documents, kept (stagedocs.go); nil for the others
 	docBytes int64                           // the total size of docs
 	docCap   int64                           // a test's cap on docBytes; 0: MaxStageDocBytes
 	refs     []subjectRef                    // staged referrers, in push order, found as they streamed in
-	checked  []ocispec.Descriptor            // the entries of the last CheckGraph that passed
+	checked  *[sha256.Size]byte              // the sum of the entries of the last CheckGraph that passed (entriesSum)
 	found    []blobSize                      // the blobs it found, for AddEntries' check under the lock
 	carried  []subjectRef                    // the staged referrers it checked that the entries do not reach: Commit lists them
 	checkGen int                             // len(order)+len(present) when it passed
@@ -74,8 +75,7 @@ func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &Stage{s: s, staged: map[digest.Digest]int64{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{},
-		docs: map[digest.Digest][]byte{}}, nil
+	return &Stage{s: s, staged: map[digest.Digest]int32{}, present: map[digest.Digest]int64{}, pending: map[digest.Digest]chan struct{}{}}, nil
 }
 
 // NewStageAt returns an empty stage for the layout at path, which need not exist yet: a
@@ -256,8 +256,9 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		ref = stagedReferrerOf(desc, data)
 	}
 	st.mu.Lock()
-	st.staged[desc.Digest] = desc.Size
+	st.staged[desc.Digest] = int32(len(st.order))
 	st.order = append(st.order, desc.Digest)
+	st.sizes = append(st.sizes, desc.Size)
 	if data != nil {
 		st.remember(desc, data, ref)
 	}
@@ -329,12 +330,21 @@ func drain(ctx context.Context, r io.Reader) error {
 	}
 }
 
+// stagedSize returns the size of the staged blob d, and whether d is staged. st.mu is held.
+func (st *Stage) stagedSize(d digest.Digest) (int64, bool) {
+	i, ok := st.staged[d]
+	if !ok {
+		return 0, false
+	}
+	return st.sizes[i], true
+}
+
 // Has reports whether Push has taken desc's blob: staged, or found in the layout.
 func (st *Stage) Has(desc ocispec.Descriptor) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if n, ok := st.staged[desc.Digest]; ok {
-		return n == desc.Size
+	if i, ok := st.staged[desc.Digest]; ok {
+		return st.sizes[i] == desc.Size
 	}
 	n, ok := st.present[desc.Digest]
 	return ok && n == desc.Size
@@ -344,22 +354,23 @@ func (st *Stage) Has(desc ocispec.Descriptor) bool {
 func (st *Stage) Staged() (blobs int, bytes int64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for _, n := range st.staged {
+	for _, n := range st.sizes {
 		bytes += n
 	}
 	return len(st.staged), bytes
 }
 
 // Fetch opens desc's blob for a verified read, as Store.Fetch does: from the stage when it is
-// staged there (from memory for a document Push kept, verified then), else from the layout
+// staged there (from memory for a document Push kept, verified then, which the stage forgets
+// once it was read to its end: a later Fetch reads its file), else from the layout
 // (ErrNotFound when neither has it).
 func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	st.mu.Lock()
-	n, ok := st.staged[desc.Digest]
-	dir, data := st.lock, st.docs[desc.Digest]
+	n, ok := st.stagedSize(desc.Digest)
+	dir, data := st.lock, st.keptDoc(desc.Digest)
 	st.mu.Unlock()
 	if !ok {
 		rc, err := st.s.fetchOwn(ctx, desc)
@@ -372,7 +383,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 		return nil, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
 	}
 	if data != nil {
-		return io.NopCloser(bytes.NewReader(data)), nil // verified as it streamed in
+		return st.keptReader(desc.Digest, data), nil // verified as it streamed in
 	}
 	f, err := openStaged(dir, desc.Digest)
 	if err != nil {
@@ -395,7 +406,7 @@ func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 		return false, err
 	}
 	st.mu.Lock()
-	n, ok := st.staged[desc.Digest]
+	n, ok := st.stagedSize(desc.Digest)
 	st.mu.Unlock()
 	if ok {
 		if n != desc.Size {
@@ -427,8 +438,9 @@ func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) e
 	if err := r.checkReferrers(ctx); err != nil {
 		return err
 	}
+	sum := entriesSum(entries)
 	st.mu.Lock()
-	st.checked, st.checkGen, st.found, st.carried = slices.Clone(entries), len(st.order)+len(st.present), r.found, r.carried
+	st.checked, st.checkGen, st.found, st.carried = sum, len(st.order)+len(st.present), r.found, r.carried
 	st.mu.Unlock()
 	return nil
 }
@@ -454,10 +466,33 @@ func withReferrers(entries []ocispec.Descriptor, refs []subjectRef) []ocispec.De
 	return out
 }
 
-// checkedAlready reports whether the last CheckGraph that passed had entries equal to entries,
-// with nothing pushed since: Commit need not walk the same graphs again. st.mu is held.
+// checkedAlready reports whether the last CheckGraph that passed had entries equal to entries
+// (the same JSON, what index.json gets), with nothing pushed since: Commit need not walk the
+// same graphs again. st.mu is held.
 func (st *Stage) checkedAlready(entries []ocispec.Descriptor) bool {
-	return st.checked != nil && st.checkGen == len(st.order)+len(st.present) && reflect.DeepEqual(st.checked, entries)
+	if st.checked == nil || st.checkGen != len(st.order)+len(st.present) {
+		return false
+	}
+	sum := entriesSum(entries)
+	return sum != nil && *sum == *st.checked
+}
+
+// entriesSum returns the sha256 of entries as JSON: what CheckGraph remembers of its entries
+// for Commit, instead of a copy of them (2 MB at 20,000 entries). It returns nil for entries
+// that do not encode (never the case of decoded ones): Commit checks those again.
+func entriesSum(entries []ocispec.Descriptor) *[sha256.Size]byte {
+	h := sha256.New()
+	for _, e := range entries { // one at a time: encoding/json pools its buffer, grown to the size of what it encoded
+		data, err := json.Marshal(e)
+		if err != nil {
+			return nil
+		}
+		h.Write(data)
+		h.Write([]byte{'\n'})
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return &sum
 }
 
 // Commit makes the import happen: it checks the entries' graphs (CheckGraph, unless the last

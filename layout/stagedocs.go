@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -73,16 +74,67 @@ func (t *docTee) doc() []byte {
 	return t.buf
 }
 
-// remember records the verified content data of the staged blob desc, a possible document: a
-// referrer goes into st.refs, and data is kept for Fetch while the cap allows. st.mu is held.
+// remember records the verified content data of the staged blob desc (staged already), a
+// possible document: a referrer goes into st.refs, and data is kept for Fetch while the cap
+// allows, in st.docs at the blob's place in st.order (a slice, not a map: a map keeps its size
+// when the graph check takes the documents out). st.mu is held.
 func (st *Stage) remember(desc ocispec.Descriptor, data []byte, ref *subjectRef) {
 	if ref != nil {
 		st.refs = append(st.refs, *ref)
 	}
 	if st.docBytes+int64(len(data)) <= st.maxDocBytes() {
-		st.docs[desc.Digest] = data
+		i := int(st.staged[desc.Digest])
+		if len(st.docs) <= i {
+			st.docs = append(st.docs, make([][]byte, i+1-len(st.docs))...)
+		}
+		st.docs[i] = data
 		st.docBytes += int64(len(data))
 	}
+}
+
+// keptReader returns a reader of data, the kept content of the staged blob d, that makes the
+// stage forget it once it was read to its end: a graph check reads each document once, and
+// what it read need not stay in memory for the rest of the import.
+func (st *Stage) keptReader(d digest.Digest, data []byte) io.ReadCloser {
+	return &keptDoc{st: st, d: d, r: bytes.NewReader(data)}
+}
+
+// keptDoc reads a document the stage kept, and forgets it at its end (keptReader).
+type keptDoc struct {
+	st *Stage
+	d  digest.Digest
+	r  *bytes.Reader
+}
+
+// Read reads from the kept content; at its end, the stage forgets it.
+func (k *keptDoc) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	if err == io.EOF && k.st != nil {
+		k.st.forget(k.d)
+		k.st = nil
+	}
+	return n, err
+}
+
+// Close does nothing: the content stays kept unless it was read to its end.
+func (k *keptDoc) Close() error { return nil }
+
+// forget drops the kept content of the staged blob d, if any: a later Fetch reads its file.
+func (st *Stage) forget(d digest.Digest) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if i, ok := st.staged[d]; ok && int(i) < len(st.docs) && st.docs[i] != nil {
+		st.docBytes -= int64(len(st.docs[i]))
+		st.docs[i] = nil
+	}
+}
+
+// keptDoc returns the kept content of the staged blob d, or nil. st.mu is held.
+func (st *Stage) keptDoc(d digest.Digest) []byte {
+	if i, ok := st.staged[d]; ok && int(i) < len(st.docs) {
+		return st.docs[i]
+	}
+	return nil
 }
 
 // maxDocBytes is the cap of the stage's kept documents: MaxStageDocBytes unless a test set

@@ -71,13 +71,15 @@ func (r *stageReach) exists(ctx context.Context, desc ocispec.Descriptor) (bool,
 	return ok, r.st.blame(ctx, desc, err)
 }
 
-// markFound records desc's blob as found, staged or in the layout, with desc's size.
+// markFound records desc's blob as found, staged or in the layout, with desc's size. A staged
+// blob is recorded with the stage's own string of its digest: the one the walk decoded from a
+// document goes with the document.
 func (r *stageReach) markFound(desc ocispec.Descriptor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.reached[desc.Digest] {
 		r.reached[desc.Digest] = true
-		r.found = append(r.found, blobSize{d: desc.Digest, size: desc.Size})
+		r.found = append(r.found, blobSize{d: r.st.stagedDigest(desc.Digest), size: desc.Size})
 	}
 }
 
@@ -174,6 +176,17 @@ func (r *stageReach) checkReferrers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stagedDigest returns the stage's string of the digest d when d is staged (the one Push was
+// given, which the stage keeps anyway), else d.
+func (st *Stage) stagedDigest(d digest.Digest) digest.Digest {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if i, ok := st.staged[d]; ok {
+		return st.order[i]
+	}
+	return d
 }
 
 // isStaged reports whether the stage wrote a blob of digest d.

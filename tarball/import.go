@@ -1,6 +1,7 @@
 package tarball
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -164,6 +165,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 			res.BlobBytes += e.Size
 		}
 	}
+	_ = rd.Close() // the stream is read: its decompressor and what the reader kept of it go before the graph checks
 	if in, ok := r.(*Input); ok {
 		check, err := in.Check()
 		if err != nil {
@@ -220,8 +222,9 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 // dropDangling returns entries without the unnamed ones whose blob neither the stream nor the
 // layout holds, and a warning for each, as layout.Verify gives (oras-go, which ig uses, lists
 // every manifest it stores as an unnamed entry and skips absent ones: no ref depends on them).
+// entries itself comes back when it keeps them all (a copy of 20,000 entries is 2 MB).
 func dropDangling(ctx context.Context, st *layout.Stage, entries []ocispec.Descriptor) ([]ocispec.Descriptor, []layout.Problem) {
-	kept := make([]ocispec.Descriptor, 0, len(entries))
+	var kept []ocispec.Descriptor // nil while every entry so far is kept
 	warnings := []layout.Problem{}
 	for i, e := range entries {
 		if e.Annotations[ocispec.AnnotationRefName] == "" {
@@ -229,10 +232,18 @@ func dropDangling(ctx context.Context, st *layout.Stage, entries []ocispec.Descr
 				warnings = append(warnings, layout.Problem{Severity: layout.SeverityWarning, Rule: layout.RuleDanglingEntry,
 					Where:   fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest),
 					Message: fmt.Sprintf("blob %s is absent; the entry has no ref name, so no ref depends on it: not imported", e.Digest)})
+				if kept == nil {
+					kept = append(make([]ocispec.Descriptor, 0, len(entries)-1), entries[:i]...)
+				}
 				continue
 			}
 		}
-		kept = append(kept, e)
+		if kept != nil {
+			kept = append(kept, e)
+		}
+	}
+	if kept == nil {
+		return entries, warnings
 	}
 	return kept, warnings
 }
@@ -333,7 +344,22 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 		add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, fetch))
 	}
 	seen := map[string]bool{}
-	w := layout.NewWalker(fetch, layout.WalkOptions{})
+	// The walk reads each index and manifest right after walkDocs read it for the rules: it
+	// gets those bytes (verified then) instead of a second read through fetch (the stage holds
+	// no document once its graph check read it: a read is an open of its file).
+	var last struct {
+		d    digest.Digest
+		data []byte
+	}
+	walkFetch := func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+		if last.data != nil && desc.Digest == last.d && int64(len(last.data)) == desc.Size {
+			data := last.data
+			last.data = nil
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}
+		return fetch(ctx, desc)
+	}
+	w := layout.NewWalker(walkFetch, layout.WalkOptions{})
 	w.Revisit = true // a manifest reached with another platform gets its rules again
 	for i, e := range idx.Manifests {
 		top := fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest)
@@ -341,6 +367,7 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 			top = fmt.Sprintf("%s[%d](ref %s)", layout.IndexFile, i, name)
 		}
 		err := walkDocs(ctx, w, fetch, e, top, func(desc ocispec.Descriptor, at layout.Location, data []byte) error {
+			last.d, last.data = desc.Digest, data
 			switch {
 			case layout.IsIndexType(desc.MediaType) && opts.CheckIndex != nil:
 				var sub ocispec.Index

@@ -473,3 +473,38 @@ func BenchmarkImport(b *testing.B) {
 
 // imTree digests a whole tree, mtimes included (see testfs.TreeStamp).
 var imTree = testfs.TreeStamp
+
+// TestCheckRulesReadsOnce counts the reads of the rules' walk: each manifest once, through the
+// fetch it is given (the read for the rule and the walk's read of its successors were two, each
+// an open of a staged file once the graph check dropped the stage's documents).
+func TestCheckRulesReadsOnce(t *testing.T) {
+	ctx := t.Context()
+	l := exMakeLayout(t)
+	idx, err := l.s.Index(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := map[string]int{}
+	fetch := func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+		if layout.IsManifestType(desc.MediaType) {
+			reads[desc.Digest.String()]++
+		}
+		return l.s.Fetch(ctx, desc)
+	}
+	var ruled int
+	opts := ImportOptions{CheckManifest: func(context.Context, ocispec.Descriptor, ocispec.Manifest, layout.FetchFunc) []error {
+		ruled++
+		return nil
+	}}
+	if _, err := checkRules(ctx, idx, fetch, opts); err != nil {
+		t.Fatal(err)
+	}
+	if ruled != len(idx.Manifests) || len(reads) != ruled {
+		t.Fatalf("rules ran on %d manifests and %d were read, want %d", ruled, len(reads), len(idx.Manifests))
+	}
+	for d, n := range reads {
+		if n != 1 {
+			t.Errorf("manifest %s read %d times, want once", d, n)
+		}
+	}
+}
