@@ -29,68 +29,40 @@ var errUnusual = errors.New("index.json: not in the common shape")
 // data (not a copy). manifests is false when the field is absent.
 func fastIndex(data []byte) (h indexHeader, entries []indexEntry, manifests bool, err error) {
 	c := &jsonCursor{data: data, common: map[string]string{}}
-	var seen uint8
-	err = c.object(func(key string) error {
-		bit, known := uint8(0), true
+	err = c.document(func(key string) (uint8, error) {
 		switch key {
 		case "schemaVersion":
-			bit = 1
-			if !c.null() {
-				n, err := c.int64()
-				if err != nil {
-					return err
-				}
-				v := int(n)
-				h.SchemaVersion = &v
-			} else {
-				h.SchemaVersion = nil
-			}
+			var err error
+			h.SchemaVersion, err = c.intPointer()
+			return 1, err
 		case "mediaType":
-			bit = 2
-			if !c.null() {
-				s, err := c.str()
-				if err != nil {
-					return err
-				}
-				h.MediaType = &s
-			} else {
+			if c.null() {
 				h.MediaType = nil
+				return 2, nil
 			}
+			s, err := c.str()
+			h.MediaType = &s
+			return 2, err
 		case "artifactType":
-			bit = 4
-			if err := c.strInto(&h.ArtifactType); err != nil {
-				return err
-			}
+			return 4, c.strInto(&h.ArtifactType)
 		case "subject":
-			bit = 8
-			if c.null() {
-				h.Subject = nil
-				break
-			}
-			var d ocispec.Descriptor
-			if err := c.descriptor(&d); err != nil {
-				return err
-			}
-			h.Subject = &d
+			var err error
+			h.Subject, err = c.descPointer()
+			return 8, err
 		case "annotations":
-			bit = 16
-			m, err := c.stringMap()
-			if err != nil {
-				return err
-			}
-			h.Annotations = m
+			var err error
+			h.Annotations, err = c.stringMap()
+			return 16, err
 		case "manifests":
-			bit = 32
 			if c.null() {
-				return errUnusual // encoding/json leaves the field as it was
+				return 0, errUnusual // encoding/json leaves the field as it was
 			}
 			manifests = true
-			err := c.array(func() error {
-				c.ws()
-				start := c.i
+			return 32, c.array(func() error {
 				if c.peek() != '{' {
 					return errUnusual
 				}
+				start := c.i
 				var d ocispec.Descriptor
 				if err := c.descriptor(&d); err != nil {
 					return err
@@ -98,32 +70,9 @@ func fastIndex(data []byte) (h indexHeader, entries []indexEntry, manifests bool
 				entries = append(entries, indexEntry{raw: data[start:c.i:c.i], desc: d})
 				return nil
 			})
-			if err != nil {
-				return err
-			}
-		default:
-			known = false
-			if foldsOnto(key, "schemaVersion", "mediaType", "artifactType", "subject", "annotations", "manifests") {
-				return errUnusual
-			}
-			if err := c.skip(); err != nil {
-				return err
-			}
 		}
-		if known {
-			if seen&bit != 0 {
-				return errUnusual
-			}
-			seen |= bit
-		}
-		return nil
+		return c.unknown(key, "schemaVersion", "mediaType", "artifactType", "subject", "annotations", "manifests")
 	})
-	if err == nil {
-		c.ws()
-		if c.i != len(data) {
-			err = errUnusual
-		}
-	}
 	if err != nil {
 		return indexHeader{}, nil, false, errUnusual
 	}
@@ -142,6 +91,53 @@ func foldsOnto(key string, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// fields reads an object whose known keys fn reads, returning a bit of its own for each (0 for
+// a key it skipped): a known key given twice is left to encoding/json, which keeps the last.
+func (c *jsonCursor) fields(fn func(key string) (uint8, error)) error {
+	var seen uint8
+	return c.object(func(key string) error {
+		bit, err := fn(key)
+		if err != nil {
+			return err
+		}
+		if seen&bit != 0 {
+			return errUnusual
+		}
+		seen |= bit
+		return nil
+	})
+}
+
+// document reads a whole document: the object of fields, then nothing but white space.
+func (c *jsonCursor) document(fn func(key string) (uint8, error)) error {
+	if err := c.fields(fn); err != nil {
+		return err
+	}
+	if c.ws(); c.i != len(c.data) {
+		return errUnusual
+	}
+	return nil
+}
+
+// unknown skips the value of a key that is none of names, unless encoding/json would read it
+// as one of them.
+func (c *jsonCursor) unknown(key string, names ...string) (uint8, error) {
+	if foldsOnto(key, names...) {
+		return 0, errUnusual
+	}
+	return 0, c.skip()
+}
+
+// intPointer reads an integer as encoding/json reads one into an *int; null is nil.
+func (c *jsonCursor) intPointer() (*int, error) {
+	if c.null() {
+		return nil, nil
+	}
+	n, err := c.int64()
+	v := int(n)
+	return &v, err
 }
 
 // jsonCursor reads JSON values from data at i.
@@ -487,91 +483,59 @@ func (c *jsonCursor) stringMap() (map[string]string, error) {
 
 // descriptor reads a descriptor object into d.
 func (c *jsonCursor) descriptor(d *ocispec.Descriptor) error {
-	var seen uint8
-	return c.object(func(key string) error {
-		var bit uint8
+	return c.fields(func(key string) (uint8, error) {
 		var err error
 		switch key {
 		case "mediaType":
-			bit, err = 1, c.commonInto(&d.MediaType)
+			return 1, c.commonInto(&d.MediaType)
 		case "digest":
 			var s string
-			if s, err = c.str(); err == nil {
-				d.Digest = digest.Digest(s)
-			}
-			bit = 2
+			s, err = c.str()
+			d.Digest = digest.Digest(s)
+			return 2, err
 		case "size":
-			bit = 4
 			d.Size, err = c.int64()
+			return 4, err
 		case "urls":
-			bit = 8
 			d.URLs, err = c.strList()
+			return 8, err
 		case "annotations":
-			bit = 16
 			d.Annotations, err = c.stringMap()
+			return 16, err
 		case "data":
-			bit = 32
-			err = c.base64Into(&d.Data)
+			return 32, c.base64Into(&d.Data)
 		case "platform":
-			bit = 64
 			if c.null() {
 				d.Platform = nil
-				break
+				return 64, nil
 			}
-			var p ocispec.Platform
-			err = c.platform(&p)
-			d.Platform = &p
+			d.Platform = &ocispec.Platform{}
+			return 64, c.platform(d.Platform)
 		case "artifactType":
-			bit, err = 128, c.commonInto(&d.ArtifactType)
-		default:
-			if foldsOnto(key, "mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType") {
-				return errUnusual
-			}
-			return c.skip()
+			return 128, c.commonInto(&d.ArtifactType)
 		}
-		if err != nil {
-			return err
-		}
-		if seen&bit != 0 {
-			return errUnusual
-		}
-		seen |= bit
-		return nil
+		return c.unknown(key, "mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType")
 	})
 }
 
 // platform reads a platform object into p.
 func (c *jsonCursor) platform(p *ocispec.Platform) error {
-	var seen uint8
-	return c.object(func(key string) error {
-		var bit uint8
-		var err error
+	return c.fields(func(key string) (uint8, error) {
 		switch key {
 		case "architecture":
-			bit, err = 1, c.commonInto(&p.Architecture)
+			return 1, c.commonInto(&p.Architecture)
 		case "os":
-			bit, err = 2, c.commonInto(&p.OS)
+			return 2, c.commonInto(&p.OS)
 		case "os.version":
-			bit, err = 4, c.commonInto(&p.OSVersion)
+			return 4, c.commonInto(&p.OSVersion)
 		case "os.features":
-			bit = 8
+			var err error
 			p.OSFeatures, err = c.strList()
+			return 8, err
 		case "variant":
-			bit, err = 16, c.commonInto(&p.Variant)
-		default:
-			if foldsOnto(key, "architecture", "os", "os.version", "os.features", "variant") {
-				return errUnusual
-			}
-			return c.skip()
+			return 16, c.commonInto(&p.Variant)
 		}
-		if err != nil {
-			return err
-		}
-		if seen&bit != 0 {
-			return errUnusual
-		}
-		seen |= bit
-		return nil
+		return c.unknown(key, "architecture", "os", "os.version", "os.features", "variant")
 	})
 }
 
@@ -642,64 +606,36 @@ func (c *jsonCursor) skip() error {
 func fastDoc(data []byte) (*doc, error) {
 	c := &jsonCursor{data: data}
 	d := &doc{}
-	var seen uint8
-	err := c.object(func(key string) error {
-		var bit uint8
+	err := c.document(func(key string) (uint8, error) {
 		var err error
 		switch key {
 		case "schemaVersion":
-			bit = 1
-			if c.null() {
-				d.SchemaVersion = nil
-				break
-			}
-			var n int64
-			if n, err = c.int64(); err == nil {
-				v := int(n)
-				d.SchemaVersion = &v
-			}
+			d.SchemaVersion, err = c.intPointer()
+			return 1, err
 		case "mediaType":
-			bit, err = 2, c.commonInto(&d.MediaType)
+			return 2, c.commonInto(&d.MediaType)
 		case "artifactType":
-			bit, err = 4, c.commonInto(&d.ArtifactType)
+			return 4, c.commonInto(&d.ArtifactType)
 		case "config":
-			bit = 8
 			d.Config, err = c.descPointer()
+			return 8, err
 		case "layers":
-			bit = 16
 			d.Layers, err = c.descList()
 			d.layers = listField{present: true}
+			return 16, err
 		case "manifests":
-			bit = 32
 			d.Manifests, err = c.descList()
 			d.manifests = listField{present: true}
+			return 32, err
 		case "subject":
-			bit = 64
 			d.Subject, err = c.descPointer()
+			return 64, err
 		case "annotations":
-			bit = 128
 			d.Annotations, err = c.stringMap()
-		default:
-			if foldsOnto(key, "schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations") {
-				return errUnusual
-			}
-			return c.skip()
+			return 128, err
 		}
-		if err != nil {
-			return err
-		}
-		if seen&bit != 0 {
-			return errUnusual
-		}
-		seen |= bit
-		return nil
+		return c.unknown(key, "schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations")
 	})
-	if err == nil {
-		c.ws()
-		if c.i != len(data) {
-			err = errUnusual
-		}
-	}
 	if err != nil {
 		return nil, errUnusual
 	}
