@@ -78,22 +78,8 @@ func TestVerifyRereads(t *testing.T) {
 			e.Annotations = map[string]string{ocispec.AnnotationRefName: "example.com/x:2"}
 			return []ocispec.Descriptor{e}
 		}, rereads: 0, calls: 4},
-		{name: "manifest listed unnamed, no platform", rules: true, extra: func(im testImage) []ocispec.Descriptor {
-			var out []ocispec.Descriptor
-			for _, m := range im.manifests {
-				m.Platform = nil
-				out = append(out, m)
-			}
-			return out
-		}, rereads: 2, calls: 6},
-		{name: "manifest listed unnamed, no rule funcs", rules: false, extra: func(im testImage) []ocispec.Descriptor {
-			var out []ocispec.Descriptor
-			for _, m := range im.manifests {
-				m.Platform = nil
-				out = append(out, m)
-			}
-			return out
-		}, rereads: 0},
+		{name: "manifest listed unnamed, no platform", rules: true, extra: unnamedManifests, rereads: 2, calls: 6},
+		{name: "manifest listed unnamed, no rule funcs", rules: false, extra: unnamedManifests, rereads: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, im := verifyLayout(t)
@@ -122,4 +108,15 @@ func TestVerifyRereads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unnamedManifests returns im's manifests as unnamed index.json entries without a platform, as
+// ig's store lists every manifest it holds.
+func unnamedManifests(im testImage) []ocispec.Descriptor {
+	var out []ocispec.Descriptor
+	for _, m := range im.manifests {
+		m.Platform = nil
+		out = append(out, m)
+	}
+	return out
 }
