@@ -150,7 +150,7 @@ func (st *Stage) maxDocBytes() int64 {
 // document that cannot name a subject field (no "subject" in any letter case, no escape, no
 // byte outside ASCII that a key could fold from) is told apart without decoding it.
 func stagedReferrerOf(desc ocispec.Descriptor, data []byte) *subjectRef {
-	if !maySubject(data) {
+	if !MaySubject(data) {
 		return nil
 	}
 	if r, ok := asReferrer(desc, data); ok {
@@ -159,10 +159,10 @@ func stagedReferrerOf(desc ocispec.Descriptor, data []byte) *subjectRef {
 	return nil
 }
 
-// maySubject reports whether data may hold a key that decodes as "subject": it holds the word
+// MaySubject reports whether data may hold a key that decodes as "subject": it holds the word
 // in some ASCII letter case, a backslash (an escaped key) or a byte outside ASCII (encoding/json
 // matches keys case-insensitively, with Unicode folds such as U+017F for s).
-func maySubject(data []byte) bool {
+func MaySubject(data []byte) bool {
 	const word = "subject"
 	for i, c := range data {
 		switch {

@@ -220,7 +220,7 @@ func TestDocTee(t *testing.T) {
 	}
 }
 
-// FuzzMaySubject checks the filter that spares a decode: a document that maySubject calls
+// FuzzMaySubject checks the filter that spares a decode: a document that MaySubject calls
 // subject-free is never a referrer.
 func FuzzMaySubject(f *testing.F) {
 	empty := `{"mediaType":"application/vnd.oci.empty.v1+json","digest":"` + string(ocispec.DescriptorEmptyJSON.Digest) + `","size":2}`
@@ -231,8 +231,8 @@ func FuzzMaySubject(f *testing.F) {
 	f.Add([]byte(`{"schemaVersion":2,"layers":[],"config":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
-		if _, ok := asReferrer(desc, data); ok && !maySubject(data) {
-			t.Fatalf("%q is a referrer that maySubject calls subject-free", data)
+		if _, ok := asReferrer(desc, data); ok && !MaySubject(data) {
+			t.Fatalf("%q is a referrer that MaySubject calls subject-free", data)
 		}
 	})
 }

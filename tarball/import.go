@@ -343,7 +343,7 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 	if opts.CheckIndex != nil {
 		add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, fetch))
 	}
-	seen := map[string]bool{}
+	seen := map[ruleID]bool{}
 	// The walk reads each index and manifest right after walkDocs read it for the rules: it
 	// gets those bytes (verified then) instead of a second read through fetch (the stage holds
 	// no document once its graph check read it: a read is an open of its file).
@@ -419,12 +419,12 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 // seen holds the keys done), with its content read verified through fetch under
 // layout.MaxJSONBytes, and its location.
 func walkDocs(ctx context.Context, w *layout.Walker, fetch layout.FetchFunc, root ocispec.Descriptor, top string,
-	fn func(desc ocispec.Descriptor, at layout.Location, data []byte) error, seen map[string]bool) error {
+	fn func(desc ocispec.Descriptor, at layout.Location, data []byte) error, seen map[ruleID]bool) error {
 	return w.Walk(ctx, root, top, func(ctx context.Context, desc ocispec.Descriptor, at layout.Location) error {
 		if !layout.IsIndexType(desc.MediaType) && !layout.IsManifestType(desc.MediaType) {
 			return nil
 		}
-		key := ruleKey(desc)
+		key := ruleIDOf(desc)
 		if seen[key] {
 			return nil
 		}

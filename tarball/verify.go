@@ -245,20 +245,10 @@ type pendingRule struct {
 	failed bool            // a blob it needs cannot be held: the rule runs after the stream
 }
 
-// ruleKey is what tells two CheckManifest calls apart, as layout.Verify does: the digest and
-// the platform of the descriptor.
-func ruleKey(desc ocispec.Descriptor) string {
-	key := string(desc.Digest)
-	if desc.Platform != nil {
-		p, _ := json.Marshal(desc.Platform)
-		key += string(p)
-	}
-	return key
-}
-
-// ruleID is ruleKey of a fixed size, for the maps of a verify that hold one per manifest: the
-// sha256 of the digest and of every field of the platform, so that they keep no string of their
-// own per key.
+// ruleID is what tells two CheckManifest calls apart, as layout.Verify does (the digest and the
+// platform of the descriptor), at a fixed size, for the maps of a verify or an import that hold
+// one per manifest: the sha256 of the digest and of every field of the platform, so that they
+// keep no string of their own per key.
 type ruleID [sha256.Size]byte
 
 // ruleIDOf returns desc's ruleID: the hash of its digest and platform fields, each prefixed
@@ -436,7 +426,7 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 	if doc {
 		v.document(ctx, desc, data)
 		// A document dropped here may be a referrer: VerifyStream reads it again to see.
-		b.MaySubject = b.Data == nil && maySubject(data)
+		b.MaySubject = b.Data == nil && layout.MaySubject(data)
 	}
 	switch {
 	case b.Data != nil:
@@ -598,13 +588,6 @@ func (v *streamVerifier) drop(d digest.Digest) {
 // uncompressed stream), so that nothing need be kept for later.
 func (v *streamVerifier) rereadable() bool {
 	return v.opts.ReaderAt != nil && v.comp == None
-}
-
-// maySubject reports whether a JSON document may have a subject: its bytes hold the key's
-// name, or a \u escape, which could spell it. (A key that differs from "subject" only in case
-// makes the document one that does not parse: no referrer either.)
-func maySubject(data []byte) bool {
-	return bytes.Contains(data, []byte("subject")) || bytes.Contains(data, []byte(`\u`))
 }
 
 // dropWants fails the rules waiting for a blob that cannot be kept.

@@ -104,3 +104,14 @@ func TestRuleID(t *testing.T) {
 		t.Fatalf("ruleIDOf allocates %v times", n)
 	}
 }
+
+// ruleKey is the string key of a CheckManifest call that ruleID replaced (the digest, then the
+// platform's JSON): TestRuleID's reference.
+func ruleKey(desc ocispec.Descriptor) string {
+	key := string(desc.Digest)
+	if desc.Platform != nil {
+		p, _ := json.Marshal(desc.Platform)
+		key += string(p)
+	}
+	return key
+}
