@@ -347,7 +347,7 @@ func (ra *readAhead) read(it *aheadItem, desc ocispec.Descriptor) {
 		if checkDigest(desc.Digest) != nil { // the hex becomes a file name
 			return
 		}
-		if _, err := statBlobAt(ra.dir, desc.Digest.Encoded(), desc.Size); err == nil {
+		if err := statBlobAt(ra.dir, desc.Digest.Encoded(), desc.Size); err == nil {
 			it.present = true
 		}
 		return
