@@ -290,6 +290,9 @@ func configViolations(desc ocispec.Descriptor, data []byte) []ruleViolation {
 	if err := strictjson.Check(data, strictjson.Plain); err != nil {
 		return []ruleViolation{{rule: jsonRule(err, RuleConfig), err: ErrBadManifest, msg: fmt.Sprintf("config %s does not parse as %s: %v", desc.Digest, desc.MediaType, err)}}
 	}
+	if fastConfigOK(data) {
+		return nil
+	}
 	if err := json.Unmarshal(data, &img); err != nil {
 		return []ruleViolation{{rule: RuleConfig, err: ErrBadManifest, msg: fmt.Sprintf("config %s does not parse as %s: %s", desc.Digest, desc.MediaType, jsonError(err))}}
 	}
