@@ -221,12 +221,18 @@ func (ra *readAhead) rootDone(i int) {
 }
 
 // claim registers desc as read by the worker in root i, waiting while the budget is spent. It
-// returns nil when desc is claimed already, the walk is past root i, or ra stopped.
-func (ra *readAhead) claim(root int, desc ocispec.Descriptor) *aheadItem {
+// returns nil when desc is claimed already, the walk is past root i, or ra stopped. done, when
+// not nil, is the item the worker read last: it is completed first, under the same lock (one
+// lock a blob less; the workers and the walk contend for it), and before any wait, since the
+// walk may be waiting for it.
+func (ra *readAhead) claim(done *aheadItem, root int, desc ocispec.Descriptor) *aheadItem {
 	key := keyOf(desc)
 	h := maphash.Comparable(ra.seed, key)
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
+	if done != nil {
+		ra.completeLocked(done)
+	}
 	// The budget holds back the roots after the walk's only: the walk may be waiting for
 	// what a worker reads in its own.
 	for !ra.stopped && root > ra.walkRoot && (ra.bytes > aheadBytes || len(ra.items) >= aheadItems) {
@@ -260,10 +266,9 @@ func (ra *readAhead) claim(root int, desc ocispec.Descriptor) *aheadItem {
 	return it
 }
 
-// complete records that it has been read, counting its content while the walk has not taken
-// it.
-func (ra *readAhead) complete(it *aheadItem) {
-	ra.mu.Lock()
+// completeLocked records that it has been read, counting its content while the walk has not
+// taken it; under ra.mu.
+func (ra *readAhead) completeLocked(it *aheadItem) {
 	it.ready = true
 	if ra.items[it.key] == it {
 		it.counted = true
@@ -272,7 +277,6 @@ func (ra *readAhead) complete(it *aheadItem) {
 	if ra.waitingFor == it {
 		ra.walker.Broadcast()
 	}
-	ra.mu.Unlock()
 }
 
 // work is a worker: it takes the next root not taken yet and reads ahead in its graph, until
@@ -292,8 +296,11 @@ func (ra *readAhead) work(ctx context.Context) {
 		if i >= ra.roots {
 			return
 		}
-		ra.readGraph(ctx, i)
+		done := ra.readGraph(ctx, i)
 		ra.mu.Lock()
+		if done != nil {
+			ra.completeLocked(done)
+		}
 		ra.finished[i] = true
 		for ra.doneUpTo < ra.roots && ra.finished[ra.doneUpTo] {
 			ra.doneUpTo++
@@ -313,18 +320,20 @@ type aheadFrame struct {
 
 // readGraph reads ahead in the graph of root i, depth first and in the walk's order, each
 // descriptor that no one claimed yet; it does not go below a document it did not claim, nor
-// deeper than DefaultMaxNesting documents.
-func (ra *readAhead) readGraph(ctx context.Context, i int) {
+// deeper than DefaultMaxNesting documents. Each item it read is completed by its next claim;
+// it returns the last one, which the caller completes.
+func (ra *readAhead) readGraph(ctx context.Context, i int) (done *aheadItem) {
 	stack := []aheadFrame{{desc: ra.root(i)}}
 	for len(stack) > 0 && ctx.Err() == nil {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		it := ra.claim(i, f.desc)
+		it := ra.claim(done, i, f.desc)
+		done = nil
 		if it == nil {
 			continue
 		}
 		ra.read(it, f.desc)
-		ra.complete(it)
+		done = it
 		if it.doc == nil || f.depth+1 >= DefaultMaxNesting {
 			continue
 		}
@@ -333,6 +342,7 @@ func (ra *readAhead) readGraph(ctx context.Context, i int) {
 			stack = append(stack, aheadFrame{desc: kids[k].desc, depth: f.depth + 1})
 		}
 	}
+	return done
 }
 
 // read reads what the walk will read of desc into it; it leaves it empty on any error.
