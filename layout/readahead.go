@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -65,6 +66,7 @@ type readAhead struct {
 	roots int                            // how many
 	root  func(i int) ocispec.Descriptor // root i
 	small bool                           // read whole every blob up to aheadSmallBlob, for a caller writing them out
+	skip  func(digest.Digest) bool       // when set with small: blobs the caller will not write out
 	dirs  *blobDirs
 	dir   int // blobs/sha256's descriptor
 	seed  maphash.Seed
@@ -93,9 +95,10 @@ type readAhead struct {
 
 // startReadAhead starts reading ahead of a walk of root(0), root(1)... root(roots-1), in that
 // order (root is called from the workers); small reads whole
-// every small blob too. It returns nil (and the walk reads everything itself) when the layout
-// has no blobs/sha256 folder or there is no root. stop ends it.
-func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) ocispec.Descriptor, small bool) *readAhead {
+// every small blob too, but those skip (when not nil) names. It returns nil (and the walk reads
+// everything itself) when the layout has no blobs/sha256 folder or there is no root. stop ends
+// it.
+func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) ocispec.Descriptor, small bool, skip func(digest.Digest) bool) *readAhead {
 	if roots == 0 {
 		return nil
 	}
@@ -110,7 +113,7 @@ func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ra := &readAhead{
-		s: s, roots: roots, root: root, small: small, dirs: dirs, dir: int(d.Fd()), seed: maphash.MakeSeed(),
+		s: s, roots: roots, root: root, small: small, skip: skip, dirs: dirs, dir: int(d.Fd()), seed: maphash.MakeSeed(),
 		cancel: cancel, items: map[descKey]*aheadItem{}, claimed: map[uint64]struct{}{},
 		finished: make([]bool, roots),
 	}
@@ -353,7 +356,7 @@ func (ra *readAhead) read(it *aheadItem, desc ocispec.Descriptor) {
 	isDoc := IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType)
 	isConfig := isJSONConfigType(desc.MediaType)
 	whole := (isDoc || isConfig) && desc.Size <= MaxJSONBytes
-	if !whole && !(ra.small && desc.Size <= aheadSmallBlob) {
+	if !whole && !(ra.small && desc.Size <= aheadSmallBlob && (ra.skip == nil || !ra.skip(desc.Digest))) {
 		if checkDigest(desc.Digest) != nil { // the hex becomes a file name
 			return
 		}
