@@ -77,6 +77,10 @@ type ClosureOptions struct {
 	// those again; what it was given is the closure only once ClosureWith returns without
 	// error. An error from OnBlob stops the closure and is returned as it is.
 	OnBlob func(desc ocispec.Descriptor, content []byte) error
+	// Skip, when set with OnBlob, names the blobs the caller will not write out (a delta
+	// export's): they are read ahead only as the walk needs them (a document, a JSON config),
+	// never whole for their content.
+	Skip func(digest.Digest) bool
 }
 
 // Closure returns what entries carry: every blob they reach; their OCI 1.1 referrers, as
@@ -272,7 +276,7 @@ func (s *Store) closure(ctx context.Context, d *indexDoc, entries []ocispec.Desc
 				roots = append(roots, int32(i))
 			}
 		}
-		w.ahead = s.startReadAhead(ctx, len(roots), func(i int) ocispec.Descriptor { return d.entries[roots[i]].desc }, true)
+		w.ahead = s.startReadAhead(ctx, len(roots), func(i int) ocispec.Descriptor { return d.entries[roots[i]].desc }, true, opts.Skip)
 		defer w.ahead.stop()
 	}
 	root := 0

@@ -164,6 +164,10 @@ var knownStrings = func() map[string]string {
 		ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd,
 		ocispec.MediaTypeEmptyJSON, ocispec.AnnotationRefName, ocispec.AnnotationTitle,
 		ocispec.AnnotationCreated, "linux", "amd64", "arm64",
+		// an image config's keys (fastConfigOK)
+		"created", "author", "rootfs", "history", "type", "diff_ids", "created_by", "comment",
+		"empty_layer", "User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes",
+		"WorkingDir", "Labels", "StopSignal", "ArgsEscaped",
 	} {
 		m[s] = s
 	}

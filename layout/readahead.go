@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -65,6 +66,7 @@ type readAhead struct {
 	roots int                            // how many
 	root  func(i int) ocispec.Descriptor // root i
 	small bool                           // read whole every blob up to aheadSmallBlob, for a caller writing them out
+	skip  func(digest.Digest) bool       // when set with small: blobs the caller will not write out
 	dirs  *blobDirs
 	dir   int // blobs/sha256's descriptor
 	seed  maphash.Seed
@@ -93,9 +95,10 @@ type readAhead struct {
 
 // startReadAhead starts reading ahead of a walk of root(0), root(1)... root(roots-1), in that
 // order (root is called from the workers); small reads whole
-// every small blob too. It returns nil (and the walk reads everything itself) when the layout
-// has no blobs/sha256 folder or there is no root. stop ends it.
-func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) ocispec.Descriptor, small bool) *readAhead {
+// every small blob too, but those skip (when not nil) names. It returns nil (and the walk reads
+// everything itself) when the layout has no blobs/sha256 folder or there is no root. stop ends
+// it.
+func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) ocispec.Descriptor, small bool, skip func(digest.Digest) bool) *readAhead {
 	if roots == 0 {
 		return nil
 	}
@@ -110,7 +113,7 @@ func (s *Store) startReadAhead(ctx context.Context, roots int, root func(i int) 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ra := &readAhead{
-		s: s, roots: roots, root: root, small: small, dirs: dirs, dir: int(d.Fd()), seed: maphash.MakeSeed(),
+		s: s, roots: roots, root: root, small: small, skip: skip, dirs: dirs, dir: int(d.Fd()), seed: maphash.MakeSeed(),
 		cancel: cancel, items: map[descKey]*aheadItem{}, claimed: map[uint64]struct{}{},
 		finished: make([]bool, roots),
 	}
@@ -221,12 +224,18 @@ func (ra *readAhead) rootDone(i int) {
 }
 
 // claim registers desc as read by the worker in root i, waiting while the budget is spent. It
-// returns nil when desc is claimed already, the walk is past root i, or ra stopped.
-func (ra *readAhead) claim(root int, desc ocispec.Descriptor) *aheadItem {
+// returns nil when desc is claimed already, the walk is past root i, or ra stopped. done, when
+// not nil, is the item the worker read last: it is completed first, under the same lock (one
+// lock a blob less; the workers and the walk contend for it), and before any wait, since the
+// walk may be waiting for it.
+func (ra *readAhead) claim(done *aheadItem, root int, desc ocispec.Descriptor) *aheadItem {
 	key := keyOf(desc)
 	h := maphash.Comparable(ra.seed, key)
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
+	if done != nil {
+		ra.completeLocked(done)
+	}
 	// The budget holds back the roots after the walk's only: the walk may be waiting for
 	// what a worker reads in its own.
 	for !ra.stopped && root > ra.walkRoot && (ra.bytes > aheadBytes || len(ra.items) >= aheadItems) {
@@ -260,10 +269,9 @@ func (ra *readAhead) claim(root int, desc ocispec.Descriptor) *aheadItem {
 	return it
 }
 
-// complete records that it has been read, counting its content while the walk has not taken
-// it.
-func (ra *readAhead) complete(it *aheadItem) {
-	ra.mu.Lock()
+// completeLocked records that it has been read, counting its content while the walk has not
+// taken it; under ra.mu.
+func (ra *readAhead) completeLocked(it *aheadItem) {
 	it.ready = true
 	if ra.items[it.key] == it {
 		it.counted = true
@@ -272,7 +280,6 @@ func (ra *readAhead) complete(it *aheadItem) {
 	if ra.waitingFor == it {
 		ra.walker.Broadcast()
 	}
-	ra.mu.Unlock()
 }
 
 // work is a worker: it takes the next root not taken yet and reads ahead in its graph, until
@@ -292,8 +299,11 @@ func (ra *readAhead) work(ctx context.Context) {
 		if i >= ra.roots {
 			return
 		}
-		ra.readGraph(ctx, i)
+		done := ra.readGraph(ctx, i)
 		ra.mu.Lock()
+		if done != nil {
+			ra.completeLocked(done)
+		}
 		ra.finished[i] = true
 		for ra.doneUpTo < ra.roots && ra.finished[ra.doneUpTo] {
 			ra.doneUpTo++
@@ -313,18 +323,20 @@ type aheadFrame struct {
 
 // readGraph reads ahead in the graph of root i, depth first and in the walk's order, each
 // descriptor that no one claimed yet; it does not go below a document it did not claim, nor
-// deeper than DefaultMaxNesting documents.
-func (ra *readAhead) readGraph(ctx context.Context, i int) {
+// deeper than DefaultMaxNesting documents. Each item it read is completed by its next claim;
+// it returns the last one, which the caller completes.
+func (ra *readAhead) readGraph(ctx context.Context, i int) (done *aheadItem) {
 	stack := []aheadFrame{{desc: ra.root(i)}}
 	for len(stack) > 0 && ctx.Err() == nil {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		it := ra.claim(i, f.desc)
+		it := ra.claim(done, i, f.desc)
+		done = nil
 		if it == nil {
 			continue
 		}
 		ra.read(it, f.desc)
-		ra.complete(it)
+		done = it
 		if it.doc == nil || f.depth+1 >= DefaultMaxNesting {
 			continue
 		}
@@ -333,6 +345,7 @@ func (ra *readAhead) readGraph(ctx context.Context, i int) {
 			stack = append(stack, aheadFrame{desc: kids[k].desc, depth: f.depth + 1})
 		}
 	}
+	return done
 }
 
 // read reads what the walk will read of desc into it; it leaves it empty on any error.
@@ -343,11 +356,11 @@ func (ra *readAhead) read(it *aheadItem, desc ocispec.Descriptor) {
 	isDoc := IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType)
 	isConfig := isJSONConfigType(desc.MediaType)
 	whole := (isDoc || isConfig) && desc.Size <= MaxJSONBytes
-	if !whole && !(ra.small && desc.Size <= aheadSmallBlob) {
+	if !whole && !(ra.small && desc.Size <= aheadSmallBlob && (ra.skip == nil || !ra.skip(desc.Digest))) {
 		if checkDigest(desc.Digest) != nil { // the hex becomes a file name
 			return
 		}
-		if _, err := statBlobAt(ra.dir, desc.Digest.Encoded(), desc.Size); err == nil {
+		if err := statBlobAt(ra.dir, desc.Digest.Encoded(), desc.Size); err == nil {
 			it.present = true
 		}
 		return

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -106,6 +108,53 @@ func TestReadAheadExport(t *testing.T) {
 		}
 		if withContent == len(seen) {
 			t.Errorf("every blob came with its content: none is over %d bytes, as some should be", aheadSmallBlob)
+		}
+	})
+	t.Run("skipped blobs are not read whole", func(t *testing.T) {
+		s, _ := readAheadLayout(t, 6)
+		plain, err := s.ClosureWith(t.Context(), nil, ClosureOptions{AllRefs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		skip := map[digest.Digest]bool{}
+		for _, b := range plain.Blobs {
+			if !readWhole(b) && b.Size <= aheadSmallBlob {
+				skip[b.Digest] = true
+			}
+		}
+		if len(skip) == 0 {
+			t.Fatal("no small layer to skip")
+		}
+		var mu sync.Mutex
+		opened := 0
+		openBlobHook = func(_ *Store, desc ocispec.Descriptor) {
+			mu.Lock()
+			defer mu.Unlock()
+			if skip[desc.Digest] {
+				opened++
+			}
+		}
+		defer func() { openBlobHook = nil }()
+		var seen []blobSeen
+		_, err = s.ClosureWith(t.Context(), nil, ClosureOptions{AllRefs: true,
+			Skip: func(d digest.Digest) bool { return skip[d] },
+			OnBlob: func(desc ocispec.Descriptor, content []byte) error {
+				seen = append(seen, blobSeen{desc, content})
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened != 0 {
+			t.Errorf("%d skipped blobs were opened", opened)
+		}
+		for _, b := range seen {
+			switch {
+			case skip[b.desc.Digest] && b.content != nil:
+				t.Errorf("skipped blob %s came with its content", b.desc.Digest)
+			case !skip[b.desc.Digest] && b.desc.Size <= aheadSmallBlob && b.content == nil:
+				t.Errorf("blob %s (%s, %d bytes) came without its content", b.desc.Digest, b.desc.MediaType, b.desc.Size)
+			}
 		}
 	})
 	t.Run("damaged small blob", func(t *testing.T) {

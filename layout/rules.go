@@ -283,13 +283,16 @@ func isJSONConfigType(mt string) bool {
 // configViolations checks the content of a config of a JSON type (isJSONConfigType): a JSON
 // object that parses as an image config.
 func configViolations(desc ocispec.Descriptor, data []byte) []ruleViolation {
-	var img ocispec.Image
 	if !isJSONObject(data) {
 		return []ruleViolation{{rule: RuleConfig, err: ErrBadManifest, msg: fmt.Sprintf("config %s is not a JSON object, as %s wants", desc.Digest, desc.MediaType)}}
 	}
 	if err := strictjson.Check(data, strictjson.Plain); err != nil {
 		return []ruleViolation{{rule: jsonRule(err, RuleConfig), err: ErrBadManifest, msg: fmt.Sprintf("config %s does not parse as %s: %v", desc.Digest, desc.MediaType, err)}}
 	}
+	if fastConfigOK(data) {
+		return nil
+	}
+	var img ocispec.Image
 	if err := json.Unmarshal(data, &img); err != nil {
 		return []ruleViolation{{rule: RuleConfig, err: ErrBadManifest, msg: fmt.Sprintf("config %s does not parse as %s: %s", desc.Digest, desc.MediaType, jsonError(err))}}
 	}

@@ -112,6 +112,7 @@ func (d *doc) children(mt string) []child {
 	var out []child
 	switch {
 	case IsManifestType(mt):
+		out = make([]child, 0, len(d.Layers)+1)
 		if d.Config != nil {
 			out = append(out, child{kind: roleConfig, desc: *d.Config})
 		}
@@ -119,6 +120,7 @@ func (d *doc) children(mt string) []child {
 			out = append(out, child{kind: roleLayer, i: i, desc: l})
 		}
 	case IsIndexType(mt):
+		out = make([]child, 0, len(d.Manifests))
 		for i, m := range d.Manifests {
 			out = append(out, child{kind: roleManifest, i: i, desc: m})
 		}

@@ -3,8 +3,9 @@
 # (index -> manifest -> config + one 1 KiB layer: 4N blobs), at N = SMALL and N = LARGE, and
 # times every command at each size (the best of SCALE_RUNS runs): the wall time, the growth ratio from SMALL to LARGE
 # (linear is 10x for 10x the images), the peak RSS, the floors (tar xf + sync + parallel sha256
-# of the blobs for import; tar cf + sha256 of the tar for export) and skopeo's copy of one ref
-# beside ours, and the push of one ref to a docker-registry on 127.0.0.1 beside skopeo's.
+# of the blobs for import; tar cf + sha256 of the tar for export, each timed right after its
+# command) and skopeo's copy of one ref beside ours, and the push of one ref to a
+# docker-registry on 127.0.0.1 beside skopeo's; verify of the export gzip'ed too (streamed).
 #   SCALE_SMALL, SCALE_LARGE  the two sizes (default 2000 and 20000)
 #   BENCH_DIR                 where the layouts are cached (default ${TMPDIR:-/tmp}/gadgetpack-bench)
 #   SCALE_RUNS                runs of each command; the shortest counts (default 3)
@@ -18,8 +19,8 @@ RUNS=${SCALE_RUNS:-3}
 GP=$PWD/gadgetpack
 JOBS=$(nproc)
 [ -x "$GP" ] || go build -trimpath -o "$GP" .
-for t in /usr/bin/time python3 sha256sum tar skopeo docker-registry; do
-  command -v "$t" >/dev/null || { echo "bench: $t is needed (apt-get install time python3 coreutils tar skopeo docker-registry)"; exit 1; }
+for t in /usr/bin/time python3 sha256sum tar gzip skopeo docker-registry; do
+  command -v "$t" >/dev/null || { echo "bench: $t is needed (apt-get install time python3 coreutils tar gzip skopeo docker-registry)"; exit 1; }
 done
 # start_registry
 . scripts/benchlib.sh
@@ -94,22 +95,30 @@ for n in "$SMALL" "$LARGE"; do
   # Warm the page cache, so that the first command timed is not the one that reads the disk.
   tar -C "$L" -cf - oci-layout blobs index.json | cat >/dev/null
   one=example.com/scale/img-$((n / 2)):v1
-  timed "verify_dir@$n" "" "$GP" verify --quiet "$L"
+  WARM_L="tar -C '$L' -cf - oci-layout blobs index.json | cat >/dev/null"
+  timed "verify_dir@$n" "$WARM_L" "$GP" verify --quiet "$L"
   timed "list@$n" "" "$GP" list --layout "$L" --quiet
   timed "gc_dry_run@$n" "" "$GP" gc --dry-run --layout "$L"
-  timed "export_all@$n" "rm -f '$W/all.tar' '$W/all.tar.sha256'" "$GP" export --layout "$L" -o "$W/all.tar"
-  timed "verify_tarball@$n" "" "$GP" verify --quiet "$W/all.tar"
-  timed "import_all@$n" "rm -rf '$W/imported'" "$GP" import --quiet --layout "$W/imported" "$W/all.tar"
-  timed "copy_all@$n" "rm -rf '$W/copied'" "$GP" copy --quiet --layout "$L" --to "$W/copied"
+  # Each floor runs right after the command it is the floor of, from the same warm input: this
+  # VM's page cache drops what was not read for a minute (DAMON), and rm -rf of 80,000 files
+  # leaves the disk busy with discards for a while, so two runs minutes apart are not alike.
+  timed "export_all@$n" "rm -f '$W/all.tar' '$W/all.tar.sha256'; $WARM_L" "$GP" export --layout "$L" -o "$W/all.tar"
+  timed "floor_tar_cf_sha256@$n" "$WARM_L" sh -c "tar -C '$L' -cf - oci-layout blobs index.json | sha256sum"
+  timed "verify_tarball@$n" "cat '$W/all.tar' >/dev/null" "$GP" verify --quiet "$W/all.tar"
+  # A compressed tarball cannot be read in place: its verify streams it (memory goal).
+  gzip -1 -c "$W/all.tar" > "$W/all.tar.gz"
+  timed "verify_tarball_gz@$n" "cat '$W/all.tar.gz' >/dev/null" "$GP" verify --quiet "$W/all.tar.gz"
+  rm -f "$W/all.tar.gz"
+  timed "import_all@$n" "rm -rf '$W/imported'; sync; cat '$W/all.tar' >/dev/null" "$GP" import --quiet --layout "$W/imported" "$W/all.tar"
+  timed "floor_tar_xf_sync_sha256@$n" "rm -rf '$W/tarx'; sync; cat '$W/all.tar' >/dev/null" sh -c "mkdir -p '$W/tarx' && tar -C '$W/tarx' -xf '$W/all.tar' && sync && find '$W/tarx/blobs/sha256' -type f -print0 | xargs -0 -P$JOBS -n256 sha256sum >/dev/null"
+  rm -rf "$W/tarx" "$W/imported"
+  timed "copy_all@$n" "rm -rf '$W/copied'; sync; $WARM_L" "$GP" copy --quiet --layout "$L" --to "$W/copied"
   timed "copy_one@$n" "rm -rf '$W/copied-one'" "$GP" copy --quiet --layout "$L" --to "$W/copied-one" "$one"
   timed "export_one@$n" "rm -f '$W/one.tar' '$W/one.tar.sha256'" "$GP" export --layout "$L" -o "$W/one.tar" "$one"
   timed "skopeo_copy_one@$n" "rm -rf '$W/skopeo-one'" skopeo copy --quiet --all "oci:$L:$one" "oci:$W/skopeo-one:$one"
   # Push of one ref to docker-registry on 127.0.0.1, its storage emptied before each run.
   timed "push_one@$n" "rm -rf '$R/storage/docker'" "$GP" push --quiet --layout "$L" --plain-http "$one" "$HOST/scale/one:v1"
   timed "skopeo_push_one@$n" "rm -rf '$R/storage/docker'" skopeo copy --quiet --all --dest-tls-verify=false "oci:$L:$one" "docker://$HOST/scale/one:v1"
-  # Floors: what moving the same bytes costs with tar and sha256 alone.
-  timed "floor_tar_cf_sha256@$n" "" sh -c "tar -C '$L' -cf - oci-layout blobs index.json | sha256sum"
-  timed "floor_tar_xf_sync_sha256@$n" "rm -rf '$W/tarx'" sh -c "mkdir -p '$W/tarx' && tar -C '$W/tarx' -xf '$W/all.tar' && sync && find '$W/tarx/blobs/sha256' -type f -print0 | xargs -0 -P$JOBS -n256 sha256sum >/dev/null"
   rm -rf "$W"
 done
 

@@ -233,9 +233,14 @@ func export(ctx context.Context, s *layout.Store, w io.Writer, opts ExportOption
 			return ctx.Err()
 		}
 	}
+	var skip func(digest.Digest) bool // a delta export's blobs left out are not read ahead whole
+	if len(opts.Exclude) > 0 {
+		skip = opts.Exclude.Has
+	}
 	copts := layout.ClosureOptions{
 		ScanReferrers: opts.ScanReferrers,
 		AllRefs:       len(opts.Entries) == 0,
+		Skip:          skip,
 		OnBlob: func(desc ocispec.Descriptor, content []byte) error {
 			if opts.Exclude.Has(desc.Digest) {
 				res.Excluded++

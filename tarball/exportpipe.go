@@ -174,8 +174,9 @@ func readBlobs(ctx context.Context, s *layout.Store, queue <-chan []blobItem, fr
 			close(chunks)
 			return
 		}
-		var whole []chunk
-		for _, it := range items {
+		// A batch is mostly small blobs read whole: one chunk each, in one slice made once.
+		whole := make([]chunk, 0, len(items))
+		for i, it := range items {
 			b := it.desc
 			if it.content != nil && int64(len(it.content)) == b.Size {
 				whole = append(whole, chunk{desc: b, start: true, content: it.content, n: len(it.content), end: true})
@@ -185,7 +186,7 @@ func readBlobs(ctx context.Context, s *layout.Store, queue <-chan []blobItem, fr
 				if !send(whole) {
 					return
 				}
-				whole = nil
+				whole = make([]chunk, 0, len(items)-i)
 			}
 			if !one(chunk{desc: b, start: true}) {
 				return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -35,14 +36,37 @@ type checker struct {
 // and otherwise an *Error naming what is wrong and where: ErrSyntax, ErrTooDeep, or one of
 // ErrDuplicateKey, ErrCaseVariant, ErrNull, ErrBOM, ErrInvalidUTF8 and ErrNumberRange (each
 // wraps ErrAmbiguous). What Check accepts, encoding/json accepts. Check reads data once, without
-// recursion; it allocates only for keys with escapes and for objects of many keys. It does not
-// check types (a string where OCI wants a number); decoding does.
+// recursion; it allocates only for keys with escapes and for objects of many keys (its stacks
+// are reused from one Check to the next). It does not check types (a string where OCI wants a
+// number); decoding does.
 func Check(data []byte, k Kind) error {
-	c := &checker{data: data}
+	c := checkers.Get().(*checker)
+	c.data = data
+	defer c.release()
 	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
 		return c.fail(0, ErrBOM, "byte order mark")
 	}
 	return c.run(topRole(k))
+}
+
+// checkers holds checkers between Checks: a store walk checks tens of thousands of small
+// documents, and growing two stacks for each was a third of what it allocated.
+var checkers = sync.Pool{New: func() any { return new(checker) }}
+
+// maxPooledFrames caps the stacks of a checker put back in checkers: a deep document's do not
+// stay.
+const maxPooledFrames = 64
+
+// release clears c (it must hold nothing of the document: its keys are slices of it) and puts
+// it back in checkers, unless its stacks grew past maxPooledFrames.
+func (c *checker) release() {
+	clear(c.stack[:cap(c.stack)])
+	clear(c.keys[:cap(c.keys)])
+	if cap(c.stack) > maxPooledFrames || cap(c.keys) > 4*maxPooledFrames {
+		return
+	}
+	*c = checker{stack: c.stack[:0], keys: c.keys[:0]}
+	checkers.Put(c)
 }
 
 // fail returns the *Error for what is wrong at offset off, in the innermost open container.

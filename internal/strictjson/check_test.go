@@ -191,3 +191,28 @@ func TestErrorsWrapAmbiguous(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckReusesItsStacks pins that Check allocates nothing for a document without escaped
+// keys or wide objects once its stacks are warm: a walk checks tens of thousands of them.
+func TestCheckReusesItsStacks(t *testing.T) {
+	manifest, err := os.ReadFile("testdata/document/ig-gadget-manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"gadget manifest", manifest},
+		{"index.json of 100 refs", wideIndex(100)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Check(tc.data, Document); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(100, func() { _ = Check(tc.data, Document) }); n != 0 {
+				t.Errorf("Check made %v allocations a run, want 0", n)
+			}
+		})
+	}
+}
