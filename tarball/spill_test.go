@@ -3,10 +3,15 @@ package tarball
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/layout"
 )
@@ -140,5 +145,70 @@ func TestVerifySpillFallsBack(t *testing.T) {
 	vfSame(t, got.Report, want, true)
 	if !v.spill.broken || v.spilledDocs > 0 || len(v.json) == 0 {
 		t.Fatalf("spill broken %v, %d bytes of documents spilled, %d documents in memory: want a broken spill and every document in memory", v.spill.broken, v.spilledDocs, len(v.json))
+	}
+}
+
+// TestVerifyReadAgainChanged overwrites, while a verify runs, the blobs that passed where
+// verify reads them again, as another process could: the spill's file of a gzip stream, the
+// tarball file read in place. What is read back does not pass as the blobs it stood for: the
+// report has errors of ErrChanged naming them.
+func TestVerifyReadAgainChanged(t *testing.T) {
+	defer func(n int) { spillBuffer = n }(spillBuffer)
+	spillBuffer = 1
+	src := exMakeLayout(t)
+	for _, tc := range []struct {
+		name string
+		comp Compression
+	}{
+		{"temporary file", Gzip},
+		{"tarball in place", None},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, _ := exportBytes(t, src.s, ExportOptions{Compression: tc.comp})
+			file := filepath.Join(t.TempDir(), "t.tar")
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var v *streamVerifier
+			verifierMade = func(sv *streamVerifier) { v = sv }
+			defer func() { verifierMade = nil }()
+			opts, _ := vfRules()
+			rule := opts.CheckManifest
+			changed := 0
+			opts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
+				if changed == 0 {
+					f, err := os.OpenFile(file, os.O_WRONLY, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					var w io.WriterAt = f
+					if !v.rereadable() {
+						w = v.spill.f
+					}
+					for _, at := range v.passed {
+						if at.off >= 0 && at.size > 0 {
+							if _, err := w.WriteAt(bytes.Repeat([]byte(" "), int(at.size)), at.off); err != nil {
+								t.Fatal(err)
+							}
+							changed++
+						}
+					}
+				}
+				return rule(ctx, desc, m, fetch)
+			}
+			rep, err := VerifyFiles(t.Context(), []string{file}, VerifyOptions{VerifyOptions: opts, Path: src.s.Path()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed == 0 {
+				t.Fatal("no blob changed")
+			}
+			if rep.OK || !slices.ContainsFunc(rep.Problems, func(p layout.Problem) bool {
+				return p.Severity == layout.SeverityError && errors.Is(p.Err, ErrChanged) && strings.Contains(p.Message, "sha256:")
+			}) {
+				t.Fatalf("want an error of ErrChanged naming a digest, got %v", rep.Problems)
+			}
+		})
 	}
 }

@@ -806,7 +806,35 @@ func (v *streamVerifier) spilled(d digest.Digest) bool {
 // memory would.
 func (v *streamVerifier) fromSpill(desc ocispec.Descriptor) (io.ReadCloser, error) {
 	at := v.passed[desc.Digest]
-	return verifiedStream(io.NewSectionReader(v.spill, at.off, at.size), desc, nil)
+	return readAgain(io.NewSectionReader(v.spill, at.off, at.size), desc, at.size, "the temporary file")
+}
+
+// readAgain returns a verified reader of desc's content from r, a blob of size bytes that
+// hashed to its digest when it passed in the stream, read again from where. When desc says as
+// many bytes, content that now hashes to another digest means that the file changed since:
+// that error wraps ErrChanged, not layout.ErrDigestMismatch (the blob's verdict is the
+// stream's).
+func readAgain(r io.Reader, desc ocispec.Descriptor, size int64, where string) (io.ReadCloser, error) {
+	rc, err := verifiedStream(r, desc, nil)
+	if err != nil || desc.Size != size {
+		return rc, err
+	}
+	return &changedReader{ReadCloser: rc, desc: desc, where: where}, nil
+}
+
+// changedReader turns the digest mismatch of a blob read again into ErrChanged.
+type changedReader struct {
+	io.ReadCloser
+	desc  ocispec.Descriptor
+	where string
+}
+
+func (r *changedReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, layout.ErrDigestMismatch) {
+		err = fmt.Errorf("blob %s: read again from %s: %w", r.desc.Digest, r.where, ErrChanged)
+	}
+	return n, err
 }
 
 // kept returns a blob's content when it is in memory.
@@ -841,7 +869,7 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 	case v.bad[desc.Digest] != nil:
 		return nil, v.bad[desc.Digest]
 	case at.off >= 0 && v.rereadable():
-		return verifiedStream(io.NewSectionReader(v.opts.ReaderAt, at.off, desc.Size), desc, nil)
+		return readAgain(io.NewSectionReader(v.opts.ReaderAt, at.off, desc.Size), desc, at.size, "the tarball")
 	case at.off >= 0:
 		return v.fromSpill(desc)
 	}
