@@ -46,6 +46,12 @@ var (
 	// ErrRuleViolation is returned by Import when a gadget rule func reports an error about
 	// what the tarball carries; nothing is imported.
 	ErrRuleViolation = errors.New("gadget rules broken")
+
+	// ErrChanged is returned by Verify for a blob read again after it passed in the stream (in
+	// place from the tarball file, or from the temporary file it keeps blobs in) whose content
+	// no longer hashes to its digest: the file changed since. The report names the blob where
+	// it was needed.
+	ErrChanged = errors.New("changed since it was read")
 )
 
 // Sentinel errors of writing a tarball (Export, ExportFile, FileWriter, ParseSize,

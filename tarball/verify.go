@@ -42,7 +42,8 @@ const (
 	// DefaultMaxJSONMemory is VerifyOptions.MaxJSONMemory when it is not set. It matters for a
 	// compressed stream only (a file read in place keeps no document): past it, each document
 	// is read again by a second pass of the stream, so it is where verify stops being linear
-	// (about 150,000 small images); it is not lowered to save memory for that reason.
+	// (about 150,000 small images). The documents are kept in a temporary file, not in memory
+	// (see VerifyOptions.MaxJSONMemory).
 	DefaultMaxJSONMemory = 128 << 20
 )
 
@@ -66,14 +67,20 @@ type VerifyOptions struct {
 	// MaxMemory caps the blob bytes held in memory for the rule funcs: the layers of the
 	// manifests whose rules wait for them (a manifest comes before its layers in an export) and,
 	// for a stream that cannot be reopened, blobs that came before the manifest that needs
-	// them. If ≤ 0, DefaultMaxMemory.
+	// them. If ≤ 0, DefaultMaxMemory. From a stream that cannot be read again in place, a held
+	// blob no waiting rule needs any more goes to the temporary file of MaxJSONMemory (up to
+	// MaxMemory bytes there too), for a later manifest that shares it; past that it stays in
+	// memory until room is needed.
 	MaxMemory int64
 
 	// MaxJSONMemory caps the bytes of JSON documents (blobs of at most layout.MaxJSONBytes that
 	// start as a JSON object) kept for the graph checks; if ≤ 0, DefaultMaxJSONMemory. Documents
 	// past it are read again through Reopen, or reported unreadable. With ReaderAt over an
 	// uncompressed stream no document is kept (the checks read them in place), but one that
-	// does not hash to its name.
+	// does not hash to its name. From another stream they are kept in one temporary file in
+	// os.TempDir() (with no name, so nothing is left behind), appended as they pass and read
+	// back by offset, verified, with only its last MiB in memory; when that file cannot be made
+	// or written, they are kept in memory instead.
 	MaxJSONMemory int64
 
 	// Reopen, when set, opens the same stream again from its start: a blob that a rule func
@@ -117,7 +124,7 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 		parentKeys: map[ruleID]bool{},
 		wants:      map[digest.Digest][]*pendingRule{},
 		cache:      map[ruleID][]error{},
-		passed:     map[digest.Digest]int64{},
+		passed:     map[digest.Digest]blobAt{},
 		bad:        map[digest.Digest]error{},
 	}
 	if verifierMade != nil {
@@ -133,6 +140,10 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Report, erro
 	} else {
 		defer rd.Close()
 		v.comp = rd.Compression()
+		if !v.rereadable() {
+			v.spill = &spill{}
+			defer v.spill.Close()
+		}
 		if opts.Progress != nil {
 			stop := ticker.Start(func() { opts.Progress(rd.InputBytes(), opts.Size) })
 			defer stop()
@@ -207,10 +218,15 @@ var verifierMade func(*streamVerifier)
 type streamVerifier struct {
 	opts     VerifyOptions
 	comp     Compression
-	json     map[digest.Digest][]byte // JSON documents kept
+	json     map[digest.Digest][]byte // JSON documents kept in memory
 	jsonSize int64
-	held     map[digest.Digest]*heldBlob // other blobs kept for rule funcs
+	held     map[digest.Digest]*heldBlob // other blobs kept in memory for rule funcs
 	heldSize int64
+	// spill keeps documents and blobs read again after they passed, when the stream cannot be
+	// read again in place (nil when it can); spilledDocs and spilledBlobs count the bytes of
+	// each in it.
+	spill                     *spill
+	spilledDocs, spilledBlobs int64
 	// scratch holds the content of a document read for a look when documents are not kept.
 	scratch []byte
 	// parents are the descriptors that indexes seen so far give each manifest; parentKeys their
@@ -221,13 +237,20 @@ type streamVerifier struct {
 	wants map[digest.Digest][]*pendingRule
 	// cache holds the rule funcs' findings run during the stream, by ruleID.
 	cache map[ruleID][]error
-	// passed are the blobs read so far, each with where its content starts in an uncompressed
-	// stream (-1 in another); bad the hash verdicts of those that do not hash to their names.
-	passed map[digest.Digest]int64
+	// passed are the blobs read so far, each with where it can be read again; bad the hash
+	// verdicts of those that do not hash to their names.
+	passed map[digest.Digest]blobAt
 	bad    map[digest.Digest]error
 	// order is the held blobs, oldest first: those no waiting rule needs are dropped in this
 	// order to make room.
 	order []digest.Digest
+}
+
+// blobAt is where a blob that passed can be read again: at off in the stream when it can be
+// read again in place (its content's size is then the descriptor's, as it was), else at off in
+// the spill, size bytes; off is -1 when neither.
+type blobAt struct {
+	off, size int64
 }
 
 // heldBlob is a blob kept in memory for rule funcs.
@@ -275,12 +298,19 @@ func appendField(b []byte, s string) []byte {
 }
 
 // streamed drops what only the pass over the stream needed: the rules waiting and the
-// descriptors of manifests; the held blobs too when the stream can be read again in place.
+// descriptors of manifests; the held blobs too when the stream can be read again in place,
+// else it moves them to the spill while it has room.
 func (v *streamVerifier) streamed() {
-	v.wants, v.parents, v.parentKeys, v.order, v.scratch = nil, nil, nil, nil, nil
 	if v.rereadable() {
 		v.held, v.heldSize = nil, 0
+	} else {
+		for _, d := range v.order {
+			if v.held[d] != nil {
+				v.spillHeld(d)
+			}
+		}
 	}
+	v.wants, v.parents, v.parentKeys, v.order, v.scratch = nil, nil, nil, nil, nil
 }
 
 // read is the one pass over the stream: it fills in with what it finds.
@@ -347,27 +377,24 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 	// Name stays empty: the entry's path is blobs/<alg>/<encoded> (the reader takes no other
 	// blob name), which layout renders from the digest.
 	b := layout.StreamBlob{Digest: e.Digest, Size: e.Size}
-	off := int64(-1)
-	if v.comp == None {
-		off = rd.offset
+	at := blobAt{off: -1, size: e.Size}
+	if v.rereadable() {
+		at.off = rd.offset
 	}
 	vr, err := layout.NewVerifyReader(rd, desc)
 	if err != nil {
 		return b, err
 	}
-	keepDocs := !v.rereadable()
-	maybeJSON := e.Size <= layout.MaxJSONBytes && (!keepDocs || v.jsonSize+e.Size <= v.opts.MaxJSONMemory)
+	maybeJSON := e.Size <= layout.MaxJSONBytes
 	// Blobs rule funcs wait for are held; from a stream that cannot be read again, others too
 	// (a manifest may come after its layers), as long as room can be made.
 	wanted := len(v.wants[e.Digest]) > 0
 	hold := (wanted || (v.opts.Reopen == nil && v.opts.CheckManifest != nil)) && v.makeRoom(e.Size)
 	// Held blobs are read whole into memory of their own; others only while they may be a JSON
-	// object, into memory of their own when documents are kept, else into v.scratch.
+	// object, into v.scratch (a document kept in memory is copied out of it).
 	var data []byte
 	switch {
 	case hold:
-		data = make([]byte, 0, e.Size)
-	case maybeJSON && keepDocs:
 		data = make([]byte, 0, e.Size)
 	case maybeJSON:
 		if int64(cap(v.scratch)) < e.Size {
@@ -408,29 +435,31 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 		}
 	}
 	doc := maybeJSON && data != nil && isJSONObject(data)
-	// A document that does not hash to its name is kept whatever the stream: the graph checks
-	// read it as verify of a layout does, and a read in place would give only the mismatch.
-	if doc && (keepDocs || (b.Err != nil && v.jsonSize+e.Size <= v.opts.MaxJSONMemory)) {
-		b.Data = data
-		if !keepDocs && !hold {
-			b.Data = bytes.Clone(data)
-		}
-		v.jsonSize += e.Size
-	}
-	v.passed[e.Digest] = off
 	if b.Err != nil {
+		// A document that does not hash to its name is kept in memory whatever the stream: the
+		// graph checks read it as verify of a layout does, and a read in place or from the
+		// spill would give only the mismatch.
+		if doc && v.jsonSize+e.Size <= v.opts.MaxJSONMemory {
+			b.Data = owned(data, hold)
+			v.jsonSize += e.Size
+		}
+		v.passed[e.Digest] = at
 		v.bad[e.Digest] = b.Err
 		v.dropWants(e.Digest)
 		return b, nil
 	}
+	kept := doc && !v.rereadable() && v.keepDoc(data, hold, &b, &at)
+	v.passed[e.Digest] = at
 	if doc {
 		v.document(ctx, desc, data)
-		// A document dropped here may be a referrer: VerifyStream reads it again to see.
+		// A document not handed over may be a referrer: VerifyStream reads it again to see.
 		b.MaySubject = b.Data == nil && layout.MaySubject(data)
 	}
 	switch {
-	case b.Data != nil:
-		v.json[e.Digest] = b.Data
+	case kept:
+		if b.Data != nil {
+			v.json[e.Digest] = b.Data
+		}
 		v.arrived(ctx, e.Digest)
 	case hold:
 		v.hold(ctx, e.Digest, data)
@@ -438,6 +467,34 @@ func (v *streamVerifier) readBlob(ctx context.Context, rd *Reader, e *Entry, buf
 		v.dropWants(e.Digest)
 	}
 	return b, nil
+}
+
+// owned returns data as memory of its own: data itself when it is (a held blob's), else a
+// copy (of v.scratch).
+func owned(data []byte, isOwn bool) []byte {
+	if isOwn {
+		return data
+	}
+	return bytes.Clone(data)
+}
+
+// keepDoc keeps a document from a stream that cannot be read again in place, for the graph
+// checks and rule funcs after it: in the spill (at gets its offset there), or, when the spill
+// is broken, in memory (b.Data), as long as the documents kept stay under MaxJSONMemory. It
+// reports whether it kept it; isOwn says whether data is memory of its own.
+func (v *streamVerifier) keepDoc(data []byte, isOwn bool, b *layout.StreamBlob, at *blobAt) bool {
+	n := int64(len(data))
+	if v.jsonSize+v.spilledDocs+n > v.opts.MaxJSONMemory {
+		return false
+	}
+	if off, ok := v.spill.add(data); ok {
+		at.off = off
+		v.spilledDocs += n
+		return true
+	}
+	b.Data = owned(data, isOwn)
+	v.jsonSize += n
+	return true
 }
 
 // firstNonSpace returns the index of the first byte of p that is not JSON white space, or -1.
@@ -501,7 +558,7 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 		p := &pendingRule{desc: desc, m: m, needs: map[digest.Digest]bool{}}
 		var need int64
 		for _, c := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
-			if v.kept(c.Digest) == nil && c.Size > 0 {
+			if v.kept(c.Digest) == nil && !v.spilled(c.Digest) && c.Size > 0 {
 				need += c.Size
 			}
 		}
@@ -513,7 +570,7 @@ func (v *streamVerifier) document(ctx context.Context, desc ocispec.Descriptor, 
 				continue
 			}
 			switch {
-			case v.json[c.Digest] != nil:
+			case v.json[c.Digest] != nil, v.spilled(c.Digest):
 			case v.held[c.Digest] != nil:
 				v.held[c.Digest].refs++
 				p.uses = append(p.uses, c.Digest)
@@ -561,19 +618,61 @@ func (v *streamVerifier) arrived(ctx context.Context, d digest.Digest) {
 }
 
 // hold keeps a blob that rules wait for (or, from a stream read once, that a manifest still to
-// come may want) and hands it to the rules waiting. When the stream can be read again in place,
-// the blob goes as soon as no waiting rule holds it; otherwise makeRoom drops it when room is
-// needed.
+// come may want) and hands it to the rules waiting. When no waiting rule holds it any more, it
+// goes (unhold).
 func (v *streamVerifier) hold(ctx context.Context, d digest.Digest, data []byte) {
 	v.held[d] = &heldBlob{data: data}
 	v.heldSize += int64(len(data))
-	if !v.rereadable() {
+	v.arrived(ctx, d)
+	if h := v.held[d]; h != nil && h.refs <= 0 {
+		v.unhold(d)
+	}
+	if v.held[d] != nil && !v.rereadable() {
+		if len(v.order) >= 2*len(v.held)+64 {
+			v.order = v.stillHeld(v.order)
+		}
 		v.order = append(v.order, d)
 	}
-	v.arrived(ctx, d)
-	if h := v.held[d]; h != nil && h.refs <= 0 && v.rereadable() {
+}
+
+// unhold lets go of a held blob that no waiting rule holds: when the stream can be read again
+// in place, it goes; otherwise it moves to the spill while the spill has room for it, else
+// stays for makeRoom to drop when room is needed.
+func (v *streamVerifier) unhold(d digest.Digest) {
+	if v.rereadable() {
 		v.drop(d)
+		return
 	}
+	v.spillHeld(d)
+}
+
+// spillHeld moves a held blob to the spill, as long as the blobs spilled stay under MaxMemory
+// and the spill takes it.
+func (v *streamVerifier) spillHeld(d digest.Digest) {
+	h := v.held[d]
+	n := int64(len(h.data))
+	if v.spilledBlobs+n > v.opts.MaxMemory {
+		return
+	}
+	off, ok := v.spill.add(h.data)
+	if !ok {
+		return
+	}
+	v.spilledBlobs += n
+	v.passed[d] = blobAt{off: off, size: n}
+	v.drop(d)
+}
+
+// stillHeld returns the digests of order that are still held, in order, in order's memory.
+func (v *streamVerifier) stillHeld(order []digest.Digest) []digest.Digest {
+	keep := order[:0]
+	for _, d := range order {
+		if v.held[d] != nil {
+			keep = append(keep, d)
+		}
+	}
+	clear(order[len(keep):])
+	return keep
 }
 
 // drop forgets a held blob.
@@ -621,6 +720,9 @@ func (v *streamVerifier) run(ctx context.Context, p *pendingRule) {
 			if data := v.kept(d.Digest); data != nil {
 				return verified(data, d)
 			}
+			if v.spilled(d.Digest) {
+				return v.fromSpill(d)
+			}
 			missed = true
 			return nil, fmt.Errorf("blob %s: %w", d.Digest, layout.ErrNotFound)
 		}
@@ -644,14 +746,13 @@ func (v *streamVerifier) callRule(ctx context.Context, desc ocispec.Descriptor, 
 	return v.opts.CheckManifest(ctx, desc, m, fetch)
 }
 
-// release drops a rule's refs on held blobs: when the stream can be read again in place, a
-// blob no other rule holds goes.
+// release drops a rule's refs on held blobs: a blob no other rule holds goes (unhold).
 func (v *streamVerifier) release(p *pendingRule) {
 	for _, d := range p.uses {
 		if h := v.held[d]; h != nil {
 			h.refs--
-			if h.refs <= 0 && v.rereadable() {
-				v.drop(d)
+			if h.refs <= 0 {
+				v.unhold(d)
 			}
 		}
 	}
@@ -694,6 +795,48 @@ func (v *streamVerifier) seenBlob(d digest.Digest) bool {
 	return ok
 }
 
+// spilled reports whether a blob is in the spill.
+func (v *streamVerifier) spilled(d digest.Digest) bool {
+	at, ok := v.passed[d]
+	return ok && at.off >= 0 && !v.rereadable()
+}
+
+// fromSpill returns a verified reader of desc's content from the spill, which must hold it.
+// It reads the bytes the blob had, whatever desc.Size says, as a read of the blob kept in
+// memory would.
+func (v *streamVerifier) fromSpill(desc ocispec.Descriptor) (io.ReadCloser, error) {
+	at := v.passed[desc.Digest]
+	return readAgain(io.NewSectionReader(v.spill, at.off, at.size), desc, at.size, "the temporary file")
+}
+
+// readAgain returns a verified reader of desc's content from r, a blob of size bytes that
+// hashed to its digest when it passed in the stream, read again from where. When desc says as
+// many bytes, content that now hashes to another digest means that the file changed since:
+// that error wraps ErrChanged, not layout.ErrDigestMismatch (the blob's verdict is the
+// stream's).
+func readAgain(r io.Reader, desc ocispec.Descriptor, size int64, where string) (io.ReadCloser, error) {
+	rc, err := verifiedStream(r, desc, nil)
+	if err != nil || desc.Size != size {
+		return rc, err
+	}
+	return &changedReader{ReadCloser: rc, desc: desc, where: where}, nil
+}
+
+// changedReader turns the digest mismatch of a blob read again into ErrChanged.
+type changedReader struct {
+	io.ReadCloser
+	desc  ocispec.Descriptor
+	where string
+}
+
+func (r *changedReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && errors.Is(err, layout.ErrDigestMismatch) {
+		err = fmt.Errorf("blob %s: read again from %s: %w", r.desc.Digest, r.where, ErrChanged)
+	}
+	return n, err
+}
+
 // kept returns a blob's content when it is in memory.
 func (v *streamVerifier) kept(d digest.Digest) []byte {
 	if data := v.json[d]; data != nil {
@@ -719,15 +862,16 @@ func (v *streamVerifier) fetch(ctx context.Context, desc ocispec.Descriptor) (io
 	if data := v.kept(desc.Digest); data != nil {
 		return verified(data, desc)
 	}
-	off, ok := v.passed[desc.Digest]
+	at, ok := v.passed[desc.Digest]
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("blob %s: not in the tarball: %w", desc.Digest, layout.ErrNotFound)
 	case v.bad[desc.Digest] != nil:
 		return nil, v.bad[desc.Digest]
-	}
-	if off >= 0 && v.opts.ReaderAt != nil {
-		return verifiedStream(io.NewSectionReader(v.opts.ReaderAt, off, desc.Size), desc, nil)
+	case at.off >= 0 && v.rereadable():
+		return readAgain(io.NewSectionReader(v.opts.ReaderAt, at.off, desc.Size), desc, at.size, "the tarball")
+	case at.off >= 0:
+		return v.fromSpill(desc)
 	}
 	if v.opts.Reopen == nil {
 		return nil, fmt.Errorf("blob %s: came in the stream before what reads it, past the %s kept in memory: verify the tarball as a file to read it twice: %w",

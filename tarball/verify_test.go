@@ -349,12 +349,16 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-// TestVerifyKeepsLittle verifies tarball files of images with a layer of their own each, read
-// in place (uncompressed, so ReaderAt) and as a stream read once: a file keeps no document in
-// memory, and a layer stays only while the rule of its manifest waits for it; a stream read
-// once keeps what it must. The reports are the layout's either way.
+// TestVerifyKeepsLittle verifies tarballs of images with a layer of their own each, as files
+// and as streams, plain and compressed, and counts what each keeps in memory: a plain file,
+// read in place, keeps no document, and a layer only while the rule of its manifest waits for
+// it; a compressed file or a stream that cannot be read again in place keeps its documents and
+// the layers it is done with in the spill, with no more than spillBuffer of them in memory,
+// makes no second pass, and leaves nothing in the temp dir. The reports are the layout's.
 func TestVerifyKeepsLittle(t *testing.T) {
-	const images, layerSize = 40, 64 << 10
+	const images, layerSize, buffer = 40, 64 << 10, 1 << 10
+	defer func(n int) { spillBuffer = n }(spillBuffer)
+	spillBuffer = buffer
 	s, err := layout.Init(filepath.Join(t.TempDir(), "layout"))
 	if err != nil {
 		t.Fatal(err)
@@ -371,49 +375,89 @@ func TestVerifyKeepsLittle(t *testing.T) {
 	if err != nil || !want.OK {
 		t.Fatalf("the layout does not verify: %v %v", err, want)
 	}
-	data, _ := exportBytes(t, s, ExportOptions{})
-	file := filepath.Join(t.TempDir(), "t.tar")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	tars := map[Compression][]byte{}
+	files := map[Compression]string{}
+	for _, c := range []Compression{None, Gzip, Zstd} {
+		tars[c], _ = exportBytes(t, s, ExportOptions{Compression: c})
+		files[c] = filepath.Join(dir, "t."+string(c))
+		if err := os.WriteFile(files[c], tars[c], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopened := 0
+	reopen := func(c Compression) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { reopened++; return io.NopCloser(bytes.NewReader(tars[c])), nil }
 	}
 	for _, tc := range []struct {
 		name    string
 		verify  func(opts VerifyOptions) (*Report, error)
-		docs    bool  // documents kept after the stream
-		maxHeld int64 // the most held while a rule runs
-		minHeld int64 // ... at least
+		spilled bool // documents and layers go to the spill
 	}{
 		{name: "file", verify: func(opts VerifyOptions) (*Report, error) {
-			return VerifyFiles(t.Context(), []string{file}, opts)
-		}, maxHeld: 2 * layerSize},
+			return VerifyFiles(t.Context(), []string{files[None]}, opts)
+		}},
+		{name: "gzip file", verify: func(opts VerifyOptions) (*Report, error) {
+			return VerifyFiles(t.Context(), []string{files[Gzip]}, opts)
+		}, spilled: true},
+		{name: "zstd stream read again when needed", verify: func(opts VerifyOptions) (*Report, error) {
+			opts.Reopen = reopen(Zstd)
+			return Verify(t.Context(), bytes.NewReader(tars[Zstd]), opts)
+		}, spilled: true},
 		{name: "stream read once", verify: func(opts VerifyOptions) (*Report, error) {
-			return Verify(t.Context(), bytes.NewReader(data), opts)
-		}, docs: true, minHeld: images * layerSize},
+			return Verify(t.Context(), bytes.NewReader(tars[None]), opts)
+		}, spilled: true},
+		{name: "gzip stream read once", verify: func(opts VerifyOptions) (*Report, error) {
+			return Verify(t.Context(), bytes.NewReader(tars[Gzip]), opts)
+		}, spilled: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
 			var v *streamVerifier
 			verifierMade = func(sv *streamVerifier) { v = sv }
 			defer func() { verifierMade = nil }()
 			opts, _ := vfRules()
 			var mu sync.Mutex
-			var held int64
+			var held, docs int64
+			var left []string
 			rule := opts.CheckManifest
 			opts.CheckManifest = func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
 				mu.Lock()
 				held = max(held, v.heldSize)
+				docs = max(docs, v.jsonSize)
+				if v.spill != nil {
+					docs = max(docs, v.jsonSize+int64(len(v.spill.buf)))
+				}
+				if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+					left = append(left, ents[0].Name())
+				}
 				mu.Unlock()
 				return rule(ctx, desc, m, fetch)
 			}
+			reopened = 0
 			got, err := tc.verify(VerifyOptions{VerifyOptions: opts, Path: s.Path()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			vfSame(t, got.Report, want, true)
-			if tc.docs != (v.jsonSize > 0) || tc.docs != (len(v.json) > 0) {
-				t.Errorf("%d documents (%d bytes) kept after the stream, want some: %v", len(v.json), v.jsonSize, tc.docs)
+			if len(v.json) > 0 || v.jsonSize > 0 || v.heldSize > 0 || len(v.held) > 0 {
+				t.Errorf("kept in memory after the stream: %d documents (%d bytes), %d blobs (%d bytes), want none", len(v.json), v.jsonSize, len(v.held), v.heldSize)
 			}
-			if held > max(tc.maxHeld, tc.minHeld) || held < tc.minHeld {
-				t.Errorf("%d bytes held at most while a rule ran, want %d to %d", held, tc.minHeld, max(tc.maxHeld, tc.minHeld))
+			if docs > buffer {
+				t.Errorf("%d bytes of documents in memory at most while a rule ran, want at most %d", docs, buffer)
+			}
+			if held > 2*layerSize {
+				t.Errorf("%d bytes held at most while a rule ran, want at most %d", held, 2*layerSize)
+			}
+			if spilled := v.spilledDocs > 8*buffer && v.spilledBlobs >= images*layerSize; spilled != tc.spilled {
+				t.Errorf("spilled %d bytes of documents, %d of blobs: want the documents and layers spilled %v", v.spilledDocs, v.spilledBlobs, tc.spilled)
+			}
+			if reopened > 0 {
+				t.Errorf("the stream was read again %d times, want 0", reopened)
+			}
+			if ents, _ := os.ReadDir(tmp); len(left) > 0 || len(ents) > 0 {
+				t.Errorf("files in the temp dir during verify %v, after %v: want none", left, ents)
 			}
 		})
 	}
