@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,6 +160,42 @@ func must(tb testing.TB, err error) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestVerifyStreamConfigGone checks that a config the stream's Fetch can no longer read (its
+// copy changed, or is gone) is an error where the config is reached, not a config left
+// unchecked without a word.
+func TestVerifyStreamConfigGone(t *testing.T) {
+	s := newStore(t)
+	cfg := writeJSON(t, s, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: ocispec.Platform{Architecture: "amd64", OS: "linux"}})
+	layer := writeBlob(t, s, ocispec.MediaTypeImageLayer, pseudoRandom("config-gone", 1024))
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}}
+	m.SchemaVersion = 2
+	if err := s.Tag(t.Context(), writeJSON(t, s, ocispec.MediaTypeImageManifest, m), "x:1"); err != nil {
+		t.Fatal(err)
+	}
+	gone := cfg.Digest
+	in := streamOf(t, s.Path(), false)
+	fetch := in.Fetch
+	in.Fetch = func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+		if desc.Digest == gone {
+			return nil, fmt.Errorf("blob %s: read again: %w", desc.Digest, os.ErrNotExist)
+		}
+		return fetch(ctx, desc)
+	}
+	rep, err := VerifyStream(t.Context(), in, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range rep.Problems {
+		if p.Rule == RuleBlobRead && strings.Contains(p.Message, "config "+string(gone)+" cannot be read") && strings.Contains(p.Where, "config") {
+			found = true
+		}
+	}
+	if rep.OK || !found {
+		t.Fatalf("ok %v, problems %+v: want an error for config %s at its place", rep.OK, rep.Problems, gone)
 	}
 }
 

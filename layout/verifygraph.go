@@ -206,8 +206,14 @@ func (v *verifier) checkConfig(ctx context.Context, desc ocispec.Descriptor, bf 
 		v.errorf(RuleTooLarge, at.String(), ErrTooLarge, "config %s has %d bytes, over the %d-byte cap", bf.dg, bf.size, MaxJSONBytes)
 		return
 	}
-	data, _ := v.readDoc(ctx, bf)
+	data, err := v.readDoc(ctx, bf)
 	if data == nil {
+		// As for a document (expand): a digest mismatch is the blob's own finding; anything
+		// else (a stream's copy that changed or is gone) is said where the config is reached,
+		// or the config would go unchecked without a word.
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrDigestMismatch) {
+			v.errorf(RuleBlobRead, at.String(), err, "config %s cannot be read: %v", bf.dg, err)
+		}
 		return
 	}
 	v.reportAt(at, configViolations(desc, data))
