@@ -51,10 +51,11 @@ func (r *stageReach) isReached(d digest.Digest) bool {
 	return ok
 }
 
-// fetch is Stage.Fetch, recording desc as reached (and found, when it is).
+// fetch is Stage.Fetch, recording desc as reached (and found, when it is); the stage forgets a
+// kept document once this read took it to its end.
 func (r *stageReach) fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	r.mark(desc.Digest)
-	rc, err := r.st.Fetch(ctx, desc)
+	rc, err := r.st.fetch(ctx, desc, true)
 	if err == nil {
 		r.markFound(desc)
 	}
@@ -131,6 +132,76 @@ func (st *Stage) blame(ctx context.Context, desc ocispec.Descriptor, err error) 
 		return st.s.damaged(desc.Digest, derr)
 	}
 	return err
+}
+
+// GraphOptions tunes Stage.CheckGraphWith. The zero value checks as CheckGraph does.
+type GraphOptions struct {
+	// OnDocument, when set, is called with each manifest and index the walks of the entries
+	// reach (not the staged referrers the check walks after them), in the walks' order: entry
+	// by entry, a document before what it points at, and again each time a document is reached
+	// again (Walker.Revisit: the descriptor may carry another platform). It is called before the
+	// walk reads the document, so that a rule check run there reads it, and what it points at,
+	// from the stage's memory (Fetch) before the check makes the stage forget them: no staged
+	// file is opened again while the stage keeps its documents. content returns the document's
+	// verified bytes (only to be read, not kept; as ReadAllFrom under MaxJSONBytes, errors
+	// included). at is where the walk is, under the root Label names. OnDocument runs on the
+	// checking goroutine; it cannot stop the check (a graph error ends it, and OnDocument's
+	// results then mean nothing).
+	OnDocument func(ctx context.Context, desc ocispec.Descriptor, at Location, content func() ([]byte, error))
+
+	// Label, when set, names the root of entry i in the locations OnDocument gets, such as
+	// "index.json[3](ref x)"; unset, a root has no label. The check's own errors name the entry
+	// as CheckGraph's do.
+	Label func(i int) string
+}
+
+// checkEntries checks the graph of each entry as checkEntryGraphs does (one walker for all,
+// the same errors), calling opts.OnDocument with each document the walks reach.
+func (r *stageReach) checkEntries(ctx context.Context, entries []ocispec.Descriptor, opts GraphOptions) error {
+	if opts.OnDocument == nil {
+		return checkEntryGraphs(ctx, r.st.s.root, entries, r.fetch, r.exists, stageMissing)
+	}
+	w := NewWalker(r.fetch, WalkOptions{})
+	w.Revisit = true // for OnDocument; a blob reached again is looked up again, with the same answer
+	for i, e := range entries {
+		root := Location{}
+		if opts.Label != nil {
+			root = labelLocation(opts.Label(i))
+		}
+		err := w.walk(ctx, e, Location{}, func(ctx context.Context, desc ocispec.Descriptor, at Location) error {
+			if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
+				opts.OnDocument(ctx, desc, at.under(root), func() ([]byte, error) { return r.st.content(ctx, desc) })
+				return nil // read by the walk
+			}
+			ok, err := r.exists(ctx, desc)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return stageMissing(desc)
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("layout %s: %s: %w: %w", r.st.s.root, describeDesc(e), err, ErrGraphIncomplete)
+		}
+	}
+	return nil
+}
+
+// under returns l, a location of a walk from an unlabelled root, as the location of the same
+// path from root instead.
+func (l Location) under(root Location) Location {
+	if l.s == nil {
+		return root
+	}
+	parent := Location{l.s.parent}.under(root)
+	step := *l.s
+	step.parent = parent.s
+	return Location{&step}
 }
 
 // check is checkGraphWith over the stage and the layout, recording what it reaches, with one
