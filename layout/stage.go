@@ -449,9 +449,10 @@ func (st *Stage) CheckGraphWith(ctx context.Context, entries []ocispec.Descripto
 	if err := r.checkReferrers(ctx); err != nil {
 		return err
 	}
-	sum := entriesSum(entries)
+	sum, found := entriesSum(entries), r.found()
 	st.mu.Lock()
-	st.checked, st.checkGen, st.found, st.carried = sum, len(st.order)+len(st.present), r.found, r.carried
+	st.found = found
+	st.checked, st.checkGen, st.carried = sum, len(st.order)+len(st.present), r.carried
 	st.mu.Unlock()
 	return nil
 }
