@@ -20,7 +20,7 @@ type stageReach struct {
 	st         *Stage
 	mu         sync.Mutex
 	staged     []uint8                // reachBits of the blobs staged when the check began, by place
-	other      map[digest.Digest]bool // the other blobs reached: true once found (in otherFound)
+	other      map[digest.Digest]int64 // the other blobs reached: the size found with (in otherFound), or -1
 	otherFound []blobSize             // the blobs not in staged that the walks found, each once
 	walker     *Walker                // of the referrers' checks
 	carried    []subjectRef           // the staged referrers checked that the entries do not reach
@@ -43,7 +43,7 @@ func (st *Stage) newReach() *stageReach {
 	st.mu.Lock()
 	n := len(st.order)
 	st.mu.Unlock()
-	return &stageReach{st: st, staged: make([]uint8, n), other: map[digest.Digest]bool{}}
+	return &stageReach{st: st, staged: make([]uint8, n), other: map[digest.Digest]int64{}}
 }
 
 // place returns d's place in r.staged, or -1 when it is not there. r.mu is held.
@@ -64,7 +64,7 @@ func (r *stageReach) mark(d digest.Digest) {
 	if i := r.place(d); i >= 0 {
 		r.staged[i] |= reachedBit
 	} else if _, ok := r.other[d]; !ok {
-		r.other[d] = false
+		r.other[d] = -1
 	}
 }
 
@@ -107,10 +107,24 @@ func (r *stageReach) markFound(desc ocispec.Descriptor) {
 	defer r.mu.Unlock()
 	if i := r.place(desc.Digest); i >= 0 {
 		r.staged[i] |= foundBit
-	} else if !r.other[desc.Digest] {
-		r.other[desc.Digest] = true
+	} else if r.other[desc.Digest] < 0 {
+		r.other[desc.Digest] = desc.Size
 		r.otherFound = append(r.otherFound, blobSize{d: r.st.stagedDigest(desc.Digest), size: desc.Size})
 	}
+}
+
+// foundWith reports whether desc's blob was found with desc's size: looking it up again gives
+// the same answer.
+func (r *stageReach) foundWith(desc ocispec.Descriptor) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := r.place(desc.Digest); i >= 0 {
+		r.st.mu.Lock()
+		defer r.st.mu.Unlock()
+		return r.staged[i]&foundBit != 0 && r.st.sizes[i] == desc.Size
+	}
+	n, ok := r.other[desc.Digest]
+	return ok && n >= 0 && n == desc.Size
 }
 
 // found returns the blobs the walks found, each once: the staged ones in push order, with the
@@ -214,7 +228,7 @@ func (r *stageReach) checkEntries(ctx context.Context, entries []ocispec.Descrip
 		return checkEntryGraphs(ctx, r.st.s.root, entries, r.fetch, r.exists, stageMissing)
 	}
 	w := NewWalker(r.fetch, WalkOptions{})
-	w.Revisit = true // for OnDocument; a blob reached again is looked up again, with the same answer
+	w.Revisit = true // for OnDocument
 	for i, e := range entries {
 		root := Location{}
 		if opts.Label != nil {
@@ -224,6 +238,9 @@ func (r *stageReach) checkEntries(ctx context.Context, entries []ocispec.Descrip
 			if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
 				opts.OnDocument(ctx, desc, at.under(root), func() ([]byte, error) { return r.st.content(ctx, desc) })
 				return nil // read by the walk
+			}
+			if r.foundWith(desc) {
+				return nil // reached again (Revisit)
 			}
 			ok, err := r.exists(ctx, desc)
 			if err != nil {
