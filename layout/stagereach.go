@@ -19,11 +19,11 @@ import (
 type stageReach struct {
 	st         *Stage
 	mu         sync.Mutex
-	staged     []uint8                // reachBits of the blobs staged when the check began, by place
+	staged     []uint8                 // reachBits of the blobs staged when the check began, by place
 	other      map[digest.Digest]int64 // the other blobs reached: the size found with (in otherFound), or -1
-	otherFound []blobSize             // the blobs not in staged that the walks found, each once
-	walker     *Walker                // of the referrers' checks
-	carried    []subjectRef           // the staged referrers checked that the entries do not reach
+	otherFound []blobSize              // the blobs not in staged that the walks found, each once
+	walker     *Walker                 // of the referrers' checks
+	carried    []subjectRef            // the staged referrers checked that the entries do not reach
 }
 
 // reachBits say what a check did with a staged blob.
