@@ -36,7 +36,7 @@ const stagePrefix = "stage-"
 // it until Commit or Discard: CleanTemp and gc remove the folder of a stage whose process died,
 // never a live one's.
 //
-// A Stage is safe for concurrent use: Push, Has, Exists, Fetch, Staged and CheckGraph may run
+// A Stage is safe for concurrent use: Push, Has, Exists, Fetch, Staged, CheckGraph and CheckGraphWith may run
 // on many goroutines at once (an oras-go copy pushes into it on several). Commit or Discard
 // comes once, after the pushes have returned. Two pushes of one digest at once write it once:
 // the second waits for the first and returns ErrAlreadyExists when it succeeded, or writes the
@@ -361,10 +361,15 @@ func (st *Stage) Staged() (blobs int, bytes int64) {
 }
 
 // Fetch opens desc's blob for a verified read, as Store.Fetch does: from the stage when it is
-// staged there (from memory for a document Push kept, verified then, which the stage forgets
-// once it was read to its end: a later Fetch reads its file), else from the layout
-// (ErrNotFound when neither has it).
+// staged there (from memory for a document Push kept, verified then, until the graph check
+// read it: see CheckGraph), else from the layout (ErrNotFound when neither has it).
 func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	return st.fetch(ctx, desc, false)
+}
+
+// fetch is Fetch; forget makes the stage forget a kept document once it was read to its end
+// (the graph check's reads: a later Fetch reads its file).
+func (st *Stage) fetch(ctx context.Context, desc ocispec.Descriptor, forget bool) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -383,7 +388,7 @@ func (st *Stage) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 		return nil, fmt.Errorf("blob %s: staged with %d bytes, descriptor says %d: %w", desc.Digest, n, desc.Size, ErrSizeMismatch)
 	}
 	if data != nil {
-		return st.keptReader(desc.Digest, data), nil // verified as it streamed in
+		return st.keptReader(desc.Digest, data, forget), nil // verified as it streamed in
 	}
 	f, err := openStaged(dir, desc.Digest)
 	if err != nil {
@@ -429,18 +434,25 @@ func (st *Stage) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, err
 // layout lacks fails here. It returns an error wrapping
 // ErrGraphIncomplete that names the entry, the first missing or damaged blob and how it is
 // reached; ErrTooLarge and ErrBadManifest come wrapped in it for documents over MaxJSONBytes or
-// that do not parse.
+// that do not parse. The stage forgets each document it kept once the check read it.
 func (st *Stage) CheckGraph(ctx context.Context, entries []ocispec.Descriptor) error {
+	return st.CheckGraphWith(ctx, entries, GraphOptions{})
+}
+
+// CheckGraphWith is CheckGraph, handing each document the entries' walks reach to
+// opts.OnDocument on the way (see GraphOptions).
+func (st *Stage) CheckGraphWith(ctx context.Context, entries []ocispec.Descriptor, opts GraphOptions) error {
 	r := st.newReach()
-	if err := checkEntryGraphs(ctx, st.s.root, entries, r.fetch, r.exists, stageMissing); err != nil {
+	if err := r.checkEntries(ctx, entries, opts); err != nil {
 		return err
 	}
 	if err := r.checkReferrers(ctx); err != nil {
 		return err
 	}
-	sum := entriesSum(entries)
+	sum, found := entriesSum(entries), r.found()
 	st.mu.Lock()
-	st.checked, st.checkGen, st.found, st.carried = sum, len(st.order)+len(st.present), r.found, r.carried
+	st.found = found
+	st.checked, st.checkGen, st.carried = sum, len(st.order)+len(st.present), r.carried
 	st.mu.Unlock()
 	return nil
 }

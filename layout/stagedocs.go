@@ -2,6 +2,7 @@ package layout
 
 import (
 	"bytes"
+	"context"
 	"io"
 
 	"github.com/opencontainers/go-digest"
@@ -92,11 +93,31 @@ func (st *Stage) remember(desc ocispec.Descriptor, data []byte, ref *subjectRef)
 	}
 }
 
-// keptReader returns a reader of data, the kept content of the staged blob d, that makes the
-// stage forget it once it was read to its end: a graph check reads each document once, and
-// what it read need not stay in memory for the rest of the import.
-func (st *Stage) keptReader(d digest.Digest, data []byte) io.ReadCloser {
+// keptReader returns a reader of data, the kept content of the staged blob d; with forget, one
+// that makes the stage forget it once it was read to its end: a graph check reads each document
+// once, and what it read need not stay in memory for the rest of the import.
+func (st *Stage) keptReader(d digest.Digest, data []byte, forget bool) io.ReadCloser {
+	if !forget {
+		return io.NopCloser(bytes.NewReader(data))
+	}
 	return &keptDoc{st: st, d: d, r: bytes.NewReader(data)}
+}
+
+// content returns the verified content of the document desc, as ReadAllFrom through Fetch under
+// MaxJSONBytes would: the kept bytes themselves while the stage keeps them (no copy, no file
+// opened; the caller only reads them), else what Fetch reads.
+func (st *Stage) content(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	n, ok := st.stagedSize(desc.Digest)
+	data := st.keptDoc(desc.Digest)
+	st.mu.Unlock()
+	if ok && n == desc.Size && data != nil {
+		return data, nil
+	}
+	return ReadAllFrom(ctx, st.Fetch, desc, MaxJSONBytes)
 }
 
 // keptDoc reads a document the stage kept, and forgets it at its end (keptReader).

@@ -13,15 +13,24 @@ import (
 )
 
 // stageReach is one check of a stage's graphs: it records every digest the walks read or find,
-// so that the staged referrers of what is reached can be checked as Verify walks them.
+// so that the staged referrers of what is reached can be checked as Verify walks them. A staged
+// blob is recorded by a byte at its place in the stage's push order, not a map entry (80,000
+// small blobs: 80 KB instead of about 5 MB at the check's peak).
 type stageReach struct {
-	st      *Stage
-	mu      sync.Mutex
-	reached map[digest.Digest]bool // true once found (in found), false when only reached
-	found   []blobSize             // the blobs the walks found, staged or in the layout, each once
-	walker  *Walker                // of the referrers' checks
-	carried []subjectRef           // the staged referrers checked that the entries do not reach
+	st         *Stage
+	mu         sync.Mutex
+	staged     []uint8                 // reachBits of the blobs staged when the check began, by place
+	other      map[digest.Digest]int64 // the other blobs reached: the size found with (in otherFound), or -1
+	otherFound []blobSize              // the blobs not in staged that the walks found, each once
+	walker     *Walker                 // of the referrers' checks
+	carried    []subjectRef            // the staged referrers checked that the entries do not reach
 }
+
+// reachBits say what a check did with a staged blob.
+const (
+	reachedBit uint8 = 1 << iota // a walk reached it
+	foundBit                     // a walk found it, with its size
+)
 
 // blobSize is a blob's digest and size.
 type blobSize struct {
@@ -31,30 +40,50 @@ type blobSize struct {
 
 // newReach returns an empty stageReach of st.
 func (st *Stage) newReach() *stageReach {
-	return &stageReach{st: st, reached: map[digest.Digest]bool{}}
+	st.mu.Lock()
+	n := len(st.order)
+	st.mu.Unlock()
+	return &stageReach{st: st, staged: make([]uint8, n), other: map[digest.Digest]int64{}}
+}
+
+// place returns d's place in r.staged, or -1 when it is not there. r.mu is held.
+func (r *stageReach) place(d digest.Digest) int {
+	r.st.mu.Lock()
+	i, ok := r.st.staged[d]
+	r.st.mu.Unlock()
+	if !ok || int(i) >= len(r.staged) {
+		return -1
+	}
+	return int(i)
 }
 
 // mark records d as reached.
 func (r *stageReach) mark(d digest.Digest) {
 	r.mu.Lock()
-	if _, ok := r.reached[d]; !ok {
-		r.reached[d] = false
+	defer r.mu.Unlock()
+	if i := r.place(d); i >= 0 {
+		r.staged[i] |= reachedBit
+	} else if _, ok := r.other[d]; !ok {
+		r.other[d] = -1
 	}
-	r.mu.Unlock()
 }
 
 // isReached reports whether d was reached.
 func (r *stageReach) isReached(d digest.Digest) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.reached[d]
+	if i := r.place(d); i >= 0 {
+		return r.staged[i]&reachedBit != 0
+	}
+	_, ok := r.other[d]
 	return ok
 }
 
-// fetch is Stage.Fetch, recording desc as reached (and found, when it is).
+// fetch is Stage.Fetch, recording desc as reached (and found, when it is); the stage forgets a
+// kept document once this read took it to its end.
 func (r *stageReach) fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	r.mark(desc.Digest)
-	rc, err := r.st.Fetch(ctx, desc)
+	rc, err := r.st.fetch(ctx, desc, true)
 	if err == nil {
 		r.markFound(desc)
 	}
@@ -71,16 +100,54 @@ func (r *stageReach) exists(ctx context.Context, desc ocispec.Descriptor) (bool,
 	return ok, r.st.blame(ctx, desc, err)
 }
 
-// markFound records desc's blob as found, staged or in the layout, with desc's size. A staged
-// blob is recorded with the stage's own string of its digest: the one the walk decoded from a
-// document goes with the document.
+// markFound records desc's blob as found, staged or in the layout, with desc's size (a staged
+// blob is found only with its staged size).
 func (r *stageReach) markFound(desc ocispec.Descriptor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.reached[desc.Digest] {
-		r.reached[desc.Digest] = true
-		r.found = append(r.found, blobSize{d: r.st.stagedDigest(desc.Digest), size: desc.Size})
+	if i := r.place(desc.Digest); i >= 0 {
+		r.staged[i] |= foundBit
+	} else if r.other[desc.Digest] < 0 {
+		r.other[desc.Digest] = desc.Size
+		r.otherFound = append(r.otherFound, blobSize{d: r.st.stagedDigest(desc.Digest), size: desc.Size})
 	}
+}
+
+// foundWith reports whether desc's blob was found with desc's size: looking it up again gives
+// the same answer.
+func (r *stageReach) foundWith(desc ocispec.Descriptor) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := r.place(desc.Digest); i >= 0 {
+		r.st.mu.Lock()
+		defer r.st.mu.Unlock()
+		return r.staged[i]&foundBit != 0 && r.st.sizes[i] == desc.Size
+	}
+	n, ok := r.other[desc.Digest]
+	return ok && n >= 0 && n == desc.Size
+}
+
+// found returns the blobs the walks found, each once: the staged ones in push order, with the
+// stage's own strings of their digests (the one a walk decoded from a document goes with the
+// document), then the others in the order found.
+func (r *stageReach) found() []blobSize {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.st.mu.Lock()
+	defer r.st.mu.Unlock()
+	n := len(r.otherFound)
+	for _, b := range r.staged {
+		if b&foundBit != 0 {
+			n++
+		}
+	}
+	out := make([]blobSize, 0, n)
+	for i, b := range r.staged {
+		if b&foundBit != 0 {
+			out = append(out, blobSize{d: r.st.order[i], size: r.st.sizes[i]})
+		}
+	}
+	return append(out, r.otherFound...)
 }
 
 // checkPresent checks, under the index lock, that every blob a passed CheckGraph found (staged
@@ -131,6 +198,79 @@ func (st *Stage) blame(ctx context.Context, desc ocispec.Descriptor, err error) 
 		return st.s.damaged(desc.Digest, derr)
 	}
 	return err
+}
+
+// GraphOptions tunes Stage.CheckGraphWith. The zero value checks as CheckGraph does.
+type GraphOptions struct {
+	// OnDocument, when set, is called with each manifest and index the walks of the entries
+	// reach (not the staged referrers the check walks after them), in the walks' order: entry
+	// by entry, a document before what it points at, and again each time a document is reached
+	// again (Walker.Revisit: the descriptor may carry another platform). It is called before the
+	// walk reads the document, so that a rule check run there reads it, and what it points at,
+	// from the stage's memory (Fetch) before the check makes the stage forget them: no staged
+	// file is opened again while the stage keeps its documents. content returns the document's
+	// verified bytes (only to be read, not kept; as ReadAllFrom under MaxJSONBytes, errors
+	// included). at is where the walk is, under the root Label names. OnDocument runs on the
+	// checking goroutine; it cannot stop the check (a graph error ends it, and OnDocument's
+	// results then mean nothing).
+	OnDocument func(ctx context.Context, desc ocispec.Descriptor, at Location, content func() ([]byte, error))
+
+	// Label, when set, names the root of entry i in the locations OnDocument gets, such as
+	// "index.json[3](ref x)"; unset, a root has no label. The check's own errors name the entry
+	// as CheckGraph's do.
+	Label func(i int) string
+}
+
+// checkEntries checks the graph of each entry as checkEntryGraphs does (one walker for all,
+// the same errors), calling opts.OnDocument with each document the walks reach.
+func (r *stageReach) checkEntries(ctx context.Context, entries []ocispec.Descriptor, opts GraphOptions) error {
+	if opts.OnDocument == nil {
+		return checkEntryGraphs(ctx, r.st.s.root, entries, r.fetch, r.exists, stageMissing)
+	}
+	w := NewWalker(r.fetch, WalkOptions{})
+	w.Revisit = true // for OnDocument
+	for i, e := range entries {
+		root := Location{}
+		if opts.Label != nil {
+			root = labelLocation(opts.Label(i))
+		}
+		err := w.walk(ctx, e, Location{}, func(ctx context.Context, desc ocispec.Descriptor, at Location) error {
+			if IsManifestType(desc.MediaType) || IsIndexType(desc.MediaType) {
+				opts.OnDocument(ctx, desc, at.under(root), func() ([]byte, error) { return r.st.content(ctx, desc) })
+				return nil // read by the walk
+			}
+			if r.foundWith(desc) {
+				return nil // reached again (Revisit)
+			}
+			ok, err := r.exists(ctx, desc)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return stageMissing(desc)
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("layout %s: %s: %w: %w", r.st.s.root, describeDesc(e), err, ErrGraphIncomplete)
+		}
+	}
+	return nil
+}
+
+// under returns l, a location of a walk from an unlabelled root, as the location of the same
+// path from root instead.
+func (l Location) under(root Location) Location {
+	if l.s == nil {
+		return root
+	}
+	parent := Location{l.s.parent}.under(root)
+	step := *l.s
+	step.parent = parent.s
+	return Location{&step}
 }
 
 // check is checkGraphWith over the stage and the layout, recording what it reaches, with one

@@ -1,7 +1,6 @@
 package tarball
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -192,10 +191,7 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 	}
 
 	idx.Manifests, res.Warnings = dropDangling(ctx, st, idx.Manifests)
-	if err := st.CheckGraph(ctx, idx.Manifests); err != nil {
-		return nil, err
-	}
-	warnings, err := checkRules(ctx, idx, st.Fetch, opts)
+	warnings, err := checkGraphAndRules(ctx, st, idx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -324,77 +320,117 @@ func checkRefs(ctx context.Context, path string, entries []ocispec.Descriptor) e
 	return s.CheckEntries(ctx, entries, layout.AddOptions{})
 }
 
-// checkRules runs the rule funcs over the tarball's index.json and everything its entries
-// reach, as layout.Verify calls them: CheckIndex for index.json (zero descriptor) and for each
-// index, CheckManifest for each manifest, once per digest and platform. It returns the
-// warnings, or ErrRuleViolation listing the errors.
-func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, opts ImportOptions) ([]layout.Problem, error) {
+// checkGraphAndRules checks the entries' graphs over the stage and the layout
+// (Stage.CheckGraph), and runs the rule funcs over the tarball's index.json and everything its
+// entries reach, as layout.Verify calls them: CheckIndex for index.json (zero descriptor) and
+// for each index, CheckManifest for each manifest, once per digest and platform. The rules of a
+// document run while the graph check walks it (GraphOptions.OnDocument), from the stage's
+// memory: a walk of their own after the check read each document again, and what a rule
+// fetches (an index's manifests), each an open of a staged file once the check had made the
+// stage forget them. A graph error comes first, as when the rules ran after the check. It
+// returns the warnings, or ErrRuleViolation listing the errors.
+func checkGraphAndRules(ctx context.Context, st *layout.Stage, idx ocispec.Index, opts ImportOptions) ([]layout.Problem, error) {
 	if opts.CheckIndex == nil && opts.CheckManifest == nil {
-		return []layout.Problem{}, nil
+		return []layout.Problem{}, st.CheckGraph(ctx, idx.Manifests)
 	}
-	var found []layout.Problem
-	add := func(where string, errs []error) {
-		for _, err := range errs {
-			if err != nil {
-				found = append(found, layout.ProblemOf(where, err))
-			}
-		}
-	}
+	rc := &ruleCheck{opts: opts, fetch: st.Fetch, seen: map[ruleID]bool{}}
 	if opts.CheckIndex != nil {
-		add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, fetch))
+		// Before the graph check: what it fetches of each ref (RulesIG) is in memory still.
+		rc.add(layout.IndexFile, opts.CheckIndex(ctx, ocispec.Descriptor{}, idx, st.Fetch))
 	}
-	seen := map[ruleID]bool{}
-	// The walk reads each index and manifest right after walkDocs read it for the rules: it
-	// gets those bytes (verified then) instead of a second read through fetch (the stage holds
-	// no document once its graph check read it: a read is an open of its file).
-	var last struct {
-		d    digest.Digest
-		data []byte
+	err := st.CheckGraphWith(ctx, idx.Manifests, layout.GraphOptions{OnDocument: rc.document, Label: func(i int) string {
+		return entryLabel(i, idx.Manifests[i])
+	}})
+	if err != nil {
+		return nil, err
 	}
-	walkFetch := func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-		if last.data != nil && desc.Digest == last.d && int64(len(last.data)) == desc.Size {
-			data := last.data
-			last.data = nil
-			return io.NopCloser(bytes.NewReader(data)), nil
-		}
-		return fetch(ctx, desc)
+	return rc.result(ctx)
+}
+
+// entryLabel names index.json's entry i, e, in the rules' locations: "index.json[3](ref x)", or
+// with e's digest when it has no ref name.
+func entryLabel(i int, e ocispec.Descriptor) string {
+	if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
+		return fmt.Sprintf("%s[%d](ref %s)", layout.IndexFile, i, name)
 	}
-	w := layout.NewWalker(walkFetch, layout.WalkOptions{})
-	w.Revisit = true // a manifest reached with another platform gets its rules again
-	for i, e := range idx.Manifests {
-		top := fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest)
-		if name := e.Annotations[ocispec.AnnotationRefName]; name != "" {
-			top = fmt.Sprintf("%s[%d](ref %s)", layout.IndexFile, i, name)
-		}
-		err := walkDocs(ctx, w, fetch, e, top, func(desc ocispec.Descriptor, at layout.Location, data []byte) error {
-			last.d, last.data = desc.Digest, data
-			switch {
-			case layout.IsIndexType(desc.MediaType) && opts.CheckIndex != nil:
-				var sub ocispec.Index
-				if err := json.Unmarshal(data, &sub); err != nil {
-					return err
-				}
-				add(at.String(), opts.CheckIndex(ctx, desc, sub, fetch))
-			case layout.IsManifestType(desc.MediaType) && opts.CheckManifest != nil:
-				var m ocispec.Manifest
-				if err := json.Unmarshal(data, &m); err != nil {
-					return err
-				}
-				add(at.String(), opts.CheckManifest(ctx, desc, m, fetch))
-			}
-			return nil
-		}, seen)
+	return fmt.Sprintf("%s[%d](%s)", layout.IndexFile, i, e.Digest)
+}
+
+// ruleCheck is the rule funcs' run over an import's documents: what they found, the rule calls
+// done, and the first error of reading or decoding a document for them.
+type ruleCheck struct {
+	opts  ImportOptions
+	fetch layout.FetchFunc
+	found []layout.Problem
+	seen  map[ruleID]bool // the descriptor keys (digest and platform) whose rules ran
+	err   error           // set: no more rule runs, and the check fails with it
+}
+
+// add records the findings errs of a rule func at where.
+func (rc *ruleCheck) add(where string, errs []error) {
+	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			rc.found = append(rc.found, layout.ProblemOf(where, err))
 		}
 	}
+}
+
+// document runs the rule func of desc, an index or a manifest reached at at, whose verified
+// content comes from content, unless it ran for desc's digest and platform already.
+func (rc *ruleCheck) document(ctx context.Context, desc ocispec.Descriptor, at layout.Location, content func() ([]byte, error)) {
+	if rc.err != nil || ctx.Err() != nil {
+		return
+	}
+	key := ruleIDOf(desc)
+	if rc.seen[key] {
+		return
+	}
+	rc.seen[key] = true
+	if err := rc.run(ctx, desc, at.String(), content); err != nil {
+		rc.err = fmt.Errorf("%s: %w", at, err)
+	}
+}
+
+// run decodes desc's content and runs its rule func, recording the findings at where.
+func (rc *ruleCheck) run(ctx context.Context, desc ocispec.Descriptor, where string, content func() ([]byte, error)) error {
+	isIndex, isManifest := layout.IsIndexType(desc.MediaType), layout.IsManifestType(desc.MediaType)
+	if (!isIndex || rc.opts.CheckIndex == nil) && (!isManifest || rc.opts.CheckManifest == nil) {
+		return nil
+	}
+	data, err := content()
+	if err != nil {
+		return err
+	}
+	switch {
+	case isIndex:
+		var sub ocispec.Index
+		if err := json.Unmarshal(data, &sub); err != nil {
+			return err
+		}
+		rc.add(where, rc.opts.CheckIndex(ctx, desc, sub, rc.fetch))
+	default:
+		var m ocispec.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return err
+		}
+		rc.add(where, rc.opts.CheckManifest(ctx, desc, m, rc.fetch))
+	}
+	return nil
+}
+
+// result returns, once the graph check passed, the warnings, or the first error of the rules'
+// reads, or ErrRuleViolation listing the error findings.
+func (rc *ruleCheck) result(ctx context.Context) ([]layout.Problem, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if rc.err != nil {
+		return nil, rc.err
 	}
 	warnings := []layout.Problem{}
 	var errs []string
 	var first error
-	for _, p := range found {
+	for _, p := range rc.found {
 		if p.Severity == layout.SeverityWarning {
 			warnings = append(warnings, p)
 			continue
@@ -412,27 +448,4 @@ func checkRules(ctx context.Context, idx ocispec.Index, fetch layout.FetchFunc, 
 		return nil, err
 	}
 	return warnings, nil
-}
-
-// walkDocs walks root with w (labelled top in locations) and calls fn on every index and manifest
-// it reaches, once per descriptor key (digest and platform, as layout.Verify's rule calls go;
-// seen holds the keys done), with its content read verified through fetch under
-// layout.MaxJSONBytes, and its location.
-func walkDocs(ctx context.Context, w *layout.Walker, fetch layout.FetchFunc, root ocispec.Descriptor, top string,
-	fn func(desc ocispec.Descriptor, at layout.Location, data []byte) error, seen map[ruleID]bool) error {
-	return w.Walk(ctx, root, top, func(ctx context.Context, desc ocispec.Descriptor, at layout.Location) error {
-		if !layout.IsIndexType(desc.MediaType) && !layout.IsManifestType(desc.MediaType) {
-			return nil
-		}
-		key := ruleIDOf(desc)
-		if seen[key] {
-			return nil
-		}
-		seen[key] = true
-		data, err := layout.ReadAllFrom(ctx, fetch, desc, layout.MaxJSONBytes)
-		if err != nil {
-			return err
-		}
-		return fn(desc, at, data)
-	})
 }

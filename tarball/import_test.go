@@ -3,6 +3,7 @@ package tarball
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/gadgetpack/gadgetpack/internal/testfs"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/gadgetpack/gadgetpack/layout"
@@ -474,37 +477,104 @@ func BenchmarkImport(b *testing.B) {
 // imTree digests a whole tree, mtimes included (see testfs.TreeStamp).
 var imTree = testfs.TreeStamp
 
-// TestCheckRulesReadsOnce counts the reads of the rules' walk: each manifest once, through the
-// fetch it is given (the read for the rule and the walk's read of its successors were two, each
-// an open of a staged file once the graph check dropped the stage's documents).
-func TestCheckRulesReadsOnce(t *testing.T) {
+// imPushImages pushes into st n images as the scale benchmark makes them (index -> manifest ->
+// JSON config + one small layer), and returns the named index.json entries.
+func imPushImages(tb testing.TB, st *layout.Stage, n int) []ocispec.Descriptor {
+	tb.Helper()
+	ctx := context.Background()
+	put := func(mt string, data []byte) ocispec.Descriptor {
+		d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
+		if err := st.Push(ctx, d, bytes.NewReader(data)); err != nil {
+			tb.Fatal(err)
+		}
+		return d
+	}
+	putJSON := func(mt string, v any) ocispec.Descriptor {
+		data, err := json.Marshal(v)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return put(mt, data)
+	}
+	var entries []ocispec.Descriptor
+	for i := range n {
+		layer := put(ocispec.MediaTypeImageLayer, []byte(fmt.Sprintf("layer %d", i)))
+		cfg := putJSON(ocispec.MediaTypeImageConfig, map[string]any{"architecture": "amd64", "os": "linux",
+			"rootfs": map[string]any{"type": "layers", "diff_ids": []string{string(layer.Digest)}}})
+		m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}}
+		md := putJSON(ocispec.MediaTypeImageManifest, m)
+		md.Platform = &ocispec.Platform{Architecture: "amd64", OS: "linux"}
+		idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{md}}
+		e := putJSON(ocispec.MediaTypeImageIndex, idx)
+		e.Annotations = map[string]string{ocispec.AnnotationRefName: fmt.Sprintf("example.com/img-%d:v1", i)}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// TestGraphAndRulesReadOnce checks that an import's graph check and rules read every staged
+// document from the stage's memory: the rules of each document run once, and the rule funcs'
+// reads (an index's manifests, as spec's CheckIndex reads them to tell a gadget) find them
+// there. The staged files are overwritten after the pushes (same sizes, other bytes): a read of
+// one fails its digest. A walk of the rules after the graph check read each index and manifest
+// again from its file, and each manifest once more for its index's rule.
+func TestGraphAndRulesReadOnce(t *testing.T) {
+	const n = 50
 	ctx := t.Context()
-	l := exMakeLayout(t)
-	idx, err := l.s.Index(ctx)
+	st, err := layout.NewStageAt(ctx, filepath.Join(t.TempDir(), "layout"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := map[string]int{}
-	fetch := func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-		if layout.IsManifestType(desc.MediaType) {
-			reads[desc.Digest.String()]++
-		}
-		return l.s.Fetch(ctx, desc)
+	defer st.Discard()
+	entries := imPushImages(t, st, n)
+	staged, err := filepath.Glob(filepath.Join(st.Path(), layout.TempDir, "stage-*", "sha256-*"))
+	if err != nil || len(staged) != 4*n {
+		t.Fatalf("staged files: %d, %v; want %d", len(staged), err, 4*n)
 	}
-	var ruled int
-	opts := ImportOptions{CheckManifest: func(context.Context, ocispec.Descriptor, ocispec.Manifest, layout.FetchFunc) []error {
-		ruled++
-		return nil
-	}}
-	if _, err := checkRules(ctx, idx, fetch, opts); err != nil {
+	for _, f := range staged {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, bytes.Repeat([]byte{'x'}, len(data)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ruled := map[string]int{}
+	var readErrs []error
+	opts := ImportOptions{
+		CheckIndex: func(ctx context.Context, desc ocispec.Descriptor, idx ocispec.Index, fetch layout.FetchFunc) []error {
+			ruled[desc.Digest.String()]++
+			for _, m := range idx.Manifests {
+				if desc.Digest == "" {
+					break // index.json
+				}
+				if _, err := layout.ReadAllFrom(ctx, fetch, m, layout.MaxJSONBytes); err != nil {
+					readErrs = append(readErrs, err)
+				}
+			}
+			return nil
+		},
+		CheckManifest: func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest, fetch layout.FetchFunc) []error {
+			ruled[desc.Digest.String()]++
+			return nil
+		},
+	}
+	if _, err := checkGraphAndRules(ctx, st, ocispec.Index{Manifests: entries}, opts); err != nil {
 		t.Fatal(err)
 	}
-	if ruled != len(idx.Manifests) || len(reads) != ruled {
-		t.Fatalf("rules ran on %d manifests and %d were read, want %d", ruled, len(reads), len(idx.Manifests))
+	if len(readErrs) > 0 {
+		t.Errorf("the rule funcs read %d manifests from their staged files; the first: %v", len(readErrs), readErrs[0])
 	}
-	for d, n := range reads {
-		if n != 1 {
-			t.Errorf("manifest %s read %d times, want once", d, n)
+	if want := 2*n + 1; len(ruled) != want {
+		t.Errorf("rules ran on %d documents, want %d (index.json, each index and manifest)", len(ruled), want)
+	}
+	for d, k := range ruled {
+		if k != 1 {
+			t.Errorf("the rule of %s ran %d times, want once", d, k)
 		}
 	}
 }
