@@ -68,6 +68,7 @@ type Stage struct {
 	closed   bool                            // no more Push: Commit or Discard has begun
 	fresh    bool                            // made for a path that was no layout: it holds no blob to skip
 	finished bool                            // Discard has removed the stage
+	mode     atomic.Int32                    // whether staged files need an fchmod (stagefile.go)
 }
 
 // NewStage returns an empty stage for s. It writes nothing yet.
@@ -227,21 +228,21 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		return err
 	}
 	name := stagedName(desc.Digest)
-	f, err := atomicfile.OpenFileAt(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := createStaged(dir, name)
 	if err != nil {
 		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
 	}
-	tee := newDocTee(f, desc.Size)
+	tee := newDocTee(&f, desc.Size)
 	bp := bufPool.Get().(*[]byte)
 	_, err = v.copyTo(ctx, tee, *bp)
 	bufPool.Put(bp)
 	if err == nil {
-		err = f.Chmod(blobPerm)
+		err = st.setMode(&f)
 	}
 	if err == nil && desc.Size >= syncAheadMin {
 		// Start writing it out now, so that the disk works while the stream goes on; Commit
 		// fsyncs it (by then mostly a no-op) before publishing anything.
-		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		f.syncAhead()
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, cerr)
@@ -263,6 +264,19 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		st.remember(desc, data, ref)
 	}
 	st.mu.Unlock()
+	return nil
+}
+
+// setMode gives the staged file f the mode blobPerm: nothing to do when the files of this stage
+// get it at their creation (the first one tells), else an fchmod.
+func (st *Stage) setMode(f *stageFile) error {
+	m, err := stageModeOf(&st.mode, f)
+	if err == nil && m == stageModeChmod {
+		err = f.chmod()
+	}
+	if err != nil {
+		return fmt.Errorf("layout %s: %w", st.s.root, err)
+	}
 	return nil
 }
 
