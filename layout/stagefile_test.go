@@ -13,9 +13,9 @@ import (
 
 // TestStageFileCalls counts the system calls a staged blob's file costs besides its writes: an
 // open and a close, plus one fstat per stage (the first file tells whether files get blobPerm at
-// their creation), and an fchmod per file only when the umask takes bits from blobPerm (os.File
-// and an fchmod each cost five more: two fcntl, epoll_ctl, fchmod, and Stat's fstat for none).
-// Every file ends with mode blobPerm either way.
+// their creation), and an fchmod per file only when the umask takes bits from blobPerm (an
+// *os.File and an fchmod each cost an fcntl, the fchmod and a finalizer more). Every file ends
+// with mode blobPerm either way.
 func TestStageFileCalls(t *testing.T) {
 	src := newStore(t)
 	var descs []ocispec.Descriptor
