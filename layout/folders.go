@@ -134,8 +134,8 @@ func openFolder(root *os.File, rel string, create bool) (dir *os.File, made bool
 	return dir, made, nil
 }
 
-// mkdirBlobs makes blobs/<alg> (and blobs) below the root when missing, each fsynced into its
-// parent, refusing a symlink on the way.
+// mkdirBlobs makes blobs/<alg> (and blobs; blobs alone for alg "") below the root when missing,
+// each fsynced into its parent, refusing a symlink on the way.
 func (s *Store) mkdirBlobs(alg string) error {
 	root, err := s.openRoot()
 	if err != nil {

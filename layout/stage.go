@@ -68,6 +68,9 @@ type Stage struct {
 	closed   bool                            // no more Push: Commit or Discard has begun
 	fresh    bool                            // made for a path that was no layout: it holds no blob to skip
 	finished bool                            // Discard has removed the stage
+	stray    bool                            // a failed Push may have left a file in the folder
+	moved    bool                            // Commit made the stage folder blobs/sha256 (moveFolder)
+	mode     atomic.Int32                    // whether staged files need an fchmod (stagefile.go)
 }
 
 // NewStage returns an empty stage for s. It writes nothing yet.
@@ -172,8 +175,13 @@ func (st *Stage) mkdirRoot(dir string) error {
 	return nil
 }
 
-// stagedName returns the name of d's staged file in the stage folder.
+// stagedName returns the name of d's staged file in the stage folder: its blob's name in
+// blobs/sha256 for a sha256 digest (the folder may become blobs/sha256: moveFolder), else
+// "<alg>-<hex>".
 func stagedName(d digest.Digest) string {
+	if d.Algorithm() == digest.SHA256 {
+		return d.Encoded()
+	}
 	return d.Algorithm().String() + "-" + d.Encoded()
 }
 
@@ -227,27 +235,31 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		return err
 	}
 	name := stagedName(desc.Digest)
-	f, err := atomicfile.OpenFileAt(dir, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := createStaged(dir, name)
 	if err != nil {
 		return fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, err)
 	}
-	tee := newDocTee(f, desc.Size)
+	tee := newDocTee(&f, desc.Size)
 	bp := bufPool.Get().(*[]byte)
 	_, err = v.copyTo(ctx, tee, *bp)
 	bufPool.Put(bp)
 	if err == nil {
-		err = f.Chmod(blobPerm)
+		err = st.setMode(&f)
 	}
 	if err == nil && desc.Size >= syncAheadMin {
 		// Start writing it out now, so that the disk works while the stream goes on; Commit
 		// fsyncs it (by then mostly a no-op) before publishing anything.
-		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		f.syncAhead()
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("layout %s: staging blob %s: %w", st.s.root, desc.Digest, cerr)
 	}
 	if err != nil {
-		_ = atomicfile.UnlinkAt(dir, name)
+		if atomicfile.UnlinkAt(dir, name) != nil {
+			st.mu.Lock()
+			st.stray = true // Commit must not publish the folder as it is
+			st.mu.Unlock()
+		}
 		return err
 	}
 	data := tee.doc()
@@ -263,6 +275,19 @@ func (st *Stage) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		st.remember(desc, data, ref)
 	}
 	st.mu.Unlock()
+	return nil
+}
+
+// setMode gives the staged file f the mode blobPerm: nothing to do when the files of this stage
+// get it at their creation (the first one tells), else an fchmod.
+func (st *Stage) setMode(f *stageFile) error {
+	m, err := stageModeOf(&st.mode, f)
+	if err == nil && m == stageModeChmod {
+		err = f.chmod()
+	}
+	if err != nil {
+		return fmt.Errorf("layout %s: %w", st.s.root, err)
+	}
 	return nil
 }
 
@@ -511,7 +536,8 @@ func entriesSum(entries []ocispec.Descriptor) *[sha256.Size]byte {
 // CheckGraph that passed had the same entries and nothing was pushed since), initializes the
 // layout if the stage was made for a path that is none yet (Init), publishes every staged blob
 // into blobs/ (each fsynced first, then a no-replace rename, folder fsynced: a blob another
-// writer published meanwhile is kept as it is), merges entries into index.json (AddEntries, with its checks under the lock,
+// writer published meanwhile is kept as it is; many blobs into a layout without blobs/sha256
+// go by one rename of the stage folder, which becomes that folder: stagemove.go), merges entries into index.json (AddEntries, with its checks under the lock,
 // ErrRefExists unless opts.Force), with an unnamed entry for each staged referrer it checked
 // that the entries' graphs do not reach, and removes the stage. On an error before publishing nothing
 // has changed in the layout; after it, the published blobs stay until a gc (they are
@@ -540,13 +566,32 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 			return nil, err
 		}
 	}
+	// Many sha256 blobs staged for a layout without blobs/sha256 (a new one): the stage folder
+	// may become that folder by one rename (moveFolder), instead of a rename per blob.
+	whole := st.mayMove(order)
 	if err := checkLayoutFile(st.s.root); err != nil {
-		if _, err := Init(st.s.root); err != nil {
+		if _, err := initLayout(st.s.root, !whole); err != nil {
 			return nil, err
 		}
 	}
-	if err := st.syncStaged(ctx, dir, order); err != nil {
+	var blobs *os.File
+	if whole {
+		if blobs, err = st.prepareMove(root, dir); err != nil {
+			return nil, err
+		}
+		if blobs != nil {
+			defer func() { _ = blobs.Close() }()
+		}
+	}
+	synced, err := st.syncStaged(ctx, dir, order)
+	if err != nil {
 		return nil, err
+	}
+	moved := false
+	if blobs != nil && synced {
+		if moved, err = st.moveFolder(blobs); err != nil {
+			return nil, err
+		}
 	}
 	// Each blob is renamed from the stage folder into blobs/<alg>/, both held open: the
 	// algorithm folders are opened (made when missing) below the root the stage holds, never
@@ -558,6 +603,9 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 		}
 	}()
 	for _, d := range order {
+		if moved {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -572,6 +620,7 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 			dirs[d.Algorithm()] = bdir
 		}
 		// The data is durable already (syncStaged); the folders are fsynced once below.
+		countRename()
 		if err := atomicfile.MoveAt(dir, stagedName(d), bdir, d.Encoded(), false); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("layout %s: publishing blob %s: %w", st.s.root, d, err)
 		}
@@ -596,21 +645,22 @@ func (st *Stage) Commit(ctx context.Context, entries []ocispec.Descriptor, opts 
 // of small blobs want: one call instead of one fsync each), or, for a few files or where the
 // kernel has no syncfs, by fsyncing each file on a few goroutines. syncfs also writes out what
 // other programs left dirty on that file system, which a copy of one ref should not wait for.
-func (st *Stage) syncStaged(ctx context.Context, dir *os.File, order []digest.Digest) error {
+// It reports whether it called syncfs, which made the stage folder itself durable too.
+func (st *Stage) syncStaged(ctx context.Context, dir *os.File, order []digest.Digest) (whole bool, err error) {
 	if len(order) == 0 {
-		return nil
+		return false, nil
 	}
 	if len(order) <= syncEachMax {
-		return st.syncEach(ctx, dir, order)
+		return false, st.syncEach(ctx, dir, order)
 	}
-	err := syncFS(dir)
+	err = syncFS(dir)
 	if err == nil {
-		return nil
+		return true, nil
 	}
 	if !errors.Is(err, unix.ENOSYS) {
-		return fmt.Errorf("layout %s: syncfs: %w", st.s.root, err)
+		return false, fmt.Errorf("layout %s: syncfs: %w", st.s.root, err)
 	}
-	return st.syncEach(ctx, dir, order)
+	return false, st.syncEach(ctx, dir, order)
 }
 
 // syncEach fsyncs the staged files of order in the stage folder dir, on a few goroutines.
@@ -704,7 +754,9 @@ func (st *Stage) Discard() {
 	}
 	st.closed, st.finished = true, true
 	if st.lock != nil {
-		_ = atomicfile.RemoveAllAt(st.tmp, st.name)
+		if !st.moved { // else the folder is blobs/sha256 now, and st.name may be another's
+			_ = atomicfile.RemoveAllAt(st.tmp, st.name)
+		}
 		_ = st.lock.Close()
 		st.lock = nil
 		if st.madeTemp {

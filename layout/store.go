@@ -95,6 +95,12 @@ func Open(path string) (*Store, error) {
 // file where a directory belongs, and, before writing anything, when a folder below path is a
 // symlink (see checkFolders); blobs/sha256 is made without following one.
 func Init(path string) (*Store, error) {
+	return initLayout(path, true)
+}
+
+// initLayout is Init, which makes blobs/sha256 only with algFolder: a stage's Commit makes its
+// own folder blobs/sha256 (stage.go's moveFolder).
+func initLayout(path string, algFolder bool) (*Store, error) {
 	root, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
@@ -122,7 +128,11 @@ func Init(path string) (*Store, error) {
 	if err := atomicfile.WriteNew(filepath.Join(root, IndexFile), bytes.NewReader(emptyIndexContent), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("layout %s: %w", path, err)
 	}
-	if err := s.mkdirBlobs("sha256"); err != nil {
+	alg := ""
+	if algFolder {
+		alg = "sha256"
+	}
+	if err := s.mkdirBlobs(alg); err != nil {
 		return nil, err
 	}
 	// The lock file and anything the steps above created in root.

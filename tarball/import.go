@@ -1,6 +1,7 @@
 package tarball
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,7 +105,8 @@ type ImportResult struct {
 // When Import returns an error, the layout is as it was: nothing is written outside the stage,
 // which is removed (and a layout folder Import created is removed too). A process killed
 // during Import leaves its stage for the next gc or CleanTemp. Memory stays flat: blobs are
-// streamed; JSON documents are read one at a time under their caps.
+// streamed (small ones copied at most 1 MiB ahead of the stage, on another goroutine:
+// importahead.go); JSON documents are read one at a time under their caps.
 //
 // Errors name the tar entry, digest or ref and wrap ErrUnsafeEntry, ErrCorrupt (ErrTruncated),
 // ErrTooLarge, ErrRuleViolation, or layout's ErrDigestMismatch, ErrShortRead, ErrNotLayout,
@@ -127,11 +129,15 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 	res := &ImportResult{Path: st.Path(), Compression: rd.Compression(), Refs: []string{}, Warnings: []layout.Problem{}}
 
 	var layoutData, indexData []byte
+	ahead := readAhead(ctx, rd) // rd is its goroutine's until stop (importahead.go)
+	defer ahead.stop()
+	var content bytes.Reader
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		e, err := rd.Next()
+		it := ahead.entry(ctx)
+		e, err := it.e, it.err
 		if err == io.EOF {
 			break
 		}
@@ -140,30 +146,42 @@ func Import(ctx context.Context, path string, r io.Reader, opts ImportOptions) (
 		}
 		switch e.Kind {
 		case KindLayoutFile:
-			if layoutData, err = rd.ReadAll(); err != nil {
+			if layoutData, err = it.data, it.readErr; err != nil {
 				return nil, err
 			}
 			if err := layout.CheckLayoutFile(layoutData); err != nil {
 				return nil, fmt.Errorf("%s: %w", e.Where(), err)
 			}
 		case KindIndex:
-			if indexData, err = rd.ReadAll(); err != nil {
+			if indexData, err = it.data, it.readErr; err != nil {
 				return nil, err
 			}
 		case KindBlob:
-			if err := st.Push(ctx, ocispec.Descriptor{Digest: e.Digest, Size: e.Size}, rd); err != nil {
+			if it.readErr != nil {
+				return nil, withChecksum(r, it.readErr) // the stream's own error names the entry
+			}
+			var src io.Reader = rd
+			if !it.stream {
+				content.Reset(it.data)
+				src = &content
+			}
+			if err := st.Push(ctx, ocispec.Descriptor{Digest: e.Digest, Size: e.Size}, src); err != nil {
 				switch {
 				case ctx.Err() != nil:
 					return nil, ctx.Err()
-				case rd.err != nil:
+				case it.stream && rd.err != nil:
 					return nil, withChecksum(r, rd.err) // the stream's own error names the entry
 				}
 				return nil, withChecksum(r, fmt.Errorf("%s: %w", e.Where(), err))
+			}
+			if it.stream {
+				ahead.resume()
 			}
 			res.Blobs++
 			res.BlobBytes += e.Size
 		}
 	}
+	ahead.stop()
 	_ = rd.Close() // the stream is read: its decompressor and what the reader kept of it go before the graph checks
 	if in, ok := r.(*Input); ok {
 		check, err := in.Check()

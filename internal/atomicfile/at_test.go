@@ -235,3 +235,58 @@ func mustMkdir(tb testing.TB, path string) {
 		tb.Fatal(err)
 	}
 }
+
+func TestCreateFDAt(t *testing.T) {
+	root := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "target")
+	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "file"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, tc := range []struct {
+		name string
+		want error
+	}{
+		{"new", nil},
+		{"file", fs.ErrExist},
+		{"link", fs.ErrExist}, // O_EXCL: not even a dangling symlink's target is created
+		{"..", fs.ErrInvalid},
+		{"a/b", fs.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fd, err := CreateFDAt(d, tc.name, 0o444)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("CreateFDAt(%q): %v, want %v", tc.name, err, tc.want)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), tc.name) {
+					t.Errorf("error %q does not name %q", err, tc.name)
+				}
+				return
+			}
+			if _, err := unix.Write(fd, []byte("data")); err != nil {
+				t.Fatalf("write to a file created read-only: %v", err)
+			}
+			if err := unix.Close(fd); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Lstat(filepath.Join(root, tc.name))
+			if err != nil || !fi.Mode().IsRegular() || fi.Size() != 4 {
+				t.Fatalf("created: %v, %v", fi, err)
+			}
+		})
+	}
+	if _, err := os.Lstat(outside); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the symlink's target was created: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "file")); string(data) != "old" {
+		t.Errorf("the existing file changed: %q", data)
+	}
+}
