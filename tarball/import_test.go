@@ -527,7 +527,14 @@ func TestGraphAndRulesReadOnce(t *testing.T) {
 	}
 	defer st.Discard()
 	entries := imPushImages(t, st, n)
-	staged, err := filepath.Glob(filepath.Join(st.Path(), layout.TempDir, "stage-*", "sha256-*"))
+	// A staged sha256 blob's file has its blobs/sha256 name (layout.stagedName).
+	files, err := filepath.Glob(filepath.Join(st.Path(), layout.TempDir, "stage-*", "*"))
+	var staged []string
+	for _, f := range files {
+		if len(filepath.Base(f)) == 64 {
+			staged = append(staged, f)
+		}
+	}
 	if err != nil || len(staged) != 4*n {
 		t.Fatalf("staged files: %d, %v; want %d", len(staged), err, 4*n)
 	}
