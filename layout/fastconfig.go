@@ -103,15 +103,7 @@ func (c *jsonCursor) strValue() error {
 	if c.null() {
 		return nil
 	}
-	if c.peek() != '"' {
-		return errUnusual
-	}
-	if end := c.plainEnd(); end > 0 {
-		c.i = end + 1
-		return nil
-	}
-	_, err := c.str()
-	return err
+	return c.skipStr()
 }
 
 // strListValue reads past an array of strings (or nulls), or null.

@@ -346,6 +346,20 @@ func (c *jsonCursor) str() (string, error) {
 	return "", errUnusual
 }
 
+// skipStr reads past a string without making it (only one with escapes or other than ASCII is
+// read through str, which checks it as it reads it).
+func (c *jsonCursor) skipStr() error {
+	if c.peek() != '"' {
+		return errUnusual
+	}
+	if end := c.plainEnd(); end > 0 {
+		c.i = end + 1
+		return nil
+	}
+	_, err := c.str()
+	return err
+}
+
 // escaped reads the rest of a string that has escapes, from start (after its quote).
 func (c *jsonCursor) escaped(start int) (string, error) {
 	out := append([]byte(nil), c.data[start:c.i]...)
@@ -568,7 +582,7 @@ func (c *jsonCursor) skip() error {
 	for {
 		switch b := c.peek(); b {
 		case '"':
-			if _, err := c.str(); err != nil {
+			if err := c.skipStr(); err != nil {
 				return err
 			}
 		case '{', '[':
