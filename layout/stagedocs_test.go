@@ -20,6 +20,16 @@ type smallBlob struct {
 	data []byte
 }
 
+// pushSmall pushes blobs into st, in their order.
+func pushSmall(tb testing.TB, st *Stage, blobs []smallBlob) {
+	tb.Helper()
+	for _, b := range blobs {
+		if err := st.Push(tb.Context(), b.desc, bytes.NewReader(b.data)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // smallImages returns n images as the scale benchmark makes them (index -> manifest -> image
 // config + one 1 KiB layer), blobs in the order an export writes them, and the named index.json
 // entries; the first manifest has a referrer (a manifest whose subject it is), pushed last.
@@ -101,11 +111,7 @@ func TestStageReadsOnce(t *testing.T) {
 			st.docCap = tc.cap
 			var pushDecodes int64
 			_, pushDecodes = countStage(t, func() {
-				for _, b := range blobs {
-					if err := st.Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil {
-						t.Fatal(err)
-					}
-				}
+				pushSmall(t, st, blobs)
 			})
 			if pushDecodes > 1 {
 				t.Errorf("pushes decoded %d documents, want 1 (the referrer; the others cannot name a subject)", pushDecodes)
@@ -155,11 +161,7 @@ func TestStageCommitRechecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Discard()
-	for _, b := range blobs {
-		if err := st.Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushSmall(t, st, blobs)
 	if err := st.CheckGraph(ctx, entries); err != nil {
 		t.Fatal(err)
 	}

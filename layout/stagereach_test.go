@@ -58,11 +58,7 @@ func TestCheckGraphWithDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Discard()
-	for _, b := range blobs {
-		if err := st.Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushSmall(t, st, blobs)
 	label := func(i int) string { return fmt.Sprintf("entry %d", i) }
 	var got []docCall
 	var readErrs []error
@@ -160,11 +156,7 @@ func TestReachKeepsLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Discard()
-	for _, b := range blobs {
-		if err := st.Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushSmall(t, st, blobs)
 	r := st.newReach()
 	if err := r.checkEntries(ctx, entries, GraphOptions{}); err != nil {
 		t.Fatal(err)
