@@ -55,12 +55,9 @@ func MkdirAt(dir *os.File, name string) error {
 // OpenFileAt opens the file name in dir with flags (plus O_NOFOLLOW and O_CLOEXEC) and perm;
 // the file's Name is dir's name joined with name.
 func OpenFileAt(dir *os.File, name string, flags int, perm uint32) (*os.File, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
-	fd, err := unix.Openat(int(dir.Fd()), name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	fd, err := openFDAt(dir, name, flags, perm)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: filepath.Join(dir.Name(), name), Err: err}
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), filepath.Join(dir.Name(), name)), nil
 }
@@ -69,16 +66,19 @@ func OpenFileAt(dir *os.File, name string, flags int, perm uint32) (*os.File, er
 // following a symlink, and returns its raw descriptor (O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|
 // O_CLOEXEC), which the caller closes: for a caller that writes many small files and wants no
 // *os.File for each. An existing name fails with an error wrapping fs.ErrExist. It does not
-// retry on EINTR.
+// retry on EINTR (the error wraps it).
 func CreateFDAt(dir *os.File, name string, perm uint32) (int, error) {
+	return openFDAt(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, perm)
+}
+
+// openFDAt is openat of name in dir with flags plus O_NOFOLLOW and O_CLOEXEC: a raw descriptor,
+// or an *os.PathError naming the path.
+func openFDAt(dir *os.File, name string, flags int, perm uint32) (int, error) {
 	if err := checkName(name); err != nil {
 		return -1, err
 	}
-	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	fd, err := unix.Openat(int(dir.Fd()), name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
-		if errors.Is(err, unix.EINTR) {
-			return -1, err // bare, for the caller's retry
-		}
 		return -1, &os.PathError{Op: "open", Path: filepath.Join(dir.Name(), name), Err: err}
 	}
 	return fd, nil
